@@ -1,0 +1,180 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Malha: one package, one executable (`malha`). Platform targets never import service targets;
+/// service targets never import each other.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "malha",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "malha", targets: ["malha"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+    ],
+    targets: [
+        // MARK: Platform
+        .target(
+            name: "MalhaCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Platform/MalhaCore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MalhaHTTP",
+            dependencies: [
+                "MalhaCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Platform/MalhaHTTP",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MalhaStore",
+            dependencies: [
+                "MalhaCore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Platform/MalhaStore",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MalhaIdentity",
+            dependencies: [
+                "MalhaCore",
+                "MalhaHTTP",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/Platform/MalhaIdentity",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MalhaRegistry",
+            dependencies: [
+                "MalhaCore",
+                "MalhaHTTP",
+                "MalhaStore",
+                "MalhaIdentity",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Sources/Platform/MalhaRegistry",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MalhaGateway",
+            dependencies: [
+                "MalhaCore",
+                "MalhaHTTP",
+                "MalhaIdentity",
+                "MalhaRegistry",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Sources/Platform/MalhaGateway",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MalhaTesting",
+            dependencies: [
+                "MalhaCore",
+                "MalhaStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Platform/MalhaTesting",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Services
+        .target(
+            name: "Identity",
+            dependencies: ["MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry"],
+            path: "Sources/Services/Identity",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Catalog",
+            dependencies: ["MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry"],
+            path: "Sources/Services/Catalog",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Executable
+        .executableTarget(
+            name: "malha",
+            dependencies: [
+                "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
+                "Identity", "Catalog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/malha",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "MalhaPlatformTests",
+            dependencies: [
+                "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
+                "MalhaTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "Identity", "Catalog", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SystemTests",
+            dependencies: [
+                "malha", "MalhaTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

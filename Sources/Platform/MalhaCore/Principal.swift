@@ -1,0 +1,31 @@
+/// Who is calling: the verified claims of an access token, as every service sees them.
+public struct Principal: Sendable, Hashable, Codable {
+    /// The subject: a user id, or `client:<id>` for a service account.
+    public var subject: String
+    public var roles: Set<String>
+    public var scopes: Set<String>
+    /// The token id (`jti`), for audit logs.
+    public var tokenID: String?
+
+    public init(subject: String, roles: Set<String>, scopes: Set<String> = [], tokenID: String? = nil) {
+        self.subject = subject
+        self.roles = roles
+        self.scopes = scopes
+        self.tokenID = tokenID
+    }
+
+    public func has(role: String) -> Bool { roles.contains(role) }
+    public var isAdmin: Bool { roles.contains(Role.admin) }
+}
+
+/// Role names known to the platform. Roles are plain strings so that a domain can add its own
+/// (finance, courier, operator…) without touching this list.
+public enum Role {
+    public static let customer = "customer"
+    public static let admin = "admin"
+    public static let finance = "finance"
+    public static let courier = "courier"
+    public static let operator_ = "operator"
+    /// Roles an administrator may grant through the identity API.
+    public static let assignable: Set<String> = [customer, admin, finance, courier, operator_]
+}

@@ -1,0 +1,78 @@
+public import Hummingbird
+import Foundation
+import NIOCore
+
+/// Decodes JSON request bodies and turns every way that can fail into a 4xx problem:
+/// too large → 413, not JSON → 415, malformed → 400 `malformed_json`, wrong shape → 422 with the field path.
+public struct MalhaRequestDecoder: RequestDecoder {
+    public init() {}
+
+    public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+        if let contentType = request.headers[.contentType], !Self.isJSON(contentType) {
+            throw Problem(
+                .unsupportedMediaType, code: "unsupported_media_type",
+                detail: "expected a JSON body (Content-Type: application/json)")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        } catch {
+            throw Problem(
+                .contentTooLarge, code: "payload_too_large",
+                detail: "the request body exceeds \(context.maxUploadSize) bytes")
+        }
+        return try Self.decode(type, from: buffer)
+    }
+
+    /// Decodes `buffer`, mapping `DecodingError` to problems.
+    public static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+        guard buffer.readableBytes > 0 else {
+            throw Problem.badRequest("malformed_json", "the request body is empty; a JSON object was expected")
+        }
+        do {
+            return try JSONCoding.decoder.decode(type, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw problem(for: error)
+        } catch let problem as Problem {
+            throw problem
+        }
+    }
+
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        return mediaType == "application/json" || mediaType.hasSuffix("+json")
+    }
+
+    static func problem(for error: DecodingError) -> Problem {
+        func path(_ codingPath: [any CodingKey], appending key: (any CodingKey)? = nil) -> String {
+            let keys = codingPath + (key.map { [$0] } ?? [])
+            let rendered = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return rendered.isEmpty ? "body" : rendered.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return .badRequest("malformed_json", "the request body is not valid JSON")
+        case .dataCorrupted(let context):
+            return .validation(field: path(context.codingPath), context.debugDescription)
+        case .keyNotFound(let key, let context):
+            return .validation(field: path(context.codingPath, appending: key), "is required")
+        case .valueNotFound(_, let context):
+            return .validation(field: path(context.codingPath), "must not be null")
+        case .typeMismatch(let expected, let context):
+            return .validation(field: path(context.codingPath), "must be \(typeName(expected))")
+        @unknown default:
+            return .badRequest("malformed_json", "the request body could not be decoded")
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type, is Int32.Type: "an integer"
+        case is Double.Type, is Float.Type: "a number"
+        case is Bool.Type: "a boolean"
+        default:
+            String(describing: type).hasPrefix("Array") ? "an array" : (String(describing: type).hasPrefix("Dictionary") ? "an object" : "of type \(type)")
+        }
+    }
+}

@@ -1,0 +1,110 @@
+public import HTTPTypes
+public import Hummingbird
+import Foundation
+
+/// An RFC 9457 problem: the one error shape every Malha endpoint returns.
+///
+/// `code` is stable and machine-readable (`validation_failed`, `not_found`, …); `title` is fixed
+/// per code; `detail` explains this occurrence. Field-level failures go in `errors`.
+public struct Problem: Error, HTTPResponseError, Sendable, CustomStringConvertible {
+    public struct FieldError: Codable, Sendable, Hashable {
+        public var field: String
+        public var message: String
+        public init(field: String, message: String) {
+            self.field = field
+            self.message = message
+        }
+    }
+
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var title: String
+    public var detail: String?
+    public var errors: [FieldError]
+    public var headers: HTTPFields
+
+    public init(
+        _ status: HTTPResponse.Status,
+        code: String,
+        title: String? = nil,
+        detail: String? = nil,
+        errors: [FieldError] = [],
+        headers: HTTPFields = [:]
+    ) {
+        self.status = status
+        self.code = code
+        self.title = title ?? status.reasonPhrase
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+    }
+
+    public var description: String { "\(status.code) \(code): \(detail ?? title)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = self.headers
+        headers[.contentType] = "application/problem+json"
+        let body = ProblemBody(
+            type: "https://malha.dev/problems/\(code)",
+            title: title,
+            status: Int(status.code),
+            code: code,
+            detail: detail,
+            instance: request.uri.path,
+            errors: errors.isEmpty ? nil : errors
+        )
+        let data = try JSONCoding.encoder.encode(body)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// The wire form of a problem, also used by clients (gateway, tests) to read one.
+public struct ProblemBody: Codable, Sendable {
+    public var type: String
+    public var title: String
+    public var status: Int
+    public var code: String
+    public var detail: String?
+    public var instance: String?
+    public var errors: [Problem.FieldError]?
+}
+
+extension Problem {
+    public static func badRequest(_ code: String = "bad_request", _ detail: String) -> Problem {
+        Problem(.badRequest, code: code, detail: detail)
+    }
+
+    public static func validation(_ errors: [FieldError], detail: String? = nil) -> Problem {
+        Problem(
+            .unprocessableContent, code: "validation_failed", title: "Validation failed",
+            detail: detail ?? errors.map { "\($0.field): \($0.message)" }.joined(separator: "; "), errors: errors)
+    }
+
+    public static func validation(field: String, _ message: String) -> Problem {
+        validation([FieldError(field: field, message: message)])
+    }
+
+    public static func notFound(_ what: String) -> Problem {
+        Problem(.notFound, code: "not_found", title: "Not found", detail: "\(what) was not found")
+    }
+
+    public static func conflict(_ code: String, _ detail: String) -> Problem {
+        Problem(.conflict, code: code, title: "Conflict", detail: detail)
+    }
+
+    public static func unauthorized(_ detail: String, challenge: String = "Bearer") -> Problem {
+        var headers = HTTPFields()
+        headers[.wwwAuthenticate] = challenge
+        return Problem(.unauthorized, code: "unauthorized", title: "Unauthorized", detail: detail, headers: headers)
+    }
+
+    public static func forbidden(_ detail: String) -> Problem {
+        Problem(.forbidden, code: "forbidden", title: "Forbidden", detail: detail)
+    }
+
+    public static func tooManyRequests(retryAfterSeconds: Int, detail: String) -> Problem {
+        var headers = HTTPFields()
+        headers[.retryAfter] = String(max(1, retryAfterSeconds))
+        return Problem(.tooManyRequests, code: "rate_limited", title: "Too many requests", detail: detail, headers: headers)
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import ServiceLifecycle
+public import Hummingbird
+public import Logging
+public import Metrics
+public import Prometheus
+public import NIOCore
+import Synchronization
+import MalhaCore
+
+/// Who a running service instance is.
+public struct ServiceDescriptor: Sendable, Hashable {
+    public var name: String
+    public var version: String
+    public var instanceID: String
+
+    public init(name: String, version: String = MalhaVersion.current, instanceID: String = UUID.v7().lowercased) {
+        self.name = name
+        self.version = version
+        self.instanceID = instanceID
+    }
+}
+
+public enum MalhaVersion {
+    public static let current = "0.1.0"
+}
+
+/// The infrastructure every service instance has: its logger, its own metrics registry, its
+/// readiness conditions, and the address its server bound to.
+public final class ServiceRuntime: Sendable {
+    public let descriptor: ServiceDescriptor
+    public let logger: Logger
+    public let metricsRegistry: PrometheusCollectorRegistry
+    public let metricsFactory: PrometheusMetricsFactory
+    public let readiness: Readiness
+    public let boundAddress = BoundAddress()
+
+    public init(descriptor: ServiceDescriptor, logger: Logger? = nil) {
+        self.descriptor = descriptor
+        var logger = logger ?? Logger(label: "malha.\(descriptor.name)")
+        logger[metadataKey: "service"] = .string(descriptor.name)
+        self.logger = logger
+        metricsRegistry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: metricsRegistry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+        ]
+        metricsFactory = factory
+        readiness = Readiness()
+    }
+
+    /// A router with the platform's middleware (request id → RED metrics → problem+json) and the
+    /// endpoints every service has: `/health/live`, `/health/ready`, `/metrics`, `/openapi.json`.
+    public func makeRouter<Context: MalhaRequestContext>(
+        context: Context.Type = ServiceRequestContext.self,
+        openAPI: OpenAPIDocument
+    ) -> Router<Context> {
+        let router = Router(context: Context.self)
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: REDMetricsMiddleware(factory: metricsFactory))
+        router.add(middleware: ProblemMiddleware())
+        addPlatformRoutes(to: router, openAPI: openAPI)
+        return router
+    }
+
+    func addPlatformRoutes<Context: MalhaRequestContext>(to router: Router<Context>, openAPI: OpenAPIDocument) {
+        let readiness = self.readiness
+        let registry = self.metricsRegistry
+        let descriptor = self.descriptor
+        router.get("/health/live") { _, _ in
+            HealthStatus(status: "ok", service: descriptor.name, instance: descriptor.instanceID, checks: [:])
+        }
+        router.get("/health/ready") { _, _ -> Response in
+            let checks = readiness.snapshot()
+            let ready = !checks.isEmpty && checks.values.allSatisfy { $0 }
+            let body = HealthStatus(
+                status: ready ? "ok" : "unavailable", service: descriptor.name, instance: descriptor.instanceID,
+                checks: checks.mapValues { $0 ? "ok" : "pending" })
+            let data = try JSONCoding.encoder.encode(body)
+            return Response(
+                status: ready ? .ok : .serviceUnavailable,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.get("/metrics") { _, _ -> Response in
+            var buffer = [UInt8]()
+            buffer.reserveCapacity(16 * 1024)
+            registry.emit(into: &buffer)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        let openAPIBody = openAPI.jsonBytes()
+        router.get("/openapi.json") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: openAPIBody)))
+        }
+    }
+
+    /// An application bound to `host:port` (port 0 picks a free one; `boundAddress` tells which).
+    public func makeApplication<Responder: HTTPResponder>(
+        responder: Responder,
+        host: String,
+        port: Int,
+        services: [any Service] = []
+    ) -> some ApplicationProtocol where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
+        let boundAddress = self.boundAddress
+        return Application(
+            responder: responder,
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            services: services,
+            onServerRunning: { channel in
+                boundAddress.set(host: host, port: channel.localAddress?.port ?? port)
+            },
+            logger: logger
+        )
+    }
+}
+
+struct HealthStatus: ResponseEncodable {
+    var status: String
+    var service: String
+    var instance: String
+    var checks: [String: String]
+}
+
+/// Named readiness conditions. `/health/ready` answers 200 only when there is at least one and all hold.
+public final class Readiness: Sendable {
+    private let conditions = Mutex<[String: Bool]>([:])
+
+    public init() {}
+
+    /// Declares a condition that starts unmet.
+    public func require(_ name: String) {
+        conditions.withLock { if $0[name] == nil { $0[name] = false } }
+    }
+
+    public func set(_ name: String, _ met: Bool) {
+        conditions.withLock { $0[name] = met }
+    }
+
+    public func snapshot() -> [String: Bool] { conditions.withLock { $0 } }
+
+    public var isReady: Bool {
+        let checks = snapshot()
+        return !checks.isEmpty && checks.values.allSatisfy { $0 }
+    }
+}
+
+/// The address a server actually bound to, known once it runs. Waiters suspend until then.
+public final class BoundAddress: Sendable {
+    private struct State {
+        var address: (host: String, port: Int)?
+        var waiters: [CheckedContinuation<(host: String, port: Int), Never>] = []
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func set(host: String, port: Int) {
+        let waiters = state.withLock { state in
+            state.address = (host, port)
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: (host, port)) }
+    }
+
+    public var current: (host: String, port: Int)? { state.withLock { $0.address } }
+
+    /// Suspends until the server is bound.
+    public func value() async -> (host: String, port: Int) {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> (host: String, port: Int)? in
+                if let address = state.address { return address }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// `http://host:port` once bound.
+    public func baseURL() async -> String {
+        let (host, port) = await value()
+        return "http://\(host):\(port)"
+    }
+}

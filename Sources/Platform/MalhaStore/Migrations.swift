@@ -1,0 +1,65 @@
+public import SQLKit
+public import Logging
+import Foundation
+import MalhaCore
+
+/// One versioned schema change. Versions are applied in order, each in its own transaction,
+/// and recorded in `schema_migrations`; a version already recorded is never applied again.
+public struct Migration: Sendable {
+    public var version: Int
+    public var name: String
+    /// The statements for a backend: most are identical; types like `BIGSERIAL` are not.
+    public var statements: @Sendable (SQLBackendKind) -> [String]
+
+    public init(version: Int, name: String, statements: @escaping @Sendable (SQLBackendKind) -> [String]) {
+        self.version = version
+        self.name = name
+        self.statements = statements
+    }
+
+    public init(version: Int, name: String, _ statements: [String]) {
+        self.init(version: version, name: name) { _ in statements }
+    }
+}
+
+public enum Migrator {
+    /// Applies every migration not yet recorded. Safe to call from several instances at once:
+    /// PostgreSQL takes an advisory lock in each transaction, SQLite's `BEGIN IMMEDIATE` serialises.
+    @discardableResult
+    public static func migrate(_ store: some SQLStore, _ migrations: [Migration], logger: Logger) async throws -> [Int] {
+        precondition(Set(migrations.map(\.version)).count == migrations.count, "duplicate migration versions")
+        try await store.transaction { database in
+            try await database.raw(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)
+                """
+            ).run()
+        }
+        var applied: [Int] = []
+        for migration in migrations.sorted(by: { $0.version < $1.version }) {
+            let didApply = try await store.transaction { database -> Bool in
+                if store.backend == .postgres {
+                    try await database.raw("SELECT pg_advisory_xact_lock(72616)").run()
+                }
+                let existing = try await database.select().column("version").from("schema_migrations")
+                    .where("version", .equal, migration.version).first()
+                guard existing == nil else { return false }
+                for statement in migration.statements(store.backend) {
+                    try await database.raw(SQLQueryString(statement)).run()
+                }
+                try await database.insert(into: "schema_migrations")
+                    .columns("version", "name", "applied_at")
+                    .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(Date().epochMilliseconds))
+                    .run()
+                return true
+            }
+            if didApply {
+                applied.append(migration.version)
+                logger.info("migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            }
+        }
+        return applied
+    }
+}
+
