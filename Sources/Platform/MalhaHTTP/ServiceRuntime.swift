@@ -88,6 +88,7 @@ public final class ServiceRuntime: Sendable {
             var buffer = [UInt8]()
             buffer.reserveCapacity(16 * 1024)
             registry.emit(into: &buffer)
+            buffer = MetricsExposition.addingHelp(to: buffer)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -102,14 +103,17 @@ public final class ServiceRuntime: Sendable {
     }
 
     /// An application bound to `host:port` (port 0 picks a free one; `boundAddress` tells which).
+    /// `services` start before the server, in order (the store first) and stop after it drains;
+    /// `beforeServerStarts` runs once they are up (migrations, seeding).
     public func makeApplication<Responder: HTTPResponder>(
         responder: Responder,
         host: String,
         port: Int,
-        services: [any Service] = []
+        services: [any Service] = [],
+        beforeServerStarts: (@Sendable () async throws -> Void)? = nil
     ) -> some ApplicationProtocol where Responder.Context: InitializableFromSource<ApplicationRequestContextSource> {
         let boundAddress = self.boundAddress
-        return Application(
+        var application = Application(
             responder: responder,
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             services: services,
@@ -118,6 +122,36 @@ public final class ServiceRuntime: Sendable {
             },
             logger: logger
         )
+        if let beforeServerStarts { application.beforeServerStarts(perform: beforeServerStarts) }
+        return application
+    }
+}
+
+/// swift-metrics handles carry no help text, so the registry emits `# TYPE` without `# HELP`, which
+/// `promtool check metrics` refuses. Every family without one gets a `# HELP` line here.
+enum MetricsExposition {
+    static let help: [String: String] = [
+        "http_requests_total": "HTTP requests answered, by method, route template and status.",
+        "http_request_duration_seconds": "HTTP request handling time, by method and route template.",
+        "gateway_upstream_requests_total": "Requests the gateway forwarded upstream, by service and status.",
+        "gateway_upstream_duration_seconds": "Time spent waiting for upstream services, by service.",
+    ]
+
+    static func addingHelp(to exposition: [UInt8]) -> [UInt8] {
+        var helped = Set<Substring>()
+        var output = ""
+        output.reserveCapacity(exposition.count + 512)
+        for line in String(decoding: exposition, as: UTF8.self).split(separator: "\n") {
+            if line.hasPrefix("# HELP "), let name = line.dropFirst(7).split(separator: " ").first {
+                helped.insert(name)
+            } else if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first, !helped.contains(name) {
+                helped.insert(name)
+                output += "# HELP \(name) \(help[String(name)] ?? "Malha metric \(name).")\n"
+            }
+            output += line
+            output += "\n"
+        }
+        return Array(output.utf8)
     }
 }
 

@@ -1,0 +1,25 @@
+import Foundation
+
+/// How the gateway listens, how long it waits for upstreams, and which tokens it accepts.
+public struct GatewayConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Upstream timeout for routes that declare none.
+    public var defaultTimeout: Duration = .seconds(10)
+    /// How long establishing an upstream connection may take (applied by `makeHTTPClient`).
+    public var connectTimeout: Duration = .seconds(1)
+    /// A declarative JSON routes file of static upstreams (a legacy system behind the gateway).
+    public var staticRoutesFile: String?
+    /// Expected `iss` and `aud` of access tokens.
+    public var issuer: String
+    public var audience: String
+    /// Request bodies larger than this are refused with 413 (checked on `Content-Length` and while streaming).
+    public var maxBodyBytes: Int = 8 << 20
+    /// How long an instance whose connection was refused is skipped.
+    public var ejectionDuration: Duration = .seconds(5)
+
+    public init(issuer: String, audience: String) {
+        self.issuer = issuer
+        self.audience = audience
+    }
+}

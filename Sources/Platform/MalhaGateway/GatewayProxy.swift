@@ -1,0 +1,230 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import MalhaCore
+import MalhaHTTP
+import MalhaIdentity
+import Metrics
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The proxy, run in named phases on the request's own task (Pingora-style, no actor hops):
+/// route → authenticate → select upstream → forward → respond.
+///
+/// It is installed as the router's not-found responder's middleware (see `GatewayService`), so it
+/// sees exactly the requests no gateway endpoint (`/health/*`, `/metrics`, `/openapi.json`) owns.
+struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>: RouterMiddleware {
+    let routes: RouteTableCache
+    let ejections: EjectionList
+    let verifier: AccessTokenVerifier
+    let httpClient: HTTPClient
+    let clock: any WallClock
+    let maxBodyBytes: Int
+    let metricsFactory: any MetricsFactory
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // Defensive: a matched gateway endpoint never reaches here (middleware added after the
+        // platform routes does not wrap them), but if one ever does, it is the gateway's own.
+        if context.endpointPath != nil { return try await next(request, context) }
+
+        // Phase 1: route.
+        let rawTarget = request.head.path ?? "/"
+        let rawPath = rawTarget.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "/"
+        guard let path = Self.routingPath(rawPath) else {
+            throw Problem.badRequest("invalid_path", "the path is not valid (encoding or dot segments)")
+        }
+        let entry: RouteEntry
+        switch routes.current().match(path: path, method: request.method.rawValue) {
+        case .route(let matched): entry = matched
+        case .methodNotAllowed:
+            throw Problem(.methodNotAllowed, code: "method_not_allowed", detail: "\(request.method) is not allowed on this path")
+        case .none:
+            throw Problem(.notFound, code: "route_not_found", title: "Not found", detail: "no route serves \(path)")
+        }
+        // Bounded metrics label for the RED middleware: the route prefix, never the raw path.
+        context.coreContext.endpointPath.value = entry.prefix
+
+        // Phase 2: authenticate and authorise.
+        try await authorize(request, context: context, entry: entry)
+
+        // Phases 3–5: select, forward, respond.
+        return try await forward(request, context: context, entry: entry, rawTarget: rawTarget)
+    }
+
+    func authorize(_ request: Request, context: Context, entry: RouteEntry) async throws {
+        var principal: Principal?
+        if let header = request.headers[.authorization] {
+            guard let token = BearerAuthenticationMiddleware<Context>.bearerToken(header) else {
+                throw Problem.unauthorized(
+                    "the Authorization header must be 'Bearer <token>'", challenge: #"Bearer realm="malha", error="invalid_request""#)
+            }
+            do {
+                principal = try await verifier.verify(token)
+            } catch {
+                context.logger.info("token refused", metadata: ["reason": "\(error)"])
+                throw Problem.unauthorized(error.description, challenge: #"Bearer realm="malha", error="invalid_token""#)
+            }
+        }
+        if var problem = entry.policy.evaluate(principal) {
+            if problem.status == .unauthorized { problem.headers[.wwwAuthenticate] = #"Bearer realm="malha""# }
+            throw problem
+        }
+    }
+
+    func forward(_ request: Request, context: Context, entry: RouteEntry, rawTarget: String) async throws -> Response {
+        let body = try requestBody(request)
+        let headers = ProxyHeaders.upstreamRequestHeaders(
+            from: request.headers, clientAddress: context.remoteAddress?.ipAddress, requestID: context.requestID)
+        let target = entry.stripPrefix ? Self.stripping(entry.prefix, from: rawTarget) : rawTarget
+        let deadline = NIODeadline.now() + entry.timeout
+        let candidates = entry.candidates(ejections: ejections, now: clock.now())
+        // Without a body nothing was sent when a connection is refused, so the next instance is
+        // safe to try; with one, the stream may be partly consumed and cannot be replayed.
+        let attempts = body == nil ? candidates.count : min(1, candidates.count)
+        let start = ContinuousClock.now
+        for upstream in candidates.prefix(attempts) {
+            var upstreamRequest = HTTPClientRequest(url: upstream.baseURL + target)
+            upstreamRequest.method = HTTPMethod(rawValue: request.method.rawValue)
+            upstreamRequest.headers = headers
+            upstreamRequest.body = body
+            do {
+                let response = try await httpClient.execute(upstreamRequest, deadline: deadline, logger: context.logger)
+                ejections.readmit(upstream.baseURL)
+                record(service: entry.service, status: Int(response.status.code), since: start)
+                return Response(
+                    status: HTTPResponse.Status(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase),
+                    headers: ProxyHeaders.downstreamResponseHeaders(from: response.headers),
+                    body: ResponseBody(asyncSequence: response.body))
+            } catch {
+                switch GatewayFailure(error) {
+                case .connect:
+                    context.logger.warning("upstream refused the connection", metadata: ["upstream": "\(upstream.baseURL)"])
+                    ejections.eject(upstream.baseURL, now: clock.now())
+                    continue
+                case .failure(let problem):
+                    context.logger.warning(
+                        "upstream failed", metadata: ["upstream": "\(upstream.baseURL)", "error": "\(String(reflecting: error))"])
+                    record(service: entry.service, status: Int(problem.status.code), since: start)
+                    throw problem
+                case .cancelled:
+                    throw error
+                }
+            }
+        }
+        record(service: entry.service, status: 503, since: start)
+        throw Self.unavailable(entry.service)
+    }
+
+    /// The body to stream upstream, or nil when the request has none.
+    func requestBody(_ request: Request) throws -> HTTPClientRequest.Body? {
+        if let value = request.headers[.contentLength] {
+            guard let length = Int64(value), length >= 0 else {
+                throw Problem.badRequest("invalid_content_length", "Content-Length is not a number")
+            }
+            guard length <= maxBodyBytes else {
+                throw Problem(.contentTooLarge, code: "payload_too_large", detail: "the body exceeds \(maxBodyBytes) bytes")
+            }
+            // NIO enforces the declared length, so a known length needs no counting.
+            return length == 0 ? nil : .stream(request.body, length: .known(length))
+        }
+        guard request.headers[.transferEncoding] != nil else { return nil }
+        return .stream(LimitedBody(base: request.body, limit: maxBodyBytes), length: .unknown)
+    }
+
+    func record(service: String, status: Int, since start: ContinuousClock.Instant) {
+        Counter(
+            label: "gateway_upstream_requests_total", dimensions: [("service", service), ("status", String(status))],
+            factory: metricsFactory
+        ).increment()
+        Metrics.Timer(label: "gateway_upstream_duration_seconds", dimensions: [("service", service)], factory: metricsFactory)
+            .recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+    }
+
+    static func unavailable(_ service: String) -> Problem {
+        var headers = HTTPFields()
+        headers[.retryAfter] = "1"
+        return Problem(
+            .serviceUnavailable, code: "service_unavailable", title: "Service unavailable",
+            detail: "no instance of \(service) is available", headers: headers)
+    }
+
+    /// The path to match routes on: percent-decoded, and refused (nil) when it holds dot segments,
+    /// which an upstream would resolve after the gateway chose the route and its policy.
+    static func routingPath(_ raw: Substring) -> Substring? {
+        var path = raw
+        if raw.utf8.contains(UInt8(ascii: "%")) {
+            guard let decoded = String(raw).removingPercentEncoding else { return nil }
+            path = Substring(decoded)
+        }
+        guard path.hasPrefix("/") else { return nil }
+        if path.contains("/.") {
+            for segment in path.split(separator: "/", omittingEmptySubsequences: false) where segment == "." || segment == ".." {
+                return nil
+            }
+        }
+        return path
+    }
+
+    static func stripping(_ prefix: String, from target: String) -> String {
+        guard target.hasPrefix(prefix) else { return target }
+        let rest = target.dropFirst(prefix.count)
+        return rest.hasPrefix("/") ? String(rest) : "/" + rest
+    }
+}
+
+/// How an upstream attempt failed, and what that means: one error type that knows whether
+/// trying another instance is safe (only when the connection was never made).
+enum GatewayFailure {
+    case connect
+    case failure(Problem)
+    case cancelled
+
+    init(_ error: any Error) {
+        switch error {
+        case is CancellationError:
+            self = .cancelled
+        case is BodyTooLarge:
+            self = .failure(Problem(.contentTooLarge, code: "payload_too_large", detail: "the request body is too large"))
+        case let error as HTTPClientError where error == .deadlineExceeded:
+            self = .failure(Problem(.gatewayTimeout, code: "upstream_timeout", title: "Gateway timeout", detail: "the upstream did not answer in time"))
+        case let error as HTTPClientError where error == .connectTimeout:
+            self = .connect
+        case let error as HTTPClientError where error == .cancelled:
+            self = .cancelled
+        case is NIOConnectionError:
+            self = .connect
+        case let error as IOError where error.errnoCode == ECONNREFUSED:
+            self = .connect
+        case ChannelError.connectTimeout:
+            self = .connect
+        default:
+            self = .failure(Problem(.badGateway, code: "bad_gateway", title: "Bad gateway", detail: "the upstream failed"))
+        }
+    }
+}
+
+struct BodyTooLarge: Error {}
+
+/// A request body that fails once it has carried more than `limit` bytes (chunked uploads).
+struct LimitedBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let base: RequestBody
+    let limit: Int
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: RequestBody.AsyncIterator
+        let limit: Int
+        var seen = 0
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard let buffer = try await base.next() else { return nil }
+            seen += buffer.readableBytes
+            if seen > limit { throw BodyTooLarge() }
+            return buffer
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), limit: limit) }
+}

@@ -1,0 +1,67 @@
+public import AsyncHTTPClient
+public import Hummingbird
+public import MalhaCore
+public import MalhaHTTP
+public import MalhaIdentity
+public import MalhaRegistry
+public import ServiceLifecycle
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// The public entry point: routes by longest prefix to registered instances (and static
+/// upstreams), verifies tokens and enforces each route's policy, and proxies with streaming.
+public enum GatewayService {
+    public static let name = "gateway"
+
+    /// The gateway documents only its own endpoints; the services behind it document theirs.
+    public static let openAPI = OpenAPIDocument(title: "Malha gateway", version: MalhaVersion.current, operations: [])
+
+    /// An HTTP client fit for proxying: the configured connect timeout, no redirect following (the
+    /// client sees the upstream's redirect), and no retrying of refused connections inside the pool
+    /// (the gateway ejects the instance and tries the next one itself, so a stopped service gets a
+    /// 503 at once rather than after the deadline).
+    public static func makeHTTPClient(configuration: GatewayConfiguration) -> HTTPClient {
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.redirectConfiguration = .disallow
+        clientConfiguration.timeout.connect = .nanoseconds(configuration.connectTimeout.nanoseconds)
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        clientConfiguration.decompression = .disabled
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfiguration)
+    }
+
+    /// The gateway's router: platform endpoints as routes; everything else goes to the proxy.
+    ///
+    /// The proxy is added as middleware after the platform routes. Hummingbird wraps a route with
+    /// the middleware present when it is registered, and wraps its not-found responder with all of
+    /// them; so the proxy runs exactly for the paths the gateway does not own, still inside the
+    /// request-id, metrics and problem+json middleware — the router's fallback, in effect.
+    public static func buildRouter(
+        configuration: GatewayConfiguration, runtime: ServiceRuntime, instances: any ServiceInstanceSource,
+        verifier: AccessTokenVerifier, httpClient: HTTPClient, clock: any WallClock = SystemWallClock()
+    ) throws -> Router<GatewayRequestContext> {
+        let staticRoutes = try configuration.staticRoutesFile.map(StaticRoutesFile.load(path:)) ?? StaticRoutesFile(routes: [])
+        let router = runtime.makeRouter(context: GatewayRequestContext.self, openAPI: openAPI)
+        router.add(
+            middleware: GatewayProxy<GatewayRequestContext>(
+                routes: RouteTableCache(source: instances, staticRoutes: staticRoutes, defaultTimeout: configuration.defaultTimeout),
+                ejections: EjectionList(duration: configuration.ejectionDuration),
+                verifier: verifier, httpClient: httpClient, clock: clock, maxBodyBytes: configuration.maxBodyBytes,
+                metricsFactory: runtime.metricsFactory))
+        return router
+    }
+
+    /// The gateway application. Readiness waits on the `registry` condition, which whoever runs
+    /// the instance source sets once it has a first view of the registry.
+    public static func buildApplication(
+        configuration: GatewayConfiguration, runtime: ServiceRuntime, instances: any ServiceInstanceSource,
+        verifier: AccessTokenVerifier, httpClient: HTTPClient, services: [any Service], clock: any WallClock = SystemWallClock()
+    ) async throws -> some ApplicationProtocol {
+        runtime.readiness.require("registry")
+        let router = try buildRouter(
+            configuration: configuration, runtime: runtime, instances: instances, verifier: verifier, httpClient: httpClient,
+            clock: clock)
+        return runtime.makeApplication(
+            responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services)
+    }
+}

@@ -1,0 +1,219 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Logging
+import MalhaCore
+import MalhaHTTP
+import MalhaIdentity
+import MalhaStore
+import ServiceLifecycle
+
+public struct RegistryConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 0
+    /// Shared secret instances present in `X-Registry-Token` to register, renew and deregister.
+    public var registrationToken: String
+    /// How often lapsed leases are deleted (they stop being listed the moment they lapse).
+    public var purgeInterval: Duration = .seconds(5)
+
+    public init(registrationToken: String) {
+        self.registrationToken = registrationToken
+    }
+}
+
+/// The service registry: instances register with a TTL lease, renew it, deregister on shutdown;
+/// a lapsed lease drops the instance out of every listing.
+public enum RegistryService {
+    public static let name = "registry"
+    public static let routeRules: [RouteRule] = [.roles([Role.admin], "/v1/registry")]
+
+    public static let openAPI = OpenAPIDocument(
+        title: "Malha registry", version: MalhaVersion.current,
+        operations: [
+            .init(
+                "POST", "/v1/registry/instances", "Register (or re-register) an instance", access: .service,
+                request: "InstanceRegistration", responses: [201: "Registered", 401: "No registry token", 422: "Invalid"]),
+            .init(
+                "GET", "/v1/registry/instances", "List live instances", access: .admin,
+                responses: [200: "Instances", 401: "Unauthenticated", 403: "Not an admin"]),
+            .init(
+                "PUT", "/v1/registry/instances/{id}/lease", "Renew a lease", access: .service,
+                responses: [200: "Renewed", 404: "Unknown or lapsed: register again"]),
+            .init(
+                "DELETE", "/v1/registry/instances/{id}", "Deregister", access: .service,
+                responses: [204: "Removed", 404: "Unknown"]),
+        ])
+
+    public static let migrations = RegistryRepository.migrations
+
+    public static func buildRouter(
+        configuration: RegistryConfiguration, runtime: ServiceRuntime, repository: RegistryRepository,
+        verifier: AccessTokenVerifier?, clock: any WallClock = SystemWallClock()
+    ) -> Router<ServiceRequestContext> {
+        let router = runtime.makeRouter(openAPI: openAPI)
+        let routes = RegistryRoutes(configuration: configuration, repository: repository, clock: clock)
+        let api = router.group("/v1/registry/instances")
+        if let verifier { api.add(middleware: BearerAuthenticationMiddleware(verifier: verifier)) }
+        api.post(use: routes.register)
+        api.get(use: routes.list)
+        api.put("{id}/lease", use: routes.renew)
+        api.delete("{id}", use: routes.deregister)
+        return router
+    }
+
+    public static func buildApplication(
+        configuration: RegistryConfiguration, runtime: ServiceRuntime, store: any SQLStore,
+        verifier: AccessTokenVerifier?, clock: any WallClock = SystemWallClock(), services: [any Service]
+    ) -> some ApplicationProtocol {
+        let repository = RegistryRepository(store: store)
+        let router = buildRouter(
+            configuration: configuration, runtime: runtime, repository: repository, verifier: verifier, clock: clock)
+        runtime.readiness.require("migrations")
+        let purger = LeasePurger(repository: repository, interval: configuration.purgeInterval, clock: clock, logger: runtime.logger)
+        return runtime.makeApplication(
+            responder: router.buildResponder(), host: configuration.host, port: configuration.port,
+            services: services + [purger]
+        ) {
+            try await Migrator.migrate(store, migrations, logger: runtime.logger)
+            runtime.readiness.set("migrations", true)
+        }
+    }
+}
+
+struct InstanceRegistration: Decodable {
+    var id: String
+    var service: String
+    var version: String
+    var baseURL: String
+    var healthURL: String
+    var routes: [RouteRule]
+    var ttlSeconds: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, service, version, routes
+        case baseURL = "base_url"
+        case healthURL = "health_url"
+        case ttlSeconds = "ttl_seconds"
+    }
+
+    func validate() throws {
+        var errors: [Problem.FieldError] = []
+        let nameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789-")
+        if id.isEmpty || id.count > 64 { errors.append(.init(field: "id", message: "must be 1 to 64 characters")) }
+        if service.isEmpty || service.count > 64 || service.unicodeScalars.contains(where: { !nameCharacters.contains($0) }) {
+            errors.append(.init(field: "service", message: "must be 1 to 64 of a-z, 0-9 and -"))
+        }
+        if version.isEmpty || version.count > 64 { errors.append(.init(field: "version", message: "must be 1 to 64 characters")) }
+        for (field, url) in [("base_url", baseURL), ("health_url", healthURL)] {
+            guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme),
+                components.host?.isEmpty == false, url.count <= 512
+            else {
+                errors.append(.init(field: field, message: "must be an http(s) URL with a host"))
+                continue
+            }
+        }
+        if !(1...300).contains(ttlSeconds) { errors.append(.init(field: "ttl_seconds", message: "must be 1 to 300")) }
+        if routes.count > 100 { errors.append(.init(field: "routes", message: "at most 100 routes")) }
+        for (index, route) in routes.enumerated() {
+            if !route.prefix.hasPrefix("/") || route.prefix.count > 256 {
+                errors.append(.init(field: "routes[\(index)].prefix", message: "must start with / (at most 256 characters)"))
+            }
+            if !(route.policy == "public" || route.policy == "authenticated" || route.policy.hasPrefix("roles:")) {
+                errors.append(.init(field: "routes[\(index)].policy", message: "must be public, authenticated or roles:<role,…>"))
+            }
+        }
+        if !errors.isEmpty { throw Problem.validation(errors) }
+    }
+}
+
+struct InstanceList: ResponseEncodable {
+    var items: [ServiceInstance]
+}
+
+struct RegistryRoutes: Sendable {
+    let configuration: RegistryConfiguration
+    let repository: RegistryRepository
+    let clock: any WallClock
+
+    /// Instances authenticate with the shared registration token; people (admins) with a JWT.
+    func authorize(_ request: Request, context: ServiceRequestContext, allowAdmin: Bool) throws {
+        if let presented = request.headers[.registryToken] {
+            let expected = Data(configuration.registrationToken.utf8)
+            // Compare digests: constant time regardless of where the strings differ.
+            guard SHA256.hash(data: Data(presented.utf8)) == SHA256.hash(data: expected) else {
+                throw Problem.unauthorized("the registry token is not valid", challenge: "Registry-Token")
+            }
+            return
+        }
+        if allowAdmin, let principal = context.principal {
+            guard principal.isAdmin else { throw Problem.forbidden("listing the registry requires the admin role") }
+            return
+        }
+        throw Problem.unauthorized("a registry token or an admin access token is required")
+    }
+
+    @Sendable func register(request: Request, context: ServiceRequestContext) async throws -> EditedResponse<ServiceInstance> {
+        try authorize(request, context: context, allowAdmin: false)
+        let registration = try await request.decode(as: InstanceRegistration.self, context: context)
+        try registration.validate()
+        let now = clock.now()
+        let instance = ServiceInstance(
+            id: registration.id, service: registration.service, version: registration.version,
+            baseURL: registration.baseURL, healthURL: registration.healthURL, routes: registration.routes,
+            registeredAt: now, leaseExpiresAt: now.addingTimeInterval(Double(registration.ttlSeconds)))
+        try await repository.upsert(instance)
+        context.logger.info("instance registered", metadata: ["instance": "\(instance.id)", "for": "\(instance.service)"])
+        return EditedResponse(status: .created, response: instance)
+    }
+
+    @Sendable func list(request: Request, context: ServiceRequestContext) async throws -> InstanceList {
+        try authorize(request, context: context, allowAdmin: true)
+        return InstanceList(items: try await repository.live(at: clock.now()))
+    }
+
+    @Sendable func renew(request: Request, context: ServiceRequestContext) async throws -> Response {
+        try authorize(request, context: context, allowAdmin: false)
+        let id = try context.parameters.require("id")
+        let ttl = request.uri.queryParameters.get("ttl_seconds", as: Int.self) ?? 10
+        guard (1...300).contains(ttl) else { throw Problem.validation(field: "ttl_seconds", "must be 1 to 300") }
+        let now = clock.now()
+        guard try await repository.renew(id: id, now: now, until: now.addingTimeInterval(Double(ttl))) else {
+            throw Problem(.notFound, code: "lease_lapsed", detail: "instance \(id) is not registered (or its lease lapsed); register again")
+        }
+        return Response(status: .ok)
+    }
+
+    @Sendable func deregister(request: Request, context: ServiceRequestContext) async throws -> Response {
+        try authorize(request, context: context, allowAdmin: false)
+        let id = try context.parameters.require("id")
+        guard try await repository.delete(id: id) else { throw Problem.notFound("Instance \(id)") }
+        return Response(status: .noContent)
+    }
+}
+
+extension HTTPField.Name {
+    public static let registryToken = Self("X-Registry-Token")!
+}
+
+extension ServiceInstance: ResponseEncodable {}
+
+/// Deletes lapsed leases periodically (listings already ignore them; this keeps the table small).
+struct LeasePurger: Service {
+    let repository: RegistryRepository
+    let interval: Duration
+    let clock: any WallClock
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                try await Task.sleep(for: interval)
+            } catch { return }
+            do {
+                try await repository.purgeExpired(before: clock.now())
+            } catch {
+                logger.warning("lease purge failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+public import MalhaStore
+import Foundation
+import Logging
+import SQLKit
+
+/// Throwaway databases for tests: a fresh SQLite file per call, and (when
+/// `MALHA_TEST_POSTGRES_URL` names a server) a fresh PostgreSQL database per call.
+public enum TestDatabases {
+    static let logger: Logger = {
+        var logger = Logger(label: "malha.test.store")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    /// A new SQLite store in a new temporary directory.
+    public static func sqlite() async throws -> SQLiteStore {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("malha-test-\(UUID().uuidString.lowercased())", isDirectory: true)
+        return try await SQLiteStore.open(path: directory.appendingPathComponent("test.sqlite").path, logger: logger)
+    }
+
+    /// The server to create test databases on, e.g. `postgres://postgres@127.0.0.1:5432/postgres`;
+    /// nil (PostgreSQL tests skipped) when unset or empty.
+    public static var postgresURL: String? {
+        guard let url = ProcessInfo.processInfo.environment["MALHA_TEST_POSTGRES_URL"], !url.isEmpty else { return nil }
+        return url
+    }
+
+    struct BadURL: Error { var url: String }
+
+    public struct PostgresUnavailable: Error, CustomStringConvertible {
+        public var description: String { "MALHA_TEST_POSTGRES_URL is not set" }
+    }
+
+    /// Creates a database `malha_test_<random hex>`, runs `body` with a running store on it, then
+    /// stops the store and drops the database (also when `body` throws).
+    public static func withPostgres<T>(_ body: (PostgresStore) async throws -> T) async throws -> T {
+        guard let baseURL = postgresURL else { throw PostgresUnavailable() }
+        let name = "malha_test_" + (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        try await withAdminStore(baseURL) { admin in
+            try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+        }
+        let result: Result<T, any Error>
+        do {
+            let store = try PostgresStore(url: try databaseURL(baseURL, name: name), logger: logger)
+            result = await running(store) { store in
+                do { return .success(try await body(store)) } catch { return .failure(error) }
+            }
+        }
+        try await withAdminStore(baseURL) { admin in
+            try await admin.read { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
+        }
+        return try result.get()
+    }
+
+    /// Runs `body` once per available backend: SQLite always, PostgreSQL when configured.
+    public static func withEachBackend(_ body: (any SQLStore) async throws -> Void) async throws {
+        let sqlite = try await sqlite()
+        do {
+            try await body(sqlite)
+        } catch {
+            await sqlite.close()
+            throw error
+        }
+        await sqlite.close()
+        if postgresURL != nil {
+            try await withPostgres { store in try await body(store) }
+        }
+    }
+
+    /// Runs `body` while `store.run()` executes in a child task, then cancels it.
+    static func running<T>(_ store: PostgresStore, _ body: (PostgresStore) async -> T) async -> T {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await store.run() }
+            let result = await body(store)
+            group.cancelAll()
+            return result
+        }
+    }
+
+    static func withAdminStore(_ url: String, _ body: (PostgresStore) async throws -> Void) async throws {
+        let admin = try PostgresStore(url: url, logger: logger)
+        let outcome = await running(admin) { admin -> Result<Void, any Error> in
+            do { return .success(try await body(admin)) } catch { return .failure(error) }
+        }
+        try outcome.get()
+    }
+
+    static func databaseURL(_ baseURL: String, name: String) throws -> String {
+        guard var components = URLComponents(string: baseURL) else { throw BadURL(url: baseURL) }
+        components.path = "/" + name
+        guard let url = components.string else { throw BadURL(url: baseURL) }
+        return url
+    }
+}

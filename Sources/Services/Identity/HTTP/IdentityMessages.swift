@@ -1,0 +1,131 @@
+import Foundation
+import Hummingbird
+import MalhaCore
+import MalhaHTTP
+
+// Request and response bodies of the identity API. Wire names are snake_case, spelled out.
+
+struct RegisterRequest: Decodable {
+    var email: String
+    var password: String
+    var name: String
+}
+
+struct LoginRequest: Decodable {
+    var email: String
+    var password: String
+}
+
+struct RefreshRequest: Decodable {
+    var refreshToken: String
+    enum CodingKeys: String, CodingKey { case refreshToken = "refresh_token" }
+}
+
+struct RolesRequest: Decodable {
+    var roles: [String]
+}
+
+struct CreateClientRequest: Decodable {
+    var name: String
+    var scopes: [String]
+    var roles: [String]?
+}
+
+struct UserResponse: ResponseEncodable, Decodable, Equatable {
+    var id: String
+    var email: String
+    var name: String
+    var roles: [String]
+
+    init(_ user: User) {
+        id = user.id
+        email = user.email
+        name = user.name
+        roles = user.roles.sorted()
+    }
+}
+
+struct UserPage: ResponseEncodable {
+    var items: [UserResponse]
+    var nextCursor: String?
+    enum CodingKeys: String, CodingKey {
+        case items
+        case nextCursor = "next_cursor"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(items, forKey: .items)
+        // Always present (null on the last page), so clients need not guess.
+        try container.encode(nextCursor, forKey: .nextCursor)
+    }
+}
+
+struct TokenPair: ResponseEncodable {
+    var accessToken: String
+    var tokenType = "Bearer"
+    var expiresIn: Int
+    var refreshToken: String
+    enum CodingKeys: String, CodingKey {
+        case accessToken = "access_token"
+        case tokenType = "token_type"
+        case expiresIn = "expires_in"
+        case refreshToken = "refresh_token"
+    }
+}
+
+struct ClientTokenResponse: ResponseEncodable {
+    var accessToken: String
+    var tokenType = "Bearer"
+    var expiresIn: Int
+    var scope: String
+    enum CodingKeys: String, CodingKey {
+        case accessToken = "access_token"
+        case tokenType = "token_type"
+        case expiresIn = "expires_in"
+        case scope
+    }
+}
+
+struct CreatedClient: ResponseEncodable {
+    var clientID: String
+    var clientSecret: String
+    var name: String
+    var scopes: [String]
+    var roles: [String]
+    enum CodingKeys: String, CodingKey {
+        case clientID = "client_id"
+        case clientSecret = "client_secret"
+        case name, scopes, roles
+    }
+}
+
+struct RotatedKey: ResponseEncodable {
+    var kid: String
+}
+
+struct OpenIDConfiguration: ResponseEncodable {
+    var issuer: String
+    var jwksURI: String
+    var tokenEndpoint: String
+    var userinfoEndpoint: String
+    var grantTypesSupported = ["password", "refresh_token", "client_credentials"]
+    var tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
+    var idTokenSigningAlgValuesSupported = ["ES256"]
+    var responseTypesSupported = ["token"]
+    var subjectTypesSupported = ["public"]
+    var claimsSupported = ["sub", "roles", "scope", "iss", "aud", "exp", "iat", "jti"]
+
+    enum CodingKeys: String, CodingKey {
+        case issuer
+        case jwksURI = "jwks_uri"
+        case tokenEndpoint = "token_endpoint"
+        case userinfoEndpoint = "userinfo_endpoint"
+        case grantTypesSupported = "grant_types_supported"
+        case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
+        case idTokenSigningAlgValuesSupported = "id_token_signing_alg_values_supported"
+        case responseTypesSupported = "response_types_supported"
+        case subjectTypesSupported = "subject_types_supported"
+        case claimsSupported = "claims_supported"
+    }
+}

@@ -1,0 +1,292 @@
+import Foundation
+import Hummingbird
+import Logging
+import MalhaCore
+import MalhaHTTP
+import MalhaIdentity
+import MalhaStore
+import Synchronization
+
+/// The handlers of the identity API. Each one decodes, validates (Domain), calls the repository,
+/// and maps outcomes to responses or problems.
+struct IdentityRoutes: Sendable {
+    let configuration: IdentityConfiguration
+    let repository: IdentityRepository
+    let keyRing: KeyRing
+    let hasher: PasswordHasher
+    let throttle: LoginThrottle
+    let verifier: AccessTokenVerifier
+    let clock: any WallClock
+    let dummyHash: DummyPasswordHash
+
+    static let invalidCredentials = Problem(
+        .unauthorized, code: "invalid_credentials", title: "Unauthorized", detail: "the email or password is not correct")
+    static let invalidRefreshToken = Problem(
+        .unauthorized, code: "invalid_refresh_token", title: "Unauthorized",
+        detail: "the refresh token is not valid; log in again")
+
+    /// The caller's address as the gateway saw it: the last `X-Forwarded-For` entry is the one our
+    /// own proxy appended, the only one a client cannot forge.
+    static func clientAddress(_ request: Request) -> String {
+        guard let header = request.headers[values: .xForwardedFor].last,
+            let last = header.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty, last.count <= 64
+        else { return "unknown" }
+        return last
+    }
+
+    // MARK: Accounts
+
+    @Sendable func register(request: Request, context: ServiceRequestContext) async throws -> EditedResponse<UserResponse> {
+        let body = try await request.decode(as: RegisterRequest.self, context: context)
+        let email = AccountRules.normalizeEmail(body.email)
+        var errors: [Problem.FieldError] = []
+        if let problem = AccountRules.emailProblem(email) { errors.append(.init(field: "email", message: problem)) }
+        if let problem = AccountRules.passwordProblem(body.password) { errors.append(.init(field: "password", message: problem)) }
+        if let problem = AccountRules.nameProblem(body.name) { errors.append(.init(field: "name", message: problem)) }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+
+        if try await repository.user(email: email) != nil { throw Self.emailTaken }
+        let now = clock.now()
+        let user = User(
+            id: UUID.v7(at: now).lowercased, email: email, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines),
+            roles: [Role.customer], createdAt: now)
+        let hash = try await hasher.hash(body.password)
+        do {
+            try await repository.insert(
+                user: user, passwordHash: hash,
+                audit: .init(event: .register, at: now, subject: user.id, email: email, clientAddress: Self.clientAddress(request)))
+        } catch StoreError.uniqueViolation {
+            // Lost a race with a concurrent registration of the same address.
+            throw Self.emailTaken
+        }
+        return EditedResponse(status: .created, response: UserResponse(user))
+    }
+
+    static let emailTaken = Problem.conflict("email_taken", "an account with this email already exists")
+
+    @Sendable func login(request: Request, context: ServiceRequestContext) async throws -> TokenPair {
+        let body = try await request.decode(as: LoginRequest.self, context: context)
+        var errors: [Problem.FieldError] = []
+        if body.email.utf8.count > 1024 { errors.append(.init(field: "email", message: "is too long")) }
+        if body.password.utf8.count > 1024 { errors.append(.init(field: "password", message: "is too long")) }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+
+        let email = AccountRules.normalizeEmail(body.email)
+        let address = Self.clientAddress(request)
+        if let retryAfter = throttle.retryAfter(account: email, address: address) {
+            throw Problem.tooManyRequests(retryAfterSeconds: retryAfter, detail: "too many failed logins; try again later")
+        }
+        let now = clock.now()
+        let stored = try await repository.user(email: email)
+        let passwordFits = body.password.utf8.count <= AccountRules.maxPasswordBytes
+        let verified: Bool
+        if let stored, passwordFits {
+            verified = try await hasher.verify(body.password, hash: stored.passwordHash)
+        } else {
+            // Same bcrypt work as a real check, so response time does not reveal whether the account exists.
+            _ = try await hasher.verify(body.password, hash: try await dummyHash.value(using: hasher))
+            verified = false
+        }
+        guard verified, let user = stored?.user else {
+            throttle.recordFailure(account: email, address: address)
+            try await repository.audit(
+                .init(event: .loginFailure, at: now, subject: stored?.user.id, email: email, clientAddress: address))
+            throw Self.invalidCredentials
+        }
+        throttle.recordSuccess(account: email)
+        let refreshToken = Secrets.generate()
+        try await repository.insertRefreshToken(
+            hash: Secrets.hash(refreshToken), familyID: UUID.v7(at: now).lowercased, userID: user.id, now: now,
+            expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetimeSeconds),
+            audit: .init(event: .loginSuccess, at: now, subject: user.id, email: email, clientAddress: address))
+        return TokenPair(
+            accessToken: try await accessToken(sub: user.id, roles: user.roles, scope: nil, now: now),
+            expiresIn: configuration.accessTokenLifetimeSeconds, refreshToken: refreshToken)
+    }
+
+    @Sendable func refresh(request: Request, context: ServiceRequestContext) async throws -> TokenPair {
+        let body = try await request.decode(as: RefreshRequest.self, context: context)
+        guard body.refreshToken.utf8.count <= 512 else { throw Problem.validation(field: "refresh_token", "is too long") }
+        let now = clock.now()
+        let newToken = Secrets.generate()
+        let outcome = try await repository.rotate(
+            hash: Secrets.hash(body.refreshToken), newHash: Secrets.hash(newToken), now: now,
+            expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetimeSeconds),
+            clientAddress: Self.clientAddress(request))
+        switch outcome {
+        case .rotated(let user, _):
+            return TokenPair(
+                accessToken: try await accessToken(sub: user.id, roles: user.roles, scope: nil, now: now),
+                expiresIn: configuration.accessTokenLifetimeSeconds, refreshToken: newToken)
+        case .reused(let familyID, let userID):
+            context.logger.warning("refresh token reuse: family revoked", metadata: ["family": "\(familyID)", "user": "\(userID)"])
+            throw Self.invalidRefreshToken
+        case .invalid:
+            throw Self.invalidRefreshToken
+        }
+    }
+
+    @Sendable func logout(request: Request, context: ServiceRequestContext) async throws -> Response {
+        let body = try await request.decode(as: RefreshRequest.self, context: context)
+        guard body.refreshToken.utf8.count <= 512 else { throw Problem.validation(field: "refresh_token", "is too long") }
+        // Idempotent: an unknown or already revoked token is logged out too.
+        _ = try await repository.revokeFamily(
+            ofTokenHash: Secrets.hash(body.refreshToken), now: clock.now(), clientAddress: Self.clientAddress(request))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func me(request: Request, context: ServiceRequestContext) async throws -> UserResponse {
+        let principal = try context.requirePrincipal()
+        guard let user = try await repository.user(id: principal.subject) else {
+            throw Problem.notFound("User \(principal.subject)")
+        }
+        return UserResponse(user)
+    }
+
+    // MARK: Administration
+
+    @Sendable func listUsers(request: Request, context: ServiceRequestContext) async throws -> UserPage {
+        var limit = 50
+        if let raw = request.uri.queryParameters["limit"] {
+            guard let value = Int(String(raw)), (1...100).contains(value) else {
+                throw Problem.validation(field: "limit", "must be an integer from 1 to 100")
+            }
+            limit = value
+        }
+        let cursor = request.uri.queryParameters["cursor"].map(String.init)
+        if let cursor, cursor.isEmpty || cursor.count > 64 {
+            throw Problem.validation(field: "cursor", "is not a cursor from a previous page")
+        }
+        let users = try await repository.users(after: cursor, limit: limit + 1)
+        let page = users.prefix(limit)
+        return UserPage(items: page.map(UserResponse.init), nextCursor: users.count > limit ? page.last?.id : nil)
+    }
+
+    @Sendable func setRoles(request: Request, context: ServiceRequestContext) async throws -> UserResponse {
+        let principal = try context.requirePrincipal()
+        let id = try context.parameters.require("id")
+        let body = try await request.decode(as: RolesRequest.self, context: context)
+        if let problem = AccountRules.rolesProblem(body.roles) { throw Problem.validation(field: "roles", problem) }
+        let now = clock.now()
+        let roles = Set(body.roles)
+        guard
+            let user = try await repository.setRoles(
+                userID: id, roles: roles, now: now,
+                audit: .init(
+                    event: .roleChange, at: now, subject: id, clientAddress: Self.clientAddress(request),
+                    detail: "by \(principal.subject): \(roles.sorted().joined(separator: ","))"))
+        else { throw Problem.notFound("User \(id)") }
+        return UserResponse(user)
+    }
+
+    @Sendable func rotateKey(request: Request, context: ServiceRequestContext) async throws -> EditedResponse<RotatedKey> {
+        let principal = try context.requirePrincipal()
+        let kid = try await keyRing.rotate(actor: principal.subject)
+        // Our own verifier must know the new key at once (its refetch is rate-limited).
+        await verifier.refresh()
+        context.logger.info("signing key rotated", metadata: ["kid": "\(kid)"])
+        return EditedResponse(status: .created, response: RotatedKey(kid: kid))
+    }
+
+    @Sendable func createClient(request: Request, context: ServiceRequestContext) async throws -> EditedResponse<CreatedClient> {
+        let principal = try context.requirePrincipal()
+        let body = try await request.decode(as: CreateClientRequest.self, context: context)
+        var errors: [Problem.FieldError] = []
+        if let problem = AccountRules.nameProblem(body.name) { errors.append(.init(field: "name", message: problem)) }
+        if let problem = AccountRules.scopeProblem(body.scopes) { errors.append(.init(field: "scopes", message: problem)) }
+        let roles = body.roles ?? []
+        if !roles.isEmpty, let problem = AccountRules.rolesProblem(roles) { errors.append(.init(field: "roles", message: problem)) }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+        let now = clock.now()
+        let client = ServiceClient(
+            id: UUID.v7(at: now).lowercased, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines),
+            scopes: Array(Set(body.scopes)).sorted(), roles: Array(Set(roles)).sorted(), createdAt: now)
+        let secret = Secrets.generate()
+        try await repository.insert(
+            client: client, secretHash: Secrets.hash(secret),
+            audit: .init(event: .clientCreated, at: now, subject: "client:\(client.id)", detail: "by \(principal.subject)"))
+        return EditedResponse(
+            status: .created,
+            response: CreatedClient(clientID: client.id, clientSecret: secret, name: client.name, scopes: client.scopes, roles: client.roles))
+    }
+
+    // MARK: OAuth and discovery
+
+    @Sendable func oauthToken(request: Request, context: ServiceRequestContext) async throws -> Response {
+        let parameters = try await OAuthTokenRequest.parse(request, context: context)
+        guard let grantType = parameters.grantType, !grantType.isEmpty else {
+            throw OAuthTokenRequest.oauthError(.badRequest, "invalid_request", "grant_type is required")
+        }
+        guard grantType == "client_credentials" else {
+            throw OAuthTokenRequest.oauthError(
+                .badRequest, "unsupported_grant_type", "only grant_type=client_credentials is supported here")
+        }
+        let now = clock.now()
+        guard let clientID = parameters.clientID, let secret = parameters.clientSecret,
+            clientID.count <= 64, secret.count <= 512,
+            let stored = try await repository.client(id: clientID),
+            Secrets.constantTimeEquals(Secrets.hash(secret), stored.secretHash)
+        else {
+            try await repository.audit(
+                .init(
+                    event: .clientTokenFailure, at: now, subject: parameters.clientID.map { "client:\($0.prefix(64))" },
+                    clientAddress: Self.clientAddress(request)))
+            throw OAuthTokenRequest.oauthError(.unauthorized, "invalid_client", "client authentication failed")
+        }
+        var scopes = stored.client.scopes
+        if let requested = parameters.scope?.split(separator: " ").map(String.init), !requested.isEmpty {
+            let unknown = Set(requested).subtracting(stored.client.scopes)
+            guard unknown.isEmpty else {
+                throw OAuthTokenRequest.oauthError(
+                    .badRequest, "invalid_scope", "the client may not request: \(unknown.sorted().joined(separator: " "))")
+            }
+            scopes = Array(Set(requested)).sorted()
+        }
+        let scope = scopes.joined(separator: " ")
+        let token = try await accessToken(sub: "client:\(stored.client.id)", roles: Set(stored.client.roles), scope: scope, now: now)
+        try await repository.audit(
+            .init(event: .clientToken, at: now, subject: "client:\(stored.client.id)", clientAddress: Self.clientAddress(request), detail: scope))
+        var response = try ClientTokenResponse(accessToken: token, expiresIn: configuration.accessTokenLifetimeSeconds, scope: scope)
+            .response(from: request, context: context)
+        // RFC 6749 §5.1: token responses must not be cached.
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    @Sendable func jwks(request: Request, context: ServiceRequestContext) async throws -> Response {
+        let data = try JSONCoding.encoder.encode(try await keyRing.jwks())
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .cacheControl: "public, max-age=60"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    @Sendable func openIDConfiguration(request: Request, context: ServiceRequestContext) async throws -> OpenIDConfiguration {
+        let base = configuration.publicBaseURL.hasSuffix("/") ? String(configuration.publicBaseURL.dropLast()) : configuration.publicBaseURL
+        return OpenIDConfiguration(
+            issuer: configuration.issuer, jwksURI: base + "/.well-known/jwks.json", tokenEndpoint: base + "/v1/oauth/token",
+            userinfoEndpoint: base + "/v1/auth/me")
+    }
+
+    // MARK: Tokens
+
+    func accessToken(sub: String, roles: Set<String>, scope: String?, now: Date) async throws -> String {
+        let claims = AccessTokenClaims(
+            sub: sub, roles: roles.sorted(), scope: scope, iss: configuration.issuer, aud: configuration.audience,
+            issuedAt: now, lifetime: .seconds(configuration.accessTokenLifetimeSeconds))
+        return try await keyRing.currentSigner().sign(claims)
+    }
+}
+
+/// A bcrypt hash of a random password, computed once at the configured cost: what an unknown
+/// email's login is checked against, so it costs the same time as a known one.
+final class DummyPasswordHash: Sendable {
+    private let hash = Mutex<String?>(nil)
+
+    func value(using hasher: PasswordHasher) async throws -> String {
+        if let hash = hash.withLock({ $0 }) { return hash }
+        let computed = try await hasher.hash(Secrets.generate())
+        hash.withLock { if $0 == nil { $0 = computed } }
+        return computed
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import Hummingbird
+import Logging
+import MalhaCore
+import MalhaHTTP
+import MalhaIdentity
+import MalhaRegistry
+import MalhaStore
+import ServiceLifecycle
+
+/// Identity's typed configuration.
+public struct IdentityConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 0
+    /// `iss` of every token (gateway and services check it).
+    public var issuer = "malha"
+    /// `aud` of every token.
+    public var audience = "malha"
+    /// The public base URL (the gateway's) used in OpenID discovery documents.
+    public var publicBaseURL = "http://127.0.0.1:8080"
+    /// bcrypt cost (≥ 12 in production).
+    public var passwordCost: UInt8 = 12
+    public var accessTokenLifetimeSeconds = 15 * 60
+    public var refreshTokenLifetimeSeconds: TimeInterval = 30 * 24 * 3600
+    public var loginThrottle = LoginThrottlePolicy()
+    /// The first administrator, created at start when both are set and the email is not registered.
+    public var adminEmail: String?
+    public var adminPassword: String?
+
+    public init() {}
+}
+
+/// The identity service: accounts, login with rotating refresh tokens, ES256 access tokens,
+/// JWKS and OpenID discovery, client-credentials tokens, role administration, audit.
+public enum IdentityService {
+    public static let name = "identity"
+
+    public static let routeRules: [RouteRule] = [
+        .authenticated("/v1/auth/me"),
+        .roles([Role.admin], "/v1/auth/keys"),
+        .public("/v1/auth"),
+        .public("/v1/oauth"),
+        .public("/.well-known"),
+        .roles([Role.admin], "/v1/users"),
+        .roles([Role.admin], "/v1/clients"),
+    ]
+
+    public static let openAPI = OpenAPIDocument(
+        title: "Malha identity", version: MalhaVersion.current,
+        operations: [
+            .init(
+                "POST", "/v1/auth/register", "Create an account (role customer)", request: "RegisterRequest",
+                responses: [201: "The user", 400: "Malformed JSON", 409: "Email taken (email_taken)", 422: "Invalid fields"]),
+            .init(
+                "POST", "/v1/auth/login", "Log in with email and password", request: "LoginRequest",
+                responses: [200: "Access and refresh tokens", 401: "Invalid credentials", 422: "Invalid fields", 429: "Too many failures"]),
+            .init(
+                "POST", "/v1/auth/refresh", "Exchange a refresh token for a new pair (rotation)", request: "RefreshRequest",
+                responses: [200: "A new token pair", 401: "Invalid, expired or reused token (reuse revokes the family)"]),
+            .init(
+                "POST", "/v1/auth/logout", "Revoke the refresh token's family", request: "RefreshRequest",
+                responses: [204: "Logged out", 422: "Invalid fields"]),
+            .init("GET", "/v1/auth/me", "The calling user", access: .authenticated, responses: [200: "The user", 401: "Unauthenticated"]),
+            .init(
+                "POST", "/v1/auth/keys/rotate", "Rotate the token signing key", access: .admin,
+                responses: [201: "The new key id", 401: "Unauthenticated", 403: "Not an admin"]),
+            .init(
+                "POST", "/v1/oauth/token", "OAuth 2.0 token endpoint (client_credentials)", request: "TokenRequest",
+                responses: [
+                    200: "An access token", 400: "invalid_request, unsupported_grant_type or invalid_scope", 401: "invalid_client",
+                    415: "Unsupported media type",
+                ]),
+            .init("GET", "/.well-known/jwks.json", "Token verification keys (current and previous)", responses: [200: "JWKS"]),
+            .init("GET", "/.well-known/openid-configuration", "OpenID discovery", responses: [200: "Discovery document"]),
+            .init(
+                "GET", "/v1/users", "List users (limit, cursor)", access: .admin,
+                responses: [200: "A page of users", 401: "Unauthenticated", 403: "Not an admin", 422: "Bad limit or cursor"]),
+            .init(
+                "PUT", "/v1/users/{id}/roles", "Replace a user's roles", access: .admin, request: "RolesRequest",
+                responses: [200: "The user", 401: "Unauthenticated", 403: "Not an admin", 404: "Unknown user", 422: "Unknown role"]),
+            .init(
+                "POST", "/v1/clients", "Create a service client (secret shown once)", access: .admin, request: "CreateClientRequest",
+                responses: [201: "The client and its secret", 401: "Unauthenticated", 403: "Not an admin", 422: "Invalid fields"]),
+        ])
+
+    public static let migrations: [Migration] = IdentityMigrations.all
+
+    /// The verifier identity uses for its own tokens: keys come straight from its key table.
+    public static func makeVerifier(
+        configuration: IdentityConfiguration, keyRing: KeyRing, clock: any WallClock, logger: Logger
+    ) -> AccessTokenVerifier {
+        AccessTokenVerifier(
+            settings: .init(issuer: configuration.issuer, audience: configuration.audience),
+            provider: ClosureJWKSProvider { try await keyRing.jwks() }, clock: clock, logger: logger)
+    }
+
+    /// Router with every route (used by in-process tests and by buildApplication).
+    public static func buildRouter(
+        configuration: IdentityConfiguration, runtime: ServiceRuntime, repository: IdentityRepository, keyRing: KeyRing,
+        hasher: PasswordHasher, clock: any WallClock = SystemWallClock()
+    ) -> Router<ServiceRequestContext> {
+        let verifier = makeVerifier(configuration: configuration, keyRing: keyRing, clock: clock, logger: runtime.logger)
+        let routes = IdentityRoutes(
+            configuration: configuration, repository: repository, keyRing: keyRing, hasher: hasher,
+            throttle: LoginThrottle(policy: configuration.loginThrottle, clock: clock), verifier: verifier, clock: clock,
+            dummyHash: DummyPasswordHash())
+        let router = runtime.makeRouter(openAPI: openAPI)
+
+        // The token endpoint takes HTTP Basic client credentials, so it sits outside Bearer authentication.
+        router.post("/v1/oauth/token", use: routes.oauthToken)
+
+        let api = router.group().add(middleware: BearerAuthenticationMiddleware(verifier: verifier))
+        api.post("/v1/auth/register", use: routes.register)
+        api.post("/v1/auth/login", use: routes.login)
+        api.post("/v1/auth/refresh", use: routes.refresh)
+        api.post("/v1/auth/logout", use: routes.logout)
+        api.get("/.well-known/jwks.json", use: routes.jwks)
+        api.get("/.well-known/openid-configuration", use: routes.openIDConfiguration)
+
+        let authenticated = api.group().add(middleware: AccessPolicyMiddleware(.authenticated))
+        authenticated.get("/v1/auth/me", use: routes.me)
+
+        let admin = api.group().add(middleware: AccessPolicyMiddleware(.admin))
+        admin.post("/v1/auth/keys/rotate", use: routes.rotateKey)
+        admin.get("/v1/users", use: routes.listUsers)
+        admin.put("/v1/users/{id}/roles", use: routes.setRoles)
+        admin.post("/v1/clients", use: routes.createClient)
+        return router
+    }
+
+    /// The application: `services` run before the server in order (the store first); migrations,
+    /// the first signing key and the first admin are set up in `beforeServerStarts`.
+    public static func buildApplication(
+        configuration: IdentityConfiguration, runtime: ServiceRuntime, store: any SQLStore,
+        clock: any WallClock = SystemWallClock(), services: [any Service]
+    ) async throws -> some ApplicationProtocol {
+        let repository = IdentityRepository(store: store)
+        let keyRing = KeyRing(repository: repository, clock: clock)
+        let hasher = PasswordHasher(cost: configuration.passwordCost)
+        let router = buildRouter(
+            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock)
+        runtime.readiness.require("migrations")
+        let logger = runtime.logger
+        return runtime.makeApplication(
+            responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
+        ) {
+            try await Migrator.migrate(store, migrations, logger: logger)
+            if try await keyRing.ensureKey() { logger.info("created the first signing key") }
+            if let email = configuration.adminEmail, let password = configuration.adminPassword {
+                if try await ensureAdmin(email: email, password: password, store: store, hasher: hasher, clock: clock) {
+                    logger.info("created the first administrator", metadata: ["email": "\(AccountRules.normalizeEmail(email))"])
+                }
+            }
+            runtime.readiness.set("migrations", true)
+        }
+    }
+
+    /// Creates an administrator with `email` and `password` unless that email is registered.
+    /// Returns true when it created the account. Throws `AdminConfigurationError` for an invalid
+    /// email or a weak password (the same rules as registration).
+    public static func ensureAdmin(
+        email: String, password: String, store: any SQLStore, hasher: PasswordHasher = PasswordHasher(),
+        clock: any WallClock = SystemWallClock()
+    ) async throws -> Bool {
+        let repository = IdentityRepository(store: store)
+        let normalized = AccountRules.normalizeEmail(email)
+        if let problem = AccountRules.emailProblem(normalized) { throw AdminConfigurationError(field: "adminEmail", problem: problem) }
+        if let problem = AccountRules.passwordProblem(password) { throw AdminConfigurationError(field: "adminPassword", problem: problem) }
+        if try await repository.user(email: normalized) != nil { return false }
+        let now = clock.now()
+        let user = User(id: UUID.v7(at: now).lowercased, email: normalized, name: "Administrator", roles: [Role.admin], createdAt: now)
+        do {
+            try await repository.insert(
+                user: user, passwordHash: try await hasher.hash(password),
+                audit: .init(event: .register, at: now, subject: user.id, email: normalized, detail: "first administrator"))
+        } catch StoreError.uniqueViolation {
+            return false  // another instance created it first
+        }
+        return true
+    }
+}
+
+/// The configured first administrator is not acceptable.
+public struct AdminConfigurationError: Error, CustomStringConvertible {
+    public var field: String
+    public var problem: String
+    public var description: String { "\(field) \(problem)" }
+}

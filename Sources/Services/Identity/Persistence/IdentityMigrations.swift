@@ -1,0 +1,76 @@
+import MalhaStore
+
+/// Identity's schema. Portable SQL: TEXT ids, BIGINT epoch-ms timestamps, JSON arrays in TEXT.
+enum IdentityMigrations {
+    static let all: [Migration] = [
+        Migration(
+            version: 1, name: "users",
+            [
+                """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY,
+                    email TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    password_hash TEXT NOT NULL,
+                    roles TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL)
+                """
+            ]),
+        Migration(
+            version: 2, name: "refresh_tokens",
+            [
+                """
+                CREATE TABLE refresh_tokens (
+                    token_hash TEXT PRIMARY KEY,
+                    family_id TEXT NOT NULL,
+                    user_id TEXT NOT NULL REFERENCES users (id),
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    used_at BIGINT,
+                    revoked_at BIGINT)
+                """,
+                "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
+            ]),
+        Migration(
+            version: 3, name: "signing_keys",
+            [
+                """
+                CREATE TABLE signing_keys (
+                    kid TEXT PRIMARY KEY,
+                    generation BIGINT NOT NULL UNIQUE,
+                    private_key_pem TEXT NOT NULL,
+                    public_jwk TEXT NOT NULL,
+                    created_at BIGINT NOT NULL)
+                """
+            ]),
+        Migration(
+            version: 4, name: "clients",
+            [
+                """
+                CREATE TABLE clients (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    secret_hash TEXT NOT NULL,
+                    scopes TEXT NOT NULL,
+                    roles TEXT NOT NULL,
+                    created_at BIGINT NOT NULL)
+                """
+            ]),
+        Migration(
+            version: 5, name: "audit_events",
+            [
+                """
+                CREATE TABLE audit_events (
+                    id TEXT PRIMARY KEY,
+                    occurred_at BIGINT NOT NULL,
+                    event TEXT NOT NULL,
+                    subject TEXT,
+                    email TEXT,
+                    client_address TEXT,
+                    detail TEXT)
+                """,
+                "CREATE INDEX audit_events_occurred ON audit_events (occurred_at)",
+            ]),
+    ]
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Logging
+import MalhaCore
+
+@main
+struct Malha: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "malha",
+        abstract: "Malha: a microservices platform and the systems that run on it.",
+        discussion: """
+            `malha up` starts every service in one process (SQLite files under ./data, gateway on :8080).
+            `malha serve <service>` starts one service per process, for production (PostgreSQL via
+            MALHA_<SERVICE>_DATABASE_URL). Configuration comes from MALHA_* environment variables and an
+            optional JSON file (--config); see README.md for every key.
+            """,
+        subcommands: [Up.self, Serve.self]
+    )
+}
+
+/// Options every command shares.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "A JSON configuration file (keys as in README, e.g. {\"malha\":{\"gateway\":{\"port\":8080}}}).")
+    var config: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    @Flag(name: .long, help: "Human-readable logs instead of JSON lines.")
+    var textLogs = false
+}
+
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start every service in one process, each on its own loopback port.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: "Gateway port (services take the next ports). Default 8080 or malha.gateway.port.")
+    var port: Int?
+
+    @Option(name: .long, help: "Directory for the SQLite databases. Default ./data or malha.data-dir.")
+    var dataDir: String?
+
+    func run() async throws {
+        let settings = try await MalhaSettings.load(file: common.config, mode: .embedded, gatewayPort: port, dataDir: dataDir)
+        bootstrapLogging(settings: settings, common: common)
+        try await Topology(settings: settings, services: ServiceName.allCases).run(printBanner: true)
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start one service in this process (production: one container per service).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "The service: \(ServiceName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var service: ServiceName
+
+    @Option(name: .long, help: "Port to listen on (default from malha.<service>.port).")
+    var port: Int?
+
+    func run() async throws {
+        var settings = try await MalhaSettings.load(file: common.config, mode: .production, gatewayPort: nil, dataDir: nil)
+        if let port { settings.endpoints[service]?.port = port }
+        bootstrapLogging(settings: settings, common: common)
+        try await Topology(settings: settings, services: [service]).run(printBanner: false)
+    }
+}
+
+func bootstrapLogging(settings: MalhaSettings, common: CommonOptions) {
+    let level = Logger.Level(rawValue: common.logLevel ?? settings.logLevel) ?? .info
+    let json = !(common.textLogs || settings.logFormat == "text")
+    LoggingSystem.bootstrap { label in
+        if json { return JSONLogHandler(label: label, level: level) }
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import SystemPackage
+
+/// The deployable units `malha` can run.
+enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
+    // Start order in `up`: the registry first (others register with it), the gateway last.
+    case registry, identity, catalog, gateway
+
+    /// Port offset from the gateway port in `up`.
+    var offset: Int {
+        switch self {
+        case .gateway: 0
+        case .registry: 1
+        case .identity: 2
+        case .catalog: 3
+        }
+    }
+}
+
+/// Typed configuration, read once at start from (highest first) command-line flags, `MALHA_*`
+/// environment variables, and an optional JSON file. Every key is listed in README.md
+/// ("Configuration"); each is read here and nowhere else.
+struct MalhaSettings: Sendable {
+    enum Mode: Sendable { case embedded, production }
+
+    struct Endpoint: Sendable {
+        var host: String
+        var port: Int
+        var url: String { "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)" }
+    }
+
+    var mode: Mode
+    /// `malha.data-dir`: where embedded SQLite files live (default `./data`).
+    var dataDirectory: String
+    /// `malha.<service>.host` / `malha.<service>.port`.
+    var endpoints: [ServiceName: Endpoint]
+    /// `malha.<service>.database-url`: a `postgres://` URL; absent → SQLite file in the data dir.
+    var databaseURLs: [ServiceName: String]
+    /// `malha.registry.url`: where instances register (default: the registry endpoint above).
+    var registryURL: String
+    /// `malha.registry.token`: shared registration secret (generated per process in `up`).
+    var registryToken: String
+    /// `malha.auth.issuer` / `malha.auth.audience` / `malha.auth.jwks-url`.
+    var issuer: String
+    var audience: String
+    var jwksURL: String
+    /// `malha.admin.email` / `malha.admin.password`: the first admin, created when absent.
+    var adminEmail: String?
+    var adminPassword: String?
+    /// `malha.identity.bcrypt-cost` (default 12, at least 12 outside tests).
+    var bcryptCost: Int
+    /// `malha.catalog.seed-demo-data` (default true in `up`, false in `serve`).
+    var seedDemoCatalog: Bool
+    /// `malha.gateway.routes-file`: static upstream routes (JSON).
+    var gatewayRoutesFile: String?
+    /// `malha.gateway.public-url`: what the banner and OIDC discovery advertise.
+    var publicURL: String
+    /// `malha.log.level`, `malha.log.format` (json | text).
+    var logLevel: String
+    var logFormat: String
+
+    static func load(file: String?, mode: Mode, gatewayPort: Int?, dataDir: String?) async throws -> MalhaSettings {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
+        if let file {
+            providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
+        }
+        let config = ConfigReader(providers: providers)
+        let defaultHost = mode == .embedded ? "127.0.0.1" : "0.0.0.0"
+        let basePort = gatewayPort ?? config.int(forKey: "malha.gateway.port", default: 8080)
+        guard (1...65_000).contains(basePort) else { throw ValidationError("the gateway port must be between 1 and 65000") }
+
+        var endpoints: [ServiceName: Endpoint] = [:]
+        var databaseURLs: [ServiceName: String] = [:]
+        for service in ServiceName.allCases {
+            let defaultPort = service == .gateway ? basePort : basePort + service.offset
+            let port = service == .gateway && gatewayPort != nil
+                ? basePort : config.int(forKey: ConfigKey("malha.\(service.rawValue).port"), default: defaultPort)
+            endpoints[service] = Endpoint(
+                host: config.string(forKey: ConfigKey("malha.\(service.rawValue).host"), default: defaultHost), port: port)
+            databaseURLs[service] = config.string(forKey: ConfigKey("malha.\(service.rawValue).database-url"), isSecret: true)
+        }
+        let gateway = endpoints[.gateway]!
+        let identity = endpoints[.identity]!
+        let publicURL = config.string(forKey: "malha.gateway.public-url", default: gateway.url)
+        let token = config.string(forKey: "malha.registry.token", isSecret: true)
+        if mode == .production && token == nil {
+            throw ValidationError("malha.registry.token (MALHA_REGISTRY_TOKEN) is required for `serve`")
+        }
+        return MalhaSettings(
+            mode: mode,
+            dataDirectory: dataDir ?? config.string(forKey: "malha.data-dir", default: "./data"),
+            endpoints: endpoints,
+            databaseURLs: databaseURLs,
+            registryURL: config.string(forKey: "malha.registry.url", default: endpoints[.registry]!.url),
+            registryToken: token ?? randomToken(),
+            issuer: config.string(forKey: "malha.auth.issuer", default: publicURL),
+            audience: config.string(forKey: "malha.auth.audience", default: "malha"),
+            jwksURL: config.string(forKey: "malha.auth.jwks-url", default: identity.url + "/.well-known/jwks.json"),
+            adminEmail: config.string(forKey: "malha.admin.email"),
+            adminPassword: config.string(forKey: "malha.admin.password", isSecret: true),
+            bcryptCost: config.int(forKey: "malha.identity.bcrypt-cost", default: 12),
+            seedDemoCatalog: config.bool(forKey: "malha.catalog.seed-demo-data", default: mode == .embedded),
+            gatewayRoutesFile: config.string(forKey: "malha.gateway.routes-file"),
+            publicURL: publicURL,
+            logLevel: config.string(forKey: "malha.log.level", default: "info"),
+            logFormat: config.string(forKey: "malha.log.format", default: "json")
+        )
+    }
+
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}

@@ -1,0 +1,183 @@
+import AsyncHTTPClient
+import Catalog
+import Identity
+import MalhaGateway
+import Foundation
+import Logging
+import MalhaCore
+import MalhaHTTP
+import MalhaIdentity
+import MalhaRegistry
+import MalhaStore
+import ServiceLifecycle
+
+/// Wires the chosen services into one service group. This file is the whole topology: which
+/// service gets which store, verifier, client and registrar, and in which order they start.
+///
+/// Order: for each service its application (which starts its store first, migrates, then binds),
+/// then its registrar. A service group stops in reverse: registrars deregister first (the gateway
+/// stops routing), then servers drain in-flight requests, then stores close.
+struct Topology {
+    let settings: MalhaSettings
+    let services: [ServiceName]
+    let logger = Logger(label: "malha")
+
+    func run(printBanner: Bool) async throws {
+        let httpClient = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(timeout: .init(connect: .seconds(1)), decompression: .disabled))
+        var group: [any Service] = []
+        var registrars: [any Service] = []
+        var gatewayRuntime: ServiceRuntime?
+        var otherRuntimes: [ServiceRuntime] = []
+        for name in services {
+            let built = try await build(name, httpClient: httpClient)
+            group.append(built.application)
+            if let registrar = built.registrar { registrars.append(registrar) }
+            if name == .gateway { gatewayRuntime = built.runtime } else { otherRuntimes.append(built.runtime) }
+        }
+        // With everything in one process, the gateway reports ready only when every service is
+        // migrated and registered, so "ready" means the whole system answers.
+        if let gatewayRuntime, !otherRuntimes.isEmpty {
+            gatewayRuntime.readiness.require("services")
+            Task {
+                while !otherRuntimes.allSatisfy(\.readiness.isReady) { try? await Task.sleep(for: .milliseconds(10)) }
+                // One more registry poll so the gateway's view includes the last registration.
+                try? await Task.sleep(for: .milliseconds(300))
+                gatewayRuntime.readiness.set("services", true)
+            }
+        }
+        let serviceGroup = ServiceGroup(
+            configuration: .init(
+                services: (group + registrars).map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        if printBanner, let gatewayRuntime {
+            Task { await printWhenReady(gateway: gatewayRuntime) }
+        }
+        do {
+            try await serviceGroup.run()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
+    }
+
+    struct Built {
+        var runtime: ServiceRuntime
+        var application: any Service
+        var registrar: (any Service)?
+    }
+
+    func build(_ name: ServiceName, httpClient: HTTPClient) async throws -> Built {
+        let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: name.rawValue))
+        let endpoint = settings.endpoints[name]!
+        let registryClient = RegistryClient(baseURL: settings.registryURL, token: settings.registryToken, httpClient: httpClient)
+        func registrar(_ routes: [RouteRule]) -> RegistryRegistrar {
+            RegistryRegistrar(client: registryClient, runtime: runtime, routes: routes)
+        }
+        func verifier() -> AccessTokenVerifier {
+            AccessTokenVerifier(
+                settings: .init(issuer: settings.issuer, audience: settings.audience),
+                provider: HTTPJWKSProvider(url: settings.jwksURL, httpClient: httpClient), logger: runtime.logger)
+        }
+        switch name {
+        case .registry:
+            let store = try await openStore(for: name, logger: runtime.logger)
+            var configuration = RegistryConfiguration(registrationToken: settings.registryToken)
+            configuration.host = endpoint.host
+            configuration.port = endpoint.port
+            let application = RegistryService.buildApplication(
+                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), services: [store])
+            runtime.readiness.set("registered", true)
+            return Built(runtime: runtime, application: application, registrar: nil)
+        case .identity:
+            let store = try await openStore(for: name, logger: runtime.logger)
+            var configuration = IdentityConfiguration()
+            configuration.host = endpoint.host
+            configuration.port = endpoint.port
+            configuration.issuer = settings.issuer
+            configuration.audience = settings.audience
+            configuration.publicBaseURL = settings.publicURL
+            configuration.passwordCost = UInt8(clamping: settings.bcryptCost)
+            let admin = try adminCredentials()
+            configuration.adminEmail = admin?.email
+            configuration.adminPassword = admin?.password
+            let application = try await IdentityService.buildApplication(
+                configuration: configuration, runtime: runtime, store: store, services: [store])
+            return Built(runtime: runtime, application: application, registrar: registrar(IdentityService.routeRules))
+        case .catalog:
+            let store = try await openStore(for: name, logger: runtime.logger)
+            let configuration = CatalogConfiguration(
+                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience,
+                seedDemoData: settings.seedDemoCatalog)
+            let application = try await CatalogService.buildApplication(
+                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), services: [store])
+            return Built(runtime: runtime, application: application, registrar: registrar(CatalogService.routeRules))
+        case .gateway:
+            var configuration = GatewayConfiguration(issuer: settings.issuer, audience: settings.audience)
+            configuration.host = endpoint.host
+            configuration.port = endpoint.port
+            configuration.staticRoutesFile = settings.gatewayRoutesFile
+            let instances = PollingInstanceSource(client: registryClient, logger: runtime.logger) {
+                runtime.readiness.set("registry", true)
+            }
+            let application = try await GatewayService.buildApplication(
+                configuration: configuration, runtime: runtime, instances: instances, verifier: verifier(),
+                httpClient: httpClient, services: [instances])
+            return Built(runtime: runtime, application: application, registrar: nil)
+        }
+    }
+
+    /// The first admin: from configuration, or in `up` a demo admin whose generated password is
+    /// kept in `<data-dir>/demo-admin.txt` (identity stores only its hash) and printed once.
+    func adminCredentials() throws -> (email: String, password: String)? {
+        if let email = settings.adminEmail, let password = settings.adminPassword { return (email, password) }
+        guard settings.mode == .embedded else { return nil }
+        let file = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("demo-admin.txt")
+        if let text = try? String(contentsOf: file, encoding: .utf8) {
+            let lines = text.split(separator: "\n").map(String.init)
+            if lines.count >= 2 { return (lines[0], lines[1]) }
+        }
+        let credentials = (email: "admin@malha.local", password: MalhaSettings.randomToken().prefix(20).description)
+        try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+        FileManager.default.createFile(
+            atPath: file.path, contents: Data("\(credentials.email)\n\(credentials.password)\n".utf8),
+            attributes: [.posixPermissions: 0o600])
+        printNow("Demo admin created: \(credentials.email) / \(credentials.password)  (also in \(file.path))")
+        return credentials
+    }
+
+    /// The service's own database: PostgreSQL when `malha.<service>.database-url` is set,
+    /// otherwise `<data-dir>/<service>.sqlite`.
+    func openStore(for name: ServiceName, logger: Logger) async throws -> any SQLStore & Service {
+        if let url = settings.databaseURLs[name] {
+            return try PostgresStore(url: url, logger: logger)
+        }
+        let path = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("\(name.rawValue).sqlite").path
+        return try await SQLiteStore.open(path: path, logger: logger)
+    }
+
+    func printWhenReady(gateway: ServiceRuntime) async {
+        let started = ContinuousClock.now
+        while !gateway.readiness.isReady {
+            try? await Task.sleep(for: .milliseconds(20))
+            if ContinuousClock.now - started > .seconds(60) { return }
+        }
+        var lines = ["", "Malha is up. Point a browser or curl at \(settings.publicURL)", ""]
+        for name in ServiceName.allCases {
+            lines.append("  \(name.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(settings.endpoints[name]!.url)")
+        }
+        lines += ["", "  try: curl \(settings.publicURL)/v1/products?limit=3"]
+        lines.append("  admin credentials: \(settings.adminEmail ?? "see \(settings.dataDirectory)/demo-admin.txt")")
+        lines.append("")
+        printNow(lines.joined(separator: "\n"))
+    }
+}
+
+
+/// Writes to standard output at once (`print` is block-buffered when stdout is a file or pipe).
+func printNow(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,170 @@
+import Foundation
+import HummingbirdTesting
+import MalhaCore
+import MalhaHTTP
+import Testing
+
+@testable import Identity
+
+@Suite("Identity: registration, login, throttling")
+struct AccountRoutesTests {
+    @Test func registerNormalisesEmailAndRejectsDuplicatesInAnyCase() async throws {
+        let harness = try await IdentityHarness.make()
+        try await harness.test { client in
+            let created = try await client.register("  Ana.Souza@Example.COM ", name: " Ana Souza ")
+            #expect(created.status == .created)
+            #expect(created.string("email") == "ana.souza@example.com")
+            #expect(created.string("name") == "Ana Souza")
+            #expect(created.json["roles"] as? [String] == ["customer"])
+            #expect(UUID(uuidString: created.string("id") ?? "") != nil)
+            #expect(created.json["password_hash"] == nil && created.json["password"] == nil)
+
+            let duplicate = try await client.register("ANA.SOUZA@example.com")
+            #expect(duplicate.status == .conflict)
+            #expect(duplicate.code == "email_taken")
+            #expect(duplicate.headers[.contentType] == "application/problem+json")
+        }
+        #expect(try await harness.repository.auditRecords(event: .register).contains { $0.email == "ana.souza@example.com" })
+    }
+
+    @Test func registerRejectsWeakPasswordsAndBadFields() async throws {
+        let harness = try await IdentityHarness.make()
+        try await harness.test { client in
+            let short = try await client.register("a@example.com", password: "short-pw")
+            #expect(short.status == .unprocessableContent)
+            #expect(short.code == "validation_failed")
+            #expect((short.json["errors"] as? [[String: Any]])?.first?["field"] as? String == "password")
+
+            // In the list as "password1234"; checked case-insensitively.
+            let common = try await client.register("b@example.com", password: "PassWord1234")
+            #expect(common.status == .unprocessableContent)
+            #expect(common.string("detail")?.contains("too common") == true)
+
+            let badEmail = try await client.register("not-an-email")
+            #expect(badEmail.status == .unprocessableContent)
+
+            let longName = try await client.register("c@example.com", name: String(repeating: "n", count: 101))
+            #expect(longName.status == .unprocessableContent)
+
+            let longEmail = try await client.register(String(repeating: "e", count: 300) + "@example.com")
+            #expect(longEmail.status == .unprocessableContent)
+
+            let emptyName = try await client.register("d@example.com", name: "   ")
+            #expect(emptyName.status == .unprocessableContent)
+
+            let malformed = try await client.send(.post, "/v1/auth/register", body: #"{"email": "x@example.com", "#)
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.code == "malformed_json")
+
+            let wrongTypes = try await client.post("/v1/auth/register", ["email": 42, "password": true, "name": ["x"]])
+            #expect(wrongTypes.status == .unprocessableContent)
+            #expect(wrongTypes.code == "validation_failed")
+
+            let missing = try await client.post("/v1/auth/register", ["email": "e@example.com"])
+            #expect(missing.status == .unprocessableContent)
+
+            let notJSON = try await client.send(.post, "/v1/auth/register", body: "email=x", contentType: "text/plain")
+            #expect(notJSON.status == .unsupportedMediaType)
+        }
+        #expect(try await harness.repository.users(after: nil, limit: 10).count == 1)  // only the admin
+    }
+
+    @Test func loginIssuesTokensAndAnswersUnknownEmailAndWrongPasswordIdentically() async throws {
+        let harness = try await IdentityHarness.make()
+        let verifier = harness.verifier()
+        try await harness.test { client in
+            let created = try await client.register("bia@example.com")
+            let ok = try await client.login("BIA@example.com ", "a-long-enough-password")
+            #expect(ok.status == .ok)
+            #expect(ok.string("token_type") == "Bearer")
+            #expect(ok.json["expires_in"] as? Int == 900)
+            let refresh = try #require(ok.string("refresh_token"))
+            #expect(Data(base64URLEncoded: refresh)?.count == 32)
+            let principal = try await verifier.verify(try #require(ok.string("access_token")))
+            #expect(principal.subject == created.string("id"))
+            #expect(principal.roles == [Role.customer])
+            #expect(principal.tokenID != nil)
+
+            let wrongPassword = try await client.login("bia@example.com", "not-the-right-password")
+            let unknownEmail = try await client.login("nobody@example.com", "not-the-right-password")
+            #expect(wrongPassword.status == .unauthorized)
+            #expect(wrongPassword.code == "invalid_credentials")
+            #expect(wrongPassword.body == unknownEmail.body)
+            #expect(wrongPassword.status == unknownEmail.status)
+
+            let oversize = try await client.login("bia@example.com", String(repeating: "p", count: 2000))
+            #expect(oversize.status == .unprocessableContent)
+        }
+        let failures = try await harness.repository.auditRecords(event: .loginFailure)
+        #expect(failures.map(\.email) == ["bia@example.com", "nobody@example.com"])
+        #expect(try await harness.repository.auditRecords(event: .loginSuccess).count == 1)
+    }
+
+    @Test func failedLoginsAreThrottledPerAccountWithRetryAfter() async throws {
+        let harness = try await IdentityHarness.make()
+        try await harness.test { client in
+            try await client.register("cai@example.com")
+            for _ in 0..<5 {
+                #expect(try await client.login("cai@example.com", "wrong-password-guess").status == .unauthorized)
+            }
+            // Locked: even the right password is refused until the window passes.
+            let locked = try await client.login("cai@example.com", "a-long-enough-password")
+            #expect(locked.status == .tooManyRequests)
+            #expect(locked.code == "rate_limited")
+            let retryAfter = try #require(locked.headers[.retryAfter].flatMap { Int($0) })
+            #expect((1...900).contains(retryAfter))
+
+            // Another account from the same address is not affected by this account's lock.
+            try await client.register("dora@example.com")
+            #expect(try await client.login("dora@example.com", "a-long-enough-password").status == .ok)
+
+            harness.clock.advance(by: .seconds(retryAfter))
+            #expect(try await client.login("cai@example.com", "a-long-enough-password").status == .ok)
+        }
+    }
+
+    @Test func failedLoginsAreThrottledPerClientAddress() async throws {
+        let harness = try await IdentityHarness.make { $0.loginThrottle.maxFailuresPerAddress = 3 }
+        try await harness.test { client in
+            try await client.register("eva@example.com")
+            // The last X-Forwarded-For entry is the address (the gateway appends it; earlier ones are the client's claim).
+            let attacker: HTTPFields = [.xForwardedFor: "198.51.100.7, 203.0.113.9"]
+            for index in 0..<3 {
+                let reply = try await client.login("victim\(index)@example.com", "wrong-password-guess", headers: attacker)
+                #expect(reply.status == .unauthorized)
+            }
+            let blocked = try await client.login("eva@example.com", "a-long-enough-password", headers: attacker)
+            #expect(blocked.status == .tooManyRequests)
+            #expect(blocked.headers[.retryAfter] != nil)
+            // Spoofing the first entry does not help: the last one still identifies the caller.
+            let spoofed: HTTPFields = [.xForwardedFor: "10.9.9.9, 203.0.113.9"]
+            #expect(try await client.login("eva@example.com", "a-long-enough-password", headers: spoofed).status == .tooManyRequests)
+            let other: HTTPFields = [.xForwardedFor: "203.0.113.10"]
+            #expect(try await client.login("eva@example.com", "a-long-enough-password", headers: other).status == .ok)
+        }
+        let addresses = Set(try await harness.repository.auditRecords(event: .loginFailure).compactMap(\.clientAddress))
+        #expect(addresses == ["203.0.113.9"])
+    }
+
+    @Test func meRequiresAValidToken() async throws {
+        let harness = try await IdentityHarness.make()
+        try await harness.test { client in
+            let anonymous = try await client.send(.get, "/v1/auth/me")
+            #expect(anonymous.status == .unauthorized)
+            #expect(anonymous.headers[.wwwAuthenticate] != nil)
+
+            let forged = try await client.send(.get, "/v1/auth/me", token: "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln")
+            #expect(forged.status == .unauthorized)
+
+            let session = try await client.session("fabi@example.com")
+            let me = try await client.send(.get, "/v1/auth/me", token: session.access)
+            #expect(me.status == .ok)
+            #expect(me.string("email") == "fabi@example.com")
+            #expect(me.json["roles"] as? [String] == ["customer"])
+
+            // Expired after 15 minutes (plus the verifier's 30 s leeway).
+            harness.clock.advance(by: .seconds(15 * 60 + 31))
+            #expect(try await client.send(.get, "/v1/auth/me", token: session.access).status == .unauthorized)
+        }
+    }
+}

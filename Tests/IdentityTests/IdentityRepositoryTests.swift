@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import MalhaCore
+import MalhaIdentity
+import MalhaStore
+import MalhaTesting
+import Testing
+
+@testable import Identity
+
+/// The repository contract, run on SQLite always and on PostgreSQL when `MALHA_TEST_POSTGRES_URL` is set
+/// (each PostgreSQL run gets a fresh database, dropped afterwards).
+@Suite("Identity: repository conformance")
+struct IdentityRepositoryTests {
+    @Test func sqlite() async throws {
+        let store = try await TestDatabases.sqlite()
+        try await Self.conformance(store)
+        await store.close()
+    }
+
+    @Test(.enabled(if: TestDatabases.postgresURL != nil, "MALHA_TEST_POSTGRES_URL is not set"))
+    func postgres() async throws {
+        try await TestDatabases.withPostgres { store in try await Self.conformance(store) }
+    }
+
+    @Test(.enabled(if: TestDatabases.postgresURL != nil, "MALHA_TEST_POSTGRES_URL is not set"))
+    func postgresHTTP() async throws {
+        // The HTTP flow that matters most (rotation and reuse detection) on PostgreSQL too.
+        try await TestDatabases.withPostgres { store in
+            let harness = try await IdentityHarness.make(store: store)
+            try await harness.test { client in
+                let first = try await client.session("pg@example.com")
+                let rotated = try await client.post("/v1/auth/refresh", ["refresh_token": first.refresh])
+                #expect(rotated.status == .ok)
+                #expect(try await client.post("/v1/auth/refresh", ["refresh_token": first.refresh]).status == .unauthorized)
+                let second = try #require(rotated.string("refresh_token"))
+                #expect(try await client.post("/v1/auth/refresh", ["refresh_token": second]).status == .unauthorized)
+                #expect(try await client.register("PG@example.com").code == "email_taken")
+            }
+        }
+    }
+
+    static func conformance(_ store: any SQLStore) async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        try await Migrator.migrate(store, IdentityService.migrations, logger: logger)
+        #expect(try await Migrator.migrate(store, IdentityService.migrations, logger: logger).isEmpty)  // idempotent
+        let repository = IdentityRepository(store: store)
+        let now = Date(epochMilliseconds: 1_767_225_600_000)
+
+        // Users: unique email, lookup, roles, pagination in id order.
+        let ana = User(id: UUID.v7(at: now).lowercased, email: "ana@example.com", name: "Ana", roles: [Role.customer], createdAt: now)
+        try await repository.insert(user: ana, passwordHash: "hash-a", audit: nil)
+        await #expect(throws: StoreError.self) {
+            let twin = User(id: UUID.v7(at: now).lowercased, email: "ana@example.com", name: "Twin", roles: [], createdAt: now)
+            try await repository.insert(user: twin, passwordHash: "hash-b", audit: nil)
+        }
+        let stored = try #require(try await repository.user(email: "ana@example.com"))
+        #expect(stored.user == ana)
+        #expect(stored.passwordHash == "hash-a")
+        let bia = User(
+            id: UUID.v7(at: now.addingTimeInterval(1)).lowercased, email: "bia@example.com", name: "Bia", roles: [Role.customer],
+            createdAt: now.addingTimeInterval(1))
+        try await repository.insert(user: bia, passwordHash: "hash-b", audit: nil)
+        #expect(try await repository.users(after: nil, limit: 1).map(\.id) == [ana.id])
+        #expect(try await repository.users(after: ana.id, limit: 5).map(\.id) == [bia.id])
+        let audit = IdentityRepository.AuditEntry(event: .roleChange, at: now, subject: ana.id)
+        let promoted = try await repository.setRoles(userID: ana.id, roles: [Role.admin, Role.customer], now: now, audit: audit)
+        #expect(promoted?.roles == [Role.admin, Role.customer])
+        #expect(try await repository.setRoles(userID: "missing", roles: [Role.admin], now: now, audit: audit) == nil)
+
+        // Refresh tokens: one rotation per token; reuse revokes the family; expiry is not reuse.
+        let later = now.addingTimeInterval(3600)
+        try await repository.insertRefreshToken(hash: "h1", familyID: "f1", userID: ana.id, now: now, expiresAt: later, audit: nil)
+        guard case .rotated(let user, let family) = try await repository.rotate(
+            hash: "h1", newHash: "h2", now: now, expiresAt: later, clientAddress: "unknown")
+        else { Issue.record("expected a rotation"); return }
+        #expect(user.id == ana.id)
+        #expect(family == "f1")
+        guard case .reused(let reusedFamily, _) = try await repository.rotate(
+            hash: "h1", newHash: "h3", now: now, expiresAt: later, clientAddress: "unknown")
+        else { Issue.record("expected reuse detection"); return }
+        #expect(reusedFamily == "f1")
+        #expect(try await repository.isFamilyRevoked("f1"))
+        guard case .reused = try await repository.rotate(hash: "h2", newHash: "h4", now: now, expiresAt: later, clientAddress: "unknown")
+        else { Issue.record("the newest token of a revoked family must be refused"); return }
+        guard case .invalid = try await repository.rotate(hash: "nope", newHash: "h5", now: now, expiresAt: later, clientAddress: "unknown")
+        else { Issue.record("unknown token"); return }
+        try await repository.insertRefreshToken(hash: "e1", familyID: "f2", userID: bia.id, now: now, expiresAt: later, audit: nil)
+        guard case .invalid = try await repository.rotate(hash: "e1", newHash: "e2", now: later, expiresAt: later, clientAddress: "unknown")
+        else { Issue.record("an expired token is invalid"); return }
+        #expect(try await !repository.isFamilyRevoked("f2"))
+        #expect(try await repository.revokeFamily(ofTokenHash: "e1", now: now, clientAddress: "unknown"))
+        #expect(try await repository.isFamilyRevoked("f2"))
+        #expect(try await !repository.revokeFamily(ofTokenHash: "absent", now: now, clientAddress: "unknown"))
+
+        // Signing keys: first key only once; newest first; PEM round trip.
+        let keys = KeyRing(repository: repository, clock: ManualClock(now))
+        #expect(try await keys.ensureKey())
+        #expect(try await !keys.ensureKey())
+        let first = try #require(try await repository.signingKeys(limit: 1).first)
+        let second = try await keys.rotate(actor: ana.id)
+        let newest = try await repository.signingKeys(limit: 5)
+        #expect(newest.map(\.kid) == [second, first.kid])
+        #expect(newest.last?.privateKey.publicKey.parameters?.x == first.privateKey.publicKey.parameters?.x)
+        #expect(try await keys.jwks().keys.map(\.kid) == [second, first.kid])
+        _ = try await keys.rotate(actor: ana.id)
+        #expect(try await keys.jwks().keys.count == KeyRing.publishedGenerations)
+
+        // Clients.
+        let client = ServiceClient(id: "c1", name: "worker", scopes: ["a", "b"], roles: [Role.operator_], createdAt: now)
+        try await repository.insert(client: client, secretHash: "sh", audit: .init(event: .clientCreated, at: now))
+        let loaded = try #require(try await repository.client(id: "c1"))
+        #expect(loaded.client == client)
+        #expect(loaded.secretHash == "sh")
+        #expect(try await repository.client(id: "c2") == nil)
+
+        // Audit.
+        let events = try await repository.auditRecords().map(\.event)
+        #expect(events.contains(AuditEvent.refreshReuse.rawValue))
+        #expect(events.contains(AuditEvent.keyRotation.rawValue))
+        #expect(events.contains(AuditEvent.logout.rawValue))
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import MalhaCore
+import MalhaHTTP
+import MalhaIdentity
+import MalhaStore
+import MalhaTesting
+import Testing
+
+@testable import Identity
+
+/// One HTTP answer, decoded for assertions.
+struct Reply {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var body: Data
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
+    var code: String? { json["code"] as? String }
+    func string(_ key: String) -> String? { json[key] as? String }
+}
+
+/// An identity service on a fresh SQLite database, a manual clock and a cheap bcrypt cost.
+/// `@unchecked`: the router (not `Sendable`) is built once and only read afterwards.
+struct IdentityHarness: @unchecked Sendable {
+    static let adminEmail = "root@malha.test"
+    static let adminPassword = "root-password-for-tests"
+
+    let store: any SQLStore
+    let clock: ManualClock
+    let configuration: IdentityConfiguration
+    let repository: IdentityRepository
+    let keyRing: KeyRing
+    let hasher: PasswordHasher
+    let router: Router<ServiceRequestContext>
+
+    static func make(
+        store: (any SQLStore)? = nil, configure: (inout IdentityConfiguration) -> Void = { _ in }
+    ) async throws -> IdentityHarness {
+        let store: any SQLStore = if let store { store } else { try await TestDatabases.sqlite() }
+        var configuration = IdentityConfiguration()
+        configuration.issuer = "https://malha.test"
+        configuration.audience = "malha-test"
+        configuration.publicBaseURL = "https://api.malha.test/"
+        // Cost 4 keeps the suite fast; the cost is a parameter, the code path is the same as at 12.
+        configuration.passwordCost = 4
+        configure(&configuration)
+        let clock = ManualClock()
+        var logger = Logger(label: "identity.test")
+        logger.logLevel = .warning
+        try await Migrator.migrate(store, IdentityService.migrations, logger: logger)
+        let repository = IdentityRepository(store: store)
+        let keyRing = KeyRing(repository: repository, clock: clock)
+        try await keyRing.ensureKey()
+        let hasher = PasswordHasher(cost: configuration.passwordCost)
+        let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: IdentityService.name), logger: logger)
+        let router = IdentityService.buildRouter(
+            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock)
+        _ = try await IdentityService.ensureAdmin(
+            email: adminEmail, password: adminPassword, store: store, hasher: hasher, clock: clock)
+        return IdentityHarness(
+            store: store, clock: clock, configuration: configuration, repository: repository, keyRing: keyRing, hasher: hasher,
+            router: router)
+    }
+
+    func test<T: Sendable>(_ body: @Sendable (Client) async throws -> T) async throws -> T {
+        let app = Application(router: router)
+        return try await app.test(.router) { client in try await body(Client(client: client)) }
+    }
+
+    /// A verifier as another service would build it, fed by this service's JWKS.
+    func verifier() -> AccessTokenVerifier {
+        let keyRing = keyRing
+        return AccessTokenVerifier(
+            settings: .init(issuer: configuration.issuer, audience: configuration.audience),
+            provider: ClosureJWKSProvider { try await keyRing.jwks() }, clock: clock, logger: Logger(label: "test"))
+    }
+}
+
+/// Thin JSON helpers over the test client.
+struct Client: Sendable {
+    let client: any TestClientProtocol
+
+    func send(
+        _ method: HTTPRequest.Method, _ uri: String, body: String? = nil, token: String? = nil,
+        contentType: String = "application/json", headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
+        var headers = extra
+        if body != nil { headers[.contentType] = contentType }
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(
+            uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }
+        ) { response in
+            Reply(status: response.status, headers: response.headers, body: Data(response.body.readableBytesView))
+        }
+    }
+
+    func post(_ uri: String, _ json: [String: Any], token: String? = nil, headers: HTTPFields = [:]) async throws -> Reply {
+        let data = try JSONSerialization.data(withJSONObject: json)
+        return try await send(.post, uri, body: String(decoding: data, as: UTF8.self), token: token, headers: headers)
+    }
+
+    @discardableResult
+    func register(_ email: String, password: String = "a-long-enough-password", name: String = "Ana") async throws -> Reply {
+        try await post("/v1/auth/register", ["email": email, "password": password, "name": name])
+    }
+
+    func login(_ email: String, _ password: String, headers: HTTPFields = [:]) async throws -> Reply {
+        try await post("/v1/auth/login", ["email": email, "password": password], headers: headers)
+    }
+
+    /// Registers (when needed) and logs in; returns the token pair.
+    func session(_ email: String, password: String = "a-long-enough-password") async throws -> (access: String, refresh: String) {
+        _ = try await register(email, password: password)
+        let reply = try await login(email, password)
+        try #require(reply.status == .ok)
+        return (try #require(reply.string("access_token")), try #require(reply.string("refresh_token")))
+    }
+
+    func adminToken() async throws -> String {
+        let reply = try await login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
+        try #require(reply.status == .ok)
+        return try #require(reply.string("access_token"))
+    }
+}
+
+/// The `kid` in a JWT's header.
+func keyID(of token: String) -> String? {
+    guard let header = token.split(separator: ".").first, let data = Data(base64URLEncoded: String(header)),
+        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { return nil }
+    return object["kid"] as? String
+}

@@ -1,0 +1,119 @@
+import Foundation
+import MalhaCore
+import MalhaTesting
+import Synchronization
+import Testing
+
+@Suite("Core")
+struct CoreTests {
+    @Test func backoffCeilingDoublesAndCaps() {
+        let backoff = Backoff(base: .milliseconds(100), cap: .seconds(2))
+        #expect(backoff.ceiling(attempt: 0) == .milliseconds(100))
+        #expect(backoff.ceiling(attempt: 1) == .milliseconds(200))
+        #expect(backoff.ceiling(attempt: 2) == .milliseconds(400))
+        #expect(backoff.ceiling(attempt: 4) == .milliseconds(1600))
+        #expect(backoff.ceiling(attempt: 5) == .seconds(2))
+        #expect(backoff.ceiling(attempt: 1000) == .seconds(2))
+        #expect(backoff.ceiling(attempt: .max) == .seconds(2))
+        #expect(backoff.ceiling(attempt: -3) == .milliseconds(100))
+    }
+
+    @Test func backoffDelayIsWithinCeiling() {
+        let backoff = Backoff(base: .milliseconds(50), cap: .seconds(5))
+        for attempt in 0..<12 {
+            let ceiling = backoff.ceiling(attempt: attempt)
+            var delays: [Duration] = []
+            for _ in 0..<200 {
+                let delay = backoff.delay(attempt: attempt)
+                #expect(delay >= .zero && delay <= ceiling, "attempt \(attempt): \(delay) > \(ceiling)")
+                delays.append(delay)
+            }
+            // Full jitter: the delays spread out rather than sit at one value.
+            #expect(Set(delays).count > 100)
+        }
+        #expect(Backoff(base: .zero, cap: .seconds(1)).delay(attempt: 3) == .zero)
+    }
+
+    @Test func semaphoreBoundsConcurrency() async throws {
+        let semaphore = AsyncSemaphore(permits: 3)
+        final class Counters: Sendable {
+            let state = Mutex((current: 0, peak: 0, done: 0))
+            func withLock<R: Sendable>(_ body: (inout (current: Int, peak: Int, done: Int)) -> R) -> R { state.withLock { body(&$0) } }
+        }
+        let counters = Counters()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<40 {
+                group.addTask {
+                    try await semaphore.withPermit {
+                        counters.withLock { $0.current += 1; $0.peak = max($0.peak, $0.current) }
+                        for _ in 0..<20 { await Task.yield() }
+                        counters.withLock { $0.current -= 1; $0.done += 1 }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let final = counters.withLock { $0 }
+        #expect(final.peak <= 3)
+        #expect(final.peak >= 1)
+        #expect(final.done == 40)
+        #expect(final.current == 0)
+    }
+
+    @Test func semaphoreWaitersBlockUntilRelease() async throws {
+        let semaphore = AsyncSemaphore(permits: 2)
+        try await semaphore.acquire()
+        try await semaphore.acquire()
+        final class Flag: Sendable { let value = Atomic<Bool>(false) }
+        let flag = Flag()
+        let waiter = Task {
+            try await semaphore.acquire()
+            flag.value.store(true, ordering: .sequentiallyConsistent)
+        }
+        for _ in 0..<100 { await Task.yield() }
+        let early = flag.value.load(ordering: .sequentiallyConsistent)
+        #expect(early == false)
+        semaphore.release()
+        try await waiter.value
+        let late = flag.value.load(ordering: .sequentiallyConsistent)
+        #expect(late)
+
+        // A cancelled waiter gives up with CancellationError and takes no permit.
+        let cancelled = Task { try await semaphore.acquire() }
+        for _ in 0..<50 { await Task.yield() }
+        cancelled.cancel()
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        semaphore.release()
+        semaphore.release()
+        // Both permits are free again.
+        try await semaphore.acquire()
+        try await semaphore.acquire()
+    }
+
+    @Test func uuidV7SortsByTime() {
+        let start = Date(timeIntervalSince1970: 1_767_225_600)
+        let dates = (0..<500).map { start.addingTimeInterval(Double($0) * 0.001) }
+        let ids = dates.map { UUID.v7(at: $0).lowercased }
+        #expect(ids.sorted() == ids)
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(20) {
+            let characters = Array(id)
+            #expect(characters[14] == "7")
+            #expect("89ab".contains(characters[19]))
+            #expect(id == id.lowercased())
+        }
+        let later = UUID.v7(at: start.addingTimeInterval(86_400)).lowercased
+        #expect(later > ids.last!)
+    }
+
+    @Test func manualClockMovesOnlyWhenTold() {
+        let clock = ManualClock(Date(timeIntervalSince1970: 1000))
+        #expect(clock.now() == Date(timeIntervalSince1970: 1000))
+        clock.advance(by: .seconds(90))
+        #expect(clock.now() == Date(timeIntervalSince1970: 1090))
+        clock.advance(by: .milliseconds(500))
+        #expect(clock.now().epochMilliseconds == 1_090_500)
+        clock.set(Date(epochMilliseconds: 42))
+        #expect(clock.now().epochMilliseconds == 42)
+    }
+}

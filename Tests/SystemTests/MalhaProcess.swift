@@ -1,0 +1,111 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A `malha` process started by a system test, stopped (SIGTERM, then SIGKILL) when done.
+final class MalhaProcess: @unchecked Sendable {
+    let process = Process()
+    let name: String
+    let logURL: URL
+
+    init(arguments: [String], environment: [String: String], name: String, logDirectory: URL) throws {
+        self.name = name
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MALHA_") }
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        logURL = logDirectory.appendingPathComponent("\(name).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: logURL)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    /// The `malha` binary next to the test bundle (`swift build --build-tests` builds both).
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["MALHA_BINARY"] { return URL(fileURLWithPath: path) }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/malha")
+    }
+
+    func terminate() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    func kill9() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    deinit { terminate() }
+}
+
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+struct HTTPResult {
+    var status: Int
+    var headers: HTTPHeaders
+    var body: Data
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
+    var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// A small JSON-over-HTTP client for system tests.
+struct TestClient {
+    let base: String
+    let http: HTTPClient
+
+    func request(
+        _ method: HTTPMethod, _ path: String, json: [String: Any]? = nil, token: String? = nil,
+        headers: [(String, String)] = []
+    ) async throws -> HTTPResult {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        }
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return HTTPResult(status: Int(response.status.code), headers: response.headers, body: Data(body.readableBytesView))
+    }
+
+    /// Polls until `check` holds or `timeout` passes; returns the last result.
+    func eventually(
+        _ method: HTTPMethod = .GET, _ path: String, timeout: Duration = .seconds(60),
+        until check: (HTTPResult) -> Bool
+    ) async throws -> HTTPResult? {
+        let deadline = ContinuousClock.now + timeout
+        var last: HTTPResult?
+        while ContinuousClock.now < deadline {
+            last = try? await request(method, path)
+            if let last, check(last) { return last }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return last
+    }
+}
