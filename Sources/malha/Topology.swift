@@ -90,8 +90,8 @@ struct Topology {
             configuration.port = endpoint.port
             let application = RegistryService.buildApplication(
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), services: [store])
-            runtime.readiness.set("registered", true)
-            return Built(runtime: runtime, application: application, registrar: nil)
+            // The registry registers with itself, so the gateway routes /v1/registry like any other service.
+            return Built(runtime: runtime, application: application, registrar: registrar(RegistryService.routeRules))
         case .identity:
             let store = try await openStore(for: name, logger: runtime.logger)
             var configuration = IdentityConfiguration()
@@ -123,9 +123,12 @@ struct Topology {
             let instances = PollingInstanceSource(client: registryClient, logger: runtime.logger) {
                 runtime.readiness.set("registry", true)
             }
+            // The proxy has its own client: no retrying of refused connections (a stopped upstream
+            // must answer 503 at once), the configured connect timeout, no redirects followed.
+            let proxyClient = GatewayService.makeHTTPClient(configuration: configuration)
             let application = try await GatewayService.buildApplication(
                 configuration: configuration, runtime: runtime, instances: instances, verifier: verifier(),
-                httpClient: httpClient, services: [instances])
+                httpClient: proxyClient, services: [instances, HTTPClientCloser(client: proxyClient)])
             return Built(runtime: runtime, application: application, registrar: nil)
         }
     }
@@ -180,4 +183,13 @@ struct Topology {
 /// Writes to standard output at once (`print` is block-buffered when stdout is a file or pipe).
 func printNow(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+/// Shuts an HTTP client down when its service group stops (after the server that uses it).
+struct HTTPClientCloser: Service {
+    let client: HTTPClient
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
 }

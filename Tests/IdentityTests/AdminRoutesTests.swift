@@ -51,7 +51,10 @@ struct AdminRoutesTests {
     @Test func adminsListUsersPageByPage() async throws {
         let harness = try await IdentityHarness.make()
         try await harness.test { client in
+            // Ids are UUIDv7 (creation order at millisecond precision): let time pass between accounts.
+            harness.clock.advance(by: .seconds(1))
             try await client.register("mia@example.com")
+            harness.clock.advance(by: .seconds(1))
             try await client.register("noa@example.com")
             let admin = try await client.adminToken()
             var seen: [String] = []

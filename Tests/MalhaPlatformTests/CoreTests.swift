@@ -92,7 +92,7 @@ struct CoreTests {
 
     @Test func uuidV7SortsByTime() {
         let start = Date(timeIntervalSince1970: 1_767_225_600)
-        let dates = (0..<500).map { start.addingTimeInterval(Double($0) * 0.001) }
+        let dates = (0..<500).map { start.addingTimeInterval(Double($0) * 0.005) }
         let ids = dates.map { UUID.v7(at: $0).lowercased }
         #expect(ids.sorted() == ids)
         #expect(Set(ids).count == ids.count)

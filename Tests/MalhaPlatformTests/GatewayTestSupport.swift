@@ -55,6 +55,8 @@ final class GatewayTestServer: Sendable {
                 let name = field.name.canonicalName
                 headers[name] = headers[name].map { "\($0), \(field.value)" } ?? field.value
             }
+            // HTTPTypes carries Host as the request's authority.
+            if let authority = request.head.authority { headers["host"] = authority }
             let echo = GatewayEcho(
                 upstream: name, method: request.method.rawValue, target: request.head.path ?? "",
                 headers: headers, body: String(buffer: body))

@@ -15,7 +15,7 @@ import Testing
     static let token = "registry-secret"
 
     struct Fixture {
-        let router: Router<ServiceRequestContext>
+        nonisolated(unsafe) let router: Router<ServiceRequestContext>
         let clock: ManualClock
         let signer: TokenSigner
     }
@@ -59,6 +59,7 @@ import Testing
         try await TestDatabases.withEachBackend { store in
             try await Self.withRegistry(store) { fixture in
                 let app = Application(router: fixture.router)
+                let clock = fixture.clock
                 try await app.test(.router) { client in
                     try await client.execute(
                         uri: "/v1/registry/instances", method: .post, headers: Self.serviceHeaders, body: Self.registration(id: "a")
@@ -68,15 +69,15 @@ import Testing
                     #expect(try await listed(client) == ["a"])
 
                     // Renewed before it lapses: still there after the original TTL.
-                    fixture.clock.advance(by: .seconds(8))
+                    clock.advance(by: .seconds(8))
                     try await client.execute(uri: "/v1/registry/instances/a/lease?ttl_seconds=10", method: .put, headers: Self.serviceHeaders) {
                         #expect($0.status == .ok)
                     }
-                    fixture.clock.advance(by: .seconds(8))
+                    clock.advance(by: .seconds(8))
                     #expect(try await listed(client) == ["a"])
 
                     // Not renewed: the lease lapses and the instance drops out; renewing is refused.
-                    fixture.clock.advance(by: .seconds(3))
+                    clock.advance(by: .seconds(3))
                     #expect(try await listed(client) == [])
                     try await client.execute(uri: "/v1/registry/instances/a/lease", method: .put, headers: Self.serviceHeaders) { response in
                         #expect(response.status == .notFound)
@@ -116,6 +117,8 @@ import Testing
     @Test func authenticationAndValidation() async throws {
         try await Self.withRegistry(try await TestDatabases.sqlite()) { fixture in
             let app = Application(router: fixture.router)
+            let now = fixture.clock.now()
+            let signer = fixture.signer
             try await app.test(.router) { client in
                 // No credentials, a wrong token: 401 problems.
                 try await client.execute(uri: "/v1/registry/instances", method: .get) { response in
@@ -127,10 +130,9 @@ import Testing
                 ) { #expect($0.status == .unauthorized) }
 
                 // An admin may list; a customer may not; nobody registers with a JWT.
-                let now = fixture.clock.now()
-                let admin = try await fixture.signer.sign(
+                let admin = try await signer.sign(
                     AccessTokenClaims(sub: "u1", roles: ["admin"], iss: "test", aud: "malha", issuedAt: now, lifetime: .seconds(900)))
-                let customer = try await fixture.signer.sign(
+                let customer = try await signer.sign(
                     AccessTokenClaims(sub: "u2", roles: ["customer"], iss: "test", aud: "malha", issuedAt: now, lifetime: .seconds(900)))
                 try await client.execute(uri: "/v1/registry/instances", method: .get, headers: [.authorization: "Bearer \(admin)"]) {
                     #expect($0.status == .ok)

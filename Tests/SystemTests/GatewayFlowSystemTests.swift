@@ -48,17 +48,19 @@ struct GatewayFlowSystemTests {
         var (cluster, gatewayURL) = try Self.makeCluster()
         defer { cluster.stopAll() }
         for service in ["registry", "identity", "catalog", "gateway"] { try cluster.start(service) }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        defer { try? http.syncShutdown() }
+        let http = HTTPClient.shared
         let client = TestClient(base: gatewayURL, http: http)
 
         let products = try await client.eventually("/v1/products?limit=5", until: { $0.status == 200 })
         try #require(products?.status == 200, "catalog never became reachable: \(cluster.processes["gateway"]!.log.suffix(2000))")
         #expect((products?.json["items"] as? [Any])?.count == 5)
+        // Each process registers on its own schedule; wait for identity's routes too.
+        let jwks = try await client.eventually("/.well-known/jwks.json", until: { $0.status == 200 })
+        try #require(jwks?.status == 200, "identity never became reachable: \(cluster.processes["identity"]!.log.suffix(2000))")
         #expect((try await client.request(.GET, "/health/ready")).status == 200)
 
         // register → login → me
-        let email = "ana.\(UUID().uuidString.prefix(8))@example.com"
+        let email = "ana.\(UUID().uuidString.prefix(8).lowercased())@example.com"
         let registered = try await client.request(
             .POST, "/v1/auth/register", json: ["email": email.uppercased(), "password": "a long passphrase 42", "name": "Ana"])
         #expect(registered.status == 201)
@@ -114,6 +116,15 @@ struct GatewayFlowSystemTests {
         try cluster.start("catalog")
         let back = try await client.eventually("/v1/products?limit=1", until: { $0.status == 200 })
         #expect(back?.status == 200)
+
+        // A crash (no deregistration): refused connections answer 503 at once, not a timeout.
+        cluster.processes["catalog"]!.kill9()
+        let before = ContinuousClock.now
+        let crashed = try await client.request(.GET, "/v1/products?limit=1")
+        #expect(crashed.status == 503)
+        #expect(ContinuousClock.now - before < .seconds(2))
+        try cluster.start("catalog")
+        #expect(try await client.eventually("/v1/products?limit=1", until: { $0.status == 200 })?.status == 200)
     }
 
     func base64URL(_ string: String) -> String {
@@ -130,8 +141,7 @@ struct EmbeddedUpSystemTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let port = try freePort()
         let arguments = ["up", "--port", String(port), "--data-dir", directory.appendingPathComponent("data").path, "--text-logs"]
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        defer { try? http.syncShutdown() }
+        let http = HTTPClient.shared
         let client = TestClient(base: "http://127.0.0.1:\(port)", http: http)
 
         var up = try MalhaProcess(arguments: arguments, environment: [:], name: "up-1", logDirectory: directory)
@@ -156,7 +166,7 @@ struct EmbeddedUpSystemTests {
         defer { up.terminate() }
         let readyAgain = try await client.eventually("/health/ready", until: { $0.status == 200 })
         try #require(readyAgain?.status == 200)
-        let login = try await client.eventually(.POST, "/v1/auth/login", until: { $0.status != 503 && $0.status != 404 })
+        let login = try await client.eventually("/v1/auth/login", method: .POST, until: { $0.status != 503 && $0.status != 404 })
         _ = login
         let relogin = try await client.request(.POST, "/v1/auth/login", json: ["email": email, "password": "a long passphrase 42"])
         #expect(relogin.status == 200, "user lost across restart: \(relogin.text)")

@@ -96,7 +96,7 @@ struct TestClient {
 
     /// Polls until `check` holds or `timeout` passes; returns the last result.
     func eventually(
-        _ method: HTTPMethod = .GET, _ path: String, timeout: Duration = .seconds(60),
+        _ path: String, method: HTTPMethod = .GET, timeout: Duration = .seconds(60),
         until check: (HTTPResult) -> Bool
     ) async throws -> HTTPResult? {
         let deadline = ContinuousClock.now + timeout

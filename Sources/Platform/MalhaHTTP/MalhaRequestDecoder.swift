@@ -29,8 +29,16 @@ public struct MalhaRequestDecoder: RequestDecoder {
         guard buffer.readableBytes > 0 else {
             throw Problem.badRequest("malformed_json", "the request body is empty; a JSON object was expected")
         }
+        let data = Data(buffer.readableBytesView)
         do {
-            return try JSONCoding.decoder.decode(type, from: Data(buffer.readableBytesView))
+            return try JSONCoding.decoder.decode(type, from: data)
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty
+            && (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil
+        {
+            // Foundation reports a number that does not fit its field (10.5 or 1e30 for an
+            // integer) as corrupt data with no path; the JSON itself is fine, so this is a 422.
+            throw Problem.validation(
+                field: "body", "a number does not fit its field (a fraction or an out-of-range value where an integer is expected)")
         } catch let error as DecodingError {
             throw problem(for: error)
         } catch let problem as Problem {

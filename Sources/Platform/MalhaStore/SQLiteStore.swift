@@ -18,6 +18,7 @@ public final class SQLiteStore: SQLStore, Service {
     private let readers: [SQLiteConnection]
     private let writeLock = AsyncSemaphore(permits: 1)
     private let nextReader = Atomic<Int>(0)
+    private let closed = Atomic<Bool>(false)
     private let logger: Logger
 
     private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
@@ -83,8 +84,18 @@ public final class SQLiteStore: SQLStore, Service {
     }
 
     public func close() async {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         for connection in readers + [writer] {
             try? await connection.close()
+        }
+    }
+
+    /// A store dropped without `close()` (tests, failed starts) still closes its connections:
+    /// each close holds its connection until it has run on the thread pool.
+    deinit {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        for connection in readers + [writer] {
+            _ = connection.close()
         }
     }
 }
