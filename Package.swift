@@ -129,13 +129,21 @@ let package = Package(
         // MARK: Services
         .target(
             name: "Identity",
-            dependencies: ["MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry"],
+            dependencies: [
+                "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Sources/Services/Identity",
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Catalog",
-            dependencies: ["MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry"],
+            dependencies: [
+                "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry",
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
             path: "Sources/Services/Catalog",
             swiftSettings: swiftSettings
         ),

@@ -7,9 +7,12 @@ import MalhaHTTP
 import MalhaIdentity
 import MalhaStore
 import MalhaTesting
+import Synchronization
 import Testing
 
 @testable import Identity
+
+private let openStores = Mutex<[SQLiteStore]>([])
 
 /// One HTTP answer, decoded for assertions.
 struct Reply {
@@ -37,9 +40,18 @@ struct IdentityHarness: @unchecked Sendable {
     let router: Router<ServiceRequestContext>
 
     static func make(
-        store: (any SQLStore)? = nil, configure: (inout IdentityConfiguration) -> Void = { _ in }
+        store givenStore: (any SQLStore)? = nil, configure: (inout IdentityConfiguration) -> Void = { _ in }
     ) async throws -> IdentityHarness {
-        let store: any SQLStore = if let store { store } else { try await TestDatabases.sqlite() }
+        let store: any SQLStore
+        if let given = givenStore {
+            store = given
+        } else {
+            let sqlite = try await TestDatabases.sqlite()
+            // SQLiteNIO asserts when a connection is deinitialised unclosed, and tests read the
+            // repository after the HTTP client is done: keep the stores open for the process.
+            openStores.withLock { $0.append(sqlite) }
+            store = sqlite
+        }
         var configuration = IdentityConfiguration()
         configuration.issuer = "https://malha.test"
         configuration.audience = "malha-test"

@@ -33,7 +33,7 @@ struct TokenRoutesTests {
             #expect(wrongType.status == .unprocessableContent)
         }
         let reuse = try await harness.repository.auditRecords(event: .refreshReuse)
-        #expect(reuse.count == 1)
+        #expect(reuse.count == 2)  // the replay, then the revoked newest token
         let family = try #require(reuse.first?.detail)
         #expect(try await harness.repository.isFamilyRevoked(family))
         #expect(try await harness.repository.auditRecords(event: .refresh).count == 1)
