@@ -46,18 +46,7 @@ public final class PostgresStore: SQLStore, Service {
 
     public func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            let database = connection.sql(queryLogLevel: nil)
-            try await database.raw("BEGIN").run()
-            do {
-                let result = try await body(database)
-                try await database.raw("COMMIT").run()
-                return result
-            } catch {
-                do { try await database.raw("ROLLBACK").run() } catch {
-                    logger.error("rollback failed", metadata: ["error": "\(error)"])
-                }
-                throw error
-            }
+            try await connection.sql(queryLogLevel: nil).inTransaction(begin: "BEGIN", logger: logger, body)
         }
     }
 

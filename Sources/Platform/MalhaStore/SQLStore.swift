@@ -1,4 +1,5 @@
 public import SQLKit
+import Logging
 
 /// Which SQL engine a store runs on. Repository code is the same on both (SQLKit); only migrations
 /// and a few error checks ask.
@@ -37,6 +38,24 @@ extension SQLStore {
             return try await transaction(body)
         } catch let error where SQLErrors.isUniqueViolation(error) {
             throw StoreError.uniqueViolation(String(describing: error))
+        }
+    }
+}
+
+extension SQLDatabase {
+    /// Runs `body` between `begin` and COMMIT on this (single-connection) database; rolls back
+    /// when `body` or the commit throws.
+    nonisolated(nonsending) func inTransaction<T>(begin: String, logger: Logger, _ body: (any SQLDatabase) async throws -> T) async throws -> sending T {
+        try await raw(SQLQueryString(begin)).run()
+        do {
+            let result = try await body(self)
+            try await raw("COMMIT").run()
+            return result
+        } catch {
+            do { try await raw("ROLLBACK").run() } catch {
+                logger.error("rollback failed", metadata: ["error": "\(error)"])
+            }
+            throw error
         }
     }
 }

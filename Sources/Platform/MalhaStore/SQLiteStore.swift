@@ -62,18 +62,7 @@ public final class SQLiteStore: SQLStore, Service {
     public func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await writeLock.acquire()
         defer { writeLock.release() }
-        let database = writer.sql(queryLogLevel: nil)
-        try await database.raw("BEGIN IMMEDIATE").run()
-        do {
-            let result = try await body(database)
-            try await database.raw("COMMIT").run()
-            return result
-        } catch {
-            do { try await database.raw("ROLLBACK").run() } catch {
-                logger.error("rollback failed", metadata: ["error": "\(error)"])
-            }
-            throw error
-        }
+        return try await writer.sql(queryLogLevel: nil).inTransaction(begin: "BEGIN IMMEDIATE", logger: logger, body)
     }
 
     /// Keeps the connections open until graceful shutdown, then closes them (after the services

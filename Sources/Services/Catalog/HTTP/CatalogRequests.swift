@@ -81,23 +81,6 @@ extension KeyedDecodingContainer {
     }
 }
 
-struct ProductPageResponse: ResponseEncodable {
-    var items: [Product]
-    var nextCursor: String?
-
-    enum CodingKeys: String, CodingKey {
-        case items
-        case nextCursor = "next_cursor"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        // Always present: `null` on the last page, so clients need not test for a missing key.
-        try container.encode(nextCursor, forKey: .nextCursor)
-    }
-}
-
 struct CategoryListResponse: ResponseEncodable {
     var items: [Category]
 }

@@ -30,7 +30,7 @@ struct CatalogRoutes: Sendable {
         CategoryListResponse(items: try await repository.categories())
     }
 
-    func listProducts(_ request: Request) async throws -> ProductPageResponse {
+    func listProducts(_ request: Request) async throws -> Page<Product> {
         var parameters: [String: String] = [:]
         for (key, value) in request.uri.queryParameters where parameters[String(key)] == nil {
             parameters[String(key)] = String(value)
@@ -43,7 +43,7 @@ struct CatalogRoutes: Sendable {
             throw Problem.badRequest("invalid_cursor", "the cursor is not one this endpoint issued for this sort order")
         }
         let page = try await repository.products(matching: query)
-        return ProductPageResponse(items: page.items, nextCursor: page.nextCursor)
+        return Page<Product>(items: page.items, nextCursor: page.nextCursor)
     }
 
     /// A product by id, with a strong ETag over the exact bytes served; `If-None-Match` → 304.

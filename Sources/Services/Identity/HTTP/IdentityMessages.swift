@@ -45,22 +45,6 @@ struct UserResponse: ResponseEncodable, Decodable, Equatable {
     }
 }
 
-struct UserPage: ResponseEncodable {
-    var items: [UserResponse]
-    var nextCursor: String?
-    enum CodingKeys: String, CodingKey {
-        case items
-        case nextCursor = "next_cursor"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        // Always present (null on the last page), so clients need not guess.
-        try container.encode(nextCursor, forKey: .nextCursor)
-    }
-}
-
 struct TokenPair: ResponseEncodable {
     var accessToken: String
     var tokenType = "Bearer"

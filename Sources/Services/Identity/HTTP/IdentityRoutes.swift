@@ -145,7 +145,7 @@ struct IdentityRoutes: Sendable {
 
     // MARK: Administration
 
-    @Sendable func listUsers(request: Request, context: ServiceRequestContext) async throws -> UserPage {
+    @Sendable func listUsers(request: Request, context: ServiceRequestContext) async throws -> Page<UserResponse> {
         var limit = 50
         if let raw = request.uri.queryParameters["limit"] {
             guard let value = Int(String(raw)), (1...100).contains(value) else {
@@ -159,7 +159,7 @@ struct IdentityRoutes: Sendable {
         }
         let users = try await repository.users(after: cursor, limit: limit + 1)
         let page = users.prefix(limit)
-        return UserPage(items: page.map(UserResponse.init), nextCursor: users.count > limit ? page.last?.id : nil)
+        return Page<UserResponse>(items: page.map(UserResponse.init), nextCursor: users.count > limit ? page.last?.id : nil)
     }
 
     @Sendable func setRoles(request: Request, context: ServiceRequestContext) async throws -> UserResponse {
