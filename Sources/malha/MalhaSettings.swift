@@ -75,7 +75,8 @@ struct MalhaSettings: Sendable {
         var databaseURLs: [ServiceName: String] = [:]
         for service in ServiceName.allCases {
             let defaultPort = service == .gateway ? basePort : basePort + service.offset
-            let port = service == .gateway && gatewayPort != nil
+            let port =
+                service == .gateway && gatewayPort != nil
                 ? basePort : config.int(forKey: ConfigKey("malha.\(service.rawValue).port"), default: defaultPort)
             endpoints[service] = Endpoint(
                 host: config.string(forKey: ConfigKey("malha.\(service.rawValue).host"), default: defaultHost), port: port)

@@ -1,10 +1,10 @@
 import AsyncHTTPClient
 import Catalog
-import Identity
-import MalhaGateway
 import Foundation
+import Identity
 import Logging
 import MalhaCore
+import MalhaGateway
 import MalhaHTTP
 import MalhaIdentity
 import MalhaRegistry
@@ -178,7 +178,6 @@ struct Topology {
         printNow(lines.joined(separator: "\n"))
     }
 }
-
 
 /// Writes to standard output at once (`print` is block-buffered when stdout is a file or pipe).
 func printNow(_ text: String) {

@@ -89,7 +89,8 @@ struct CatalogHTTPTests {
         try await CatalogHarness.run { harness in
             let admin = try await harness.adminHeaders()
             try await harness.test { client in
-                let created = try await client.send(.post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "ETAG-1")))
+                let created = try await client.send(
+                    .post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "ETAG-1")))
                 #expect(created.status == .created)
                 let product = try created.decode(Product.self)
 
@@ -103,7 +104,8 @@ struct CatalogHTTPTests {
                 #expect(again.status == .notModified)
                 #expect(again.body.readableBytes == 0)
                 #expect(again.headers[.eTag] == etag)
-                let listed = try await client.send(.get, "/v1/products/\(product.id)", headers: [.ifNoneMatch: "\"other\", W/\(etag)"])
+                let listed = try await client.send(
+                    .get, "/v1/products/\(product.id)", headers: [.ifNoneMatch: "\"other\", W/\(etag)"])
                 #expect(listed.status == .notModified)
 
                 let updated = try await client.send(
@@ -121,8 +123,10 @@ struct CatalogHTTPTests {
         try await CatalogHarness.run { harness in
             let admin = try await harness.adminHeaders()
             try await harness.test { client in
-                let product = try await client.send(.post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "CACHE-1")))
-                    .decode(Product.self)
+                let product = try await client.send(
+                    .post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "CACHE-1"))
+                )
+                .decode(Product.self)
                 #expect(try await client.send(.get, "/v1/products/\(product.id)").decode(Product.self).priceCents == 100_000)
                 #expect(await harness.cache.get("product:\(product.id)") != nil)
 
@@ -134,7 +138,8 @@ struct CatalogHTTPTests {
 
                 // A write through the API invalidates it.
                 let put = try await client.send(
-                    .put, "/v1/products/\(product.id)", headers: admin, body: jsonBody(productBody(sku: "CACHE-1", price: 77_700)))
+                    .put, "/v1/products/\(product.id)", headers: admin, body: jsonBody(productBody(sku: "CACHE-1", price: 77_700))
+                )
                 #expect(put.status == .ok)
                 #expect(try await client.send(.get, "/v1/products/\(product.id)").decode(Product.self).priceCents == 77_700)
 
@@ -162,7 +167,8 @@ struct CatalogHTTPTests {
                     .post, "/v1/categories", headers: admin, body: jsonBody(["slug": "games", "name": "Jogos"]))
                 #expect(duplicate.status == .conflict)
                 #expect(duplicate.problem?.code == "slug_taken")
-                let badSlug = try await client.send(.post, "/v1/categories", headers: admin, body: jsonBody(["slug": "Games!", "name": "x"]))
+                let badSlug = try await client.send(
+                    .post, "/v1/categories", headers: admin, body: jsonBody(["slug": "Games!", "name": "x"]))
                 #expect(badSlug.status == .unprocessableContent)
 
                 let body = productBody(
@@ -182,12 +188,18 @@ struct CatalogHTTPTests {
                 #expect(product.active)
                 let raw = try JSONSerialization.jsonObject(with: Data(created.body.readableBytesView)) as? [String: Any]
                 #expect((raw?["stock"] as? [String: Any])?["available"] as? Int == 7)
-                #expect(Set((raw ?? [:]).keys).isSuperset(of: ["id", "sku", "name", "description", "category_id", "price_cents", "currency", "attributes", "images", "active", "stock", "created_at", "updated_at"]))
+                #expect(
+                    Set((raw ?? [:]).keys).isSuperset(of: [
+                        "id", "sku", "name", "description", "category_id", "price_cents", "currency", "attributes", "images",
+                        "active", "stock", "created_at", "updated_at",
+                    ]))
 
-                let defaults = try await client.send(.post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "GAME-2")))
+                let defaults = try await client.send(
+                    .post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "GAME-2")))
                 #expect(try defaults.decode(Product.self).currency == "BRL")
 
-                let dupSKU = try await client.send(.post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "GAME-1")))
+                let dupSKU = try await client.send(
+                    .post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "GAME-1")))
                 #expect(dupSKU.status == .conflict)
                 #expect(dupSKU.problem?.code == "sku_taken")
 
@@ -216,8 +228,10 @@ struct CatalogHTTPTests {
             let customer = try await harness.customerHeaders()
             let admin = try await harness.adminHeaders()
             try await harness.test { client in
-                let product = try await client.send(.post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "ACL-1")))
-                    .decode(Product.self)
+                let product = try await client.send(
+                    .post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "ACL-1"))
+                )
+                .decode(Product.self)
                 let attempts: [(HTTPRequest.Method, String, ByteBuffer?)] = [
                     (.post, "/v1/products", jsonBody(productBody(sku: "ACL-2"))),
                     (.put, "/v1/products/\(product.id)", jsonBody(productBody(sku: "ACL-1"))),
@@ -244,7 +258,8 @@ struct CatalogHTTPTests {
         try await CatalogHarness.run { harness in
             let admin = try await harness.adminHeaders()
             try await harness.test { client in
-                let malformed = try await client.send(.post, "/v1/products", headers: admin, body: ByteBuffer(string: "{\"sku\": "))
+                let malformed = try await client.send(
+                    .post, "/v1/products", headers: admin, body: ByteBuffer(string: "{\"sku\": "))
                 #expect(malformed.status == .badRequest)
                 #expect(malformed.problem?.code == "malformed_json")
 
@@ -258,7 +273,8 @@ struct CatalogHTTPTests {
                     productBody(sku: "T-1", extra: ["description": String(repeating: "d", count: 5001)]),
                     productBody(sku: String(repeating: "S", count: 65)),
                     productBody(sku: "T-1", extra: ["currency": "brl"]),
-                    productBody(sku: "T-1", extra: ["attributes": Dictionary(uniqueKeysWithValues: (0..<51).map { ("k\($0)", "v") })]),
+                    productBody(
+                        sku: "T-1", extra: ["attributes": Dictionary(uniqueKeysWithValues: (0..<51).map { ("k\($0)", "v") })]),
                     productBody(sku: "T-1", extra: ["attributes": ["ram": 16]]),
                     productBody(sku: "T-1", extra: ["images": Array(repeating: "https://cdn.example/a.jpg", count: 21)]),
                     productBody(sku: "T-1", extra: ["images": ["javascript:alert(1)"]]),
@@ -268,18 +284,24 @@ struct CatalogHTTPTests {
                 ]
                 for body in invalidBodies {
                     let response = try await client.send(.post, "/v1/products", headers: admin, body: jsonBody(body))
-                    #expect(response.status == .unprocessableContent, "\(body.keys.sorted()) \(String(buffer: jsonBody(body))) \(response.problem?.detail ?? "")")
+                    #expect(
+                        response.status == .unprocessableContent,
+                        "\(body.keys.sorted()) \(String(buffer: jsonBody(body))) \(response.problem?.detail ?? "")")
                     #expect(response.problem?.code == "validation_failed")
                 }
 
                 let unknown = UUID().uuidString.lowercased()
                 #expect(try await client.send(.get, "/v1/products/\(unknown)").status == .notFound)
                 #expect(try await client.send(.get, "/v1/products/not-a-uuid").problem?.code == "not_found")
-                #expect(try await client.send(.put, "/v1/products/\(unknown)", headers: admin, body: jsonBody(productBody(sku: "U-1"))).status == .notFound)
+                #expect(
+                    try await client.send(
+                        .put, "/v1/products/\(unknown)", headers: admin, body: jsonBody(productBody(sku: "U-1"))
+                    ).status == .notFound)
                 #expect(try await client.send(.delete, "/v1/products/\(unknown)", headers: admin).status == .notFound)
                 #expect(try await client.send(.delete, "/v1/products/12345", headers: admin).status == .notFound)
                 let adjustUnknown = try await client.send(
-                    .post, "/v1/products/\(unknown)/stock-adjustments", headers: admin, body: jsonBody(["delta": 1, "reason": "x"]))
+                    .post, "/v1/products/\(unknown)/stock-adjustments", headers: admin,
+                    body: jsonBody(["delta": 1, "reason": "x"]))
                 #expect(adjustUnknown.status == .notFound)
             }
         }
@@ -289,17 +311,21 @@ struct CatalogHTTPTests {
         try await CatalogHarness.run { harness in
             let admin = try await harness.adminHeaders()
             try await harness.test { client in
-                let product = try await client.send(.post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "STOCK-1")))
-                    .decode(Product.self)
+                let product = try await client.send(
+                    .post, "/v1/products", headers: admin, body: jsonBody(productBody(sku: "STOCK-1"))
+                )
+                .decode(Product.self)
                 let uri = "/v1/products/\(product.id)/stock-adjustments"
-                let added = try await client.send(.post, uri, headers: admin, body: jsonBody(["delta": 10, "reason": "recebimento NF 123"]))
+                let added = try await client.send(
+                    .post, uri, headers: admin, body: jsonBody(["delta": 10, "reason": "recebimento NF 123"]))
                 #expect(added.status == .created)
                 let body = try added.decode(StockAdjustmentBody.self)
                 #expect(body.stock == StockLevel(onHand: 10, reserved: 0))
                 #expect(body.movement.delta == 10)
                 #expect(body.movement.reason == "recebimento NF 123")
 
-                let tooMuch = try await client.send(.post, uri, headers: admin, body: jsonBody(["delta": -11, "reason": "perda"]))
+                let tooMuch = try await client.send(
+                    .post, uri, headers: admin, body: jsonBody(["delta": -11, "reason": "perda"]))
                 #expect(tooMuch.status == .conflict)
                 #expect(tooMuch.problem?.code == "insufficient_stock")
                 let zero = try await client.send(.post, uri, headers: admin, body: jsonBody(["delta": 0, "reason": "nada"]))
@@ -308,7 +334,8 @@ struct CatalogHTTPTests {
                 #expect(noReason.status == .unprocessableContent)
                 let wrongType = try await client.send(.post, uri, headers: admin, body: jsonBody(["delta": "1", "reason": "x"]))
                 #expect(wrongType.status == .unprocessableContent)
-                let removed = try await client.send(.post, uri, headers: admin, body: jsonBody(["delta": -10, "reason": "venda balcão"]))
+                let removed = try await client.send(
+                    .post, uri, headers: admin, body: jsonBody(["delta": -10, "reason": "venda balcão"]))
                 #expect(try removed.decode(StockAdjustmentBody.self).stock == StockLevel(onHand: 0, reserved: 0))
 
                 let movements = try await harness.repository.stockMovements(productID: product.id)

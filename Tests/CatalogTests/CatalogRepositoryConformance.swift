@@ -51,7 +51,8 @@ enum CatalogRepositoryConformance {
             case .name: break
             }
         }
-        let ties = try await walk(repository, ProductQuery(minPriceCents: 4_242, maxPriceCents: 4_242, sort: .priceAscending, limit: 2))
+        let ties = try await walk(
+            repository, ProductQuery(minPriceCents: 4_242, maxPriceCents: 4_242, sort: .priceAscending, limit: 2))
         #expect(Set(ties.map(\.sku)) == Set((0..<5).map { "TIE-\($0)" }))
         #expect(ties.count == 5)
     }
@@ -114,7 +115,8 @@ enum CatalogRepositoryConformance {
         let product = try await repository.createProduct(
             ProductDraft(sku: "STK-1", name: "SSD 1TB", priceCents: 39_900), initialStock: 10, actor: "admin-1")
         clock.advance(1)
-        let (movement, level) = try await repository.adjustStock(productID: product.id, delta: 5, reason: "compra", actor: "admin-1")
+        let (movement, level) = try await repository.adjustStock(
+            productID: product.id, delta: 5, reason: "compra", actor: "admin-1")
         #expect(level == StockLevel(onHand: 15, reserved: 0))
         #expect(movement.onHandAfter == 15)
         await #expect(throws: CatalogError.insufficientStock(onHand: 15, reserved: 0, delta: -16)) {
@@ -128,7 +130,8 @@ enum CatalogRepositoryConformance {
             try await repository.adjustStock(productID: product.id, delta: -12, reason: "perda", actor: "admin-1")
         }
         clock.advance(1)
-        let (_, after) = try await repository.adjustStock(productID: product.id, delta: -11, reason: "inventário", actor: "admin-2")
+        let (_, after) = try await repository.adjustStock(
+            productID: product.id, delta: -11, reason: "inventário", actor: "admin-2")
         #expect(after == StockLevel(onHand: 4, reserved: 4))
         #expect(after.available == 0)
         await #expect(throws: CatalogError.productNotFound) {
@@ -176,18 +179,38 @@ enum CatalogRepositoryConformance {
 
 @Suite("Catalog repository on SQLite")
 struct CatalogRepositorySQLiteTests {
-    @Test func seedRunsOnce() async throws { try await withSQLiteStore { try await CatalogRepositoryConformance.seedRunsOnce($0) } }
-    @Test func pagination() async throws { try await withSQLiteStore { try await CatalogRepositoryConformance.paginationHasNoGapsOrDuplicates($0) } }
-    @Test func searchAndFilters() async throws { try await withSQLiteStore { try await CatalogRepositoryConformance.searchAndFilters($0) } }
-    @Test func stock() async throws { try await withSQLiteStore { try await CatalogRepositoryConformance.stockMovementsNeverGoNegative($0) } }
-    @Test func uniquenessAndSoftDelete() async throws { try await withSQLiteStore { try await CatalogRepositoryConformance.uniquenessAndSoftDelete($0) } }
+    @Test func seedRunsOnce() async throws {
+        try await withSQLiteStore { try await CatalogRepositoryConformance.seedRunsOnce($0) }
+    }
+    @Test func pagination() async throws {
+        try await withSQLiteStore { try await CatalogRepositoryConformance.paginationHasNoGapsOrDuplicates($0) }
+    }
+    @Test func searchAndFilters() async throws {
+        try await withSQLiteStore { try await CatalogRepositoryConformance.searchAndFilters($0) }
+    }
+    @Test func stock() async throws {
+        try await withSQLiteStore { try await CatalogRepositoryConformance.stockMovementsNeverGoNegative($0) }
+    }
+    @Test func uniquenessAndSoftDelete() async throws {
+        try await withSQLiteStore { try await CatalogRepositoryConformance.uniquenessAndSoftDelete($0) }
+    }
 }
 
 @Suite("Catalog repository on PostgreSQL", .enabled(if: postgresURL != nil, "MALHA_TEST_POSTGRES_URL is not set"))
 struct CatalogRepositoryPostgresTests {
-    @Test func seedRunsOnce() async throws { try await withPostgresStore { try await CatalogRepositoryConformance.seedRunsOnce($0) } }
-    @Test func pagination() async throws { try await withPostgresStore { try await CatalogRepositoryConformance.paginationHasNoGapsOrDuplicates($0) } }
-    @Test func searchAndFilters() async throws { try await withPostgresStore { try await CatalogRepositoryConformance.searchAndFilters($0) } }
-    @Test func stock() async throws { try await withPostgresStore { try await CatalogRepositoryConformance.stockMovementsNeverGoNegative($0) } }
-    @Test func uniquenessAndSoftDelete() async throws { try await withPostgresStore { try await CatalogRepositoryConformance.uniquenessAndSoftDelete($0) } }
+    @Test func seedRunsOnce() async throws {
+        try await withPostgresStore { try await CatalogRepositoryConformance.seedRunsOnce($0) }
+    }
+    @Test func pagination() async throws {
+        try await withPostgresStore { try await CatalogRepositoryConformance.paginationHasNoGapsOrDuplicates($0) }
+    }
+    @Test func searchAndFilters() async throws {
+        try await withPostgresStore { try await CatalogRepositoryConformance.searchAndFilters($0) }
+    }
+    @Test func stock() async throws {
+        try await withPostgresStore { try await CatalogRepositoryConformance.stockMovementsNeverGoNegative($0) }
+    }
+    @Test func uniquenessAndSoftDelete() async throws {
+        try await withPostgresStore { try await CatalogRepositoryConformance.uniquenessAndSoftDelete($0) }
+    }
 }

@@ -138,7 +138,8 @@ struct AccountRoutesTests {
             #expect(blocked.headers[.retryAfter] != nil)
             // Spoofing the first entry does not help: the last one still identifies the caller.
             let spoofed: HTTPFields = [.xForwardedFor: "10.9.9.9, 203.0.113.9"]
-            #expect(try await client.login("eva@example.com", "a-long-enough-password", headers: spoofed).status == .tooManyRequests)
+            #expect(
+                try await client.login("eva@example.com", "a-long-enough-password", headers: spoofed).status == .tooManyRequests)
             let other: HTTPFields = [.xForwardedFor: "203.0.113.10"]
             #expect(try await client.login("eva@example.com", "a-long-enough-password", headers: other).status == .ok)
         }

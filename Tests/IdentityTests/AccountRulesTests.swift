@@ -33,7 +33,8 @@ struct AccountRulesTests {
 
     @Test func throttleSlidesItsWindow() {
         let clock = ManualClock()
-        let throttle = LoginThrottle(policy: .init(window: .seconds(60), maxFailuresPerAccount: 2, maxFailuresPerAddress: 10), clock: clock)
+        let throttle = LoginThrottle(
+            policy: .init(window: .seconds(60), maxFailuresPerAccount: 2, maxFailuresPerAddress: 10), clock: clock)
         throttle.recordFailure(account: "a", address: "ip")
         clock.advance(by: .seconds(30))
         throttle.recordFailure(account: "a", address: "ip")

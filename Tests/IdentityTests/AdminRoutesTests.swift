@@ -32,11 +32,13 @@ struct AdminRoutesTests {
             #expect(changed.status == .ok)
             #expect(changed.json["roles"] as? [String] == ["customer", "finance"])
 
-            let unknownRole = try await client.send(.put, "/v1/users/\(id)/roles", body: #"{"roles": ["superuser"]}"#, token: admin)
+            let unknownRole = try await client.send(
+                .put, "/v1/users/\(id)/roles", body: #"{"roles": ["superuser"]}"#, token: admin)
             #expect(unknownRole.status == .unprocessableContent)
             let empty = try await client.send(.put, "/v1/users/\(id)/roles", body: #"{"roles": []}"#, token: admin)
             #expect(empty.status == .unprocessableContent)
-            let unknownUser = try await client.send(.put, "/v1/users/00000000-0000-7000-8000-000000000000/roles", body: body, token: admin)
+            let unknownUser = try await client.send(
+                .put, "/v1/users/00000000-0000-7000-8000-000000000000/roles", body: body, token: admin)
             #expect(unknownUser.status == .notFound)
 
             // The next login carries the new roles.
@@ -83,7 +85,9 @@ struct AdminRoutesTests {
         try await harness.test { client in
             let admin = try await client.adminToken()
             let customer = try await client.session("pia@example.com")
-            let request: [String: Any] = ["name": "orders worker", "scopes": ["orders:read", "orders:write"], "roles": ["operator"]]
+            let request: [String: Any] = [
+                "name": "orders worker", "scopes": ["orders:read", "orders:write"], "roles": ["operator"],
+            ]
             #expect(try await client.post("/v1/clients", request, token: customer.access).status == .forbidden)
             let bad = try await client.post("/v1/clients", ["name": "x", "scopes": ["Bad Scope"]], token: admin)
             #expect(bad.status == .unprocessableContent)
@@ -95,7 +99,8 @@ struct AdminRoutesTests {
 
             // Form-encoded, credentials in the body, all scopes.
             let form = "grant_type=client_credentials&client_id=\(clientID)&client_secret=\(secret)"
-            let token = try await client.send(.post, "/v1/oauth/token", body: form, contentType: "application/x-www-form-urlencoded")
+            let token = try await client.send(
+                .post, "/v1/oauth/token", body: form, contentType: "application/x-www-form-urlencoded")
             #expect(token.status == .ok)
             #expect(token.string("token_type") == "Bearer")
             #expect(token.string("scope") == "orders:read orders:write")
@@ -138,7 +143,8 @@ struct AdminRoutesTests {
             #expect(wrongType.status == .unprocessableContent)
             let malformed = try await client.send(.post, "/v1/oauth/token", body: #"{"grant_type""#)
             #expect(malformed.status == .badRequest)
-            let missing = try await client.send(.post, "/v1/oauth/token", body: "", contentType: "application/x-www-form-urlencoded")
+            let missing = try await client.send(
+                .post, "/v1/oauth/token", body: "", contentType: "application/x-www-form-urlencoded")
             #expect(missing.status == .badRequest)
             #expect(missing.code == "invalid_request")
         }
@@ -149,8 +155,12 @@ struct AdminRoutesTests {
         let store = try await TestDatabases.sqlite()
         try await Migrator.migrate(store, IdentityService.migrations, logger: Logger(label: "test"))
         let hasher = PasswordHasher(cost: 4)
-        #expect(try await IdentityService.ensureAdmin(email: "Boss@Example.com", password: "boss-password-123", store: store, hasher: hasher))
-        #expect(try await !IdentityService.ensureAdmin(email: "boss@example.com", password: "boss-password-123", store: store, hasher: hasher))
+        #expect(
+            try await IdentityService.ensureAdmin(
+                email: "Boss@Example.com", password: "boss-password-123", store: store, hasher: hasher))
+        #expect(
+            try await !IdentityService.ensureAdmin(
+                email: "boss@example.com", password: "boss-password-123", store: store, hasher: hasher))
         let users = try await IdentityRepository(store: store).users(after: nil, limit: 10)
         #expect(users.map(\.email) == ["boss@example.com"])
         #expect(users.first?.roles == [Role.admin])

@@ -49,7 +49,8 @@ struct IdentityRepositoryTests {
         let now = Date(epochMilliseconds: 1_767_225_600_000)
 
         // Users: unique email, lookup, roles, pagination in id order.
-        let ana = User(id: UUID.v7(at: now).lowercased, email: "ana@example.com", name: "Ana", roles: [Role.customer], createdAt: now)
+        let ana = User(
+            id: UUID.v7(at: now).lowercased, email: "ana@example.com", name: "Ana", roles: [Role.customer], createdAt: now)
         try await repository.insert(user: ana, passwordHash: "hash-a", audit: nil)
         await #expect(throws: StoreError.self) {
             let twin = User(id: UUID.v7(at: now).lowercased, email: "ana@example.com", name: "Twin", roles: [], createdAt: now)
@@ -71,23 +72,33 @@ struct IdentityRepositoryTests {
 
         // Refresh tokens: one rotation per token; reuse revokes the family; expiry is not reuse.
         let later = now.addingTimeInterval(3600)
-        try await repository.insertRefreshToken(hash: "h1", familyID: "f1", userID: ana.id, now: now, expiresAt: later, audit: nil)
-        guard case .rotated(let user, let family) = try await repository.rotate(
-            hash: "h1", newHash: "h2", now: now, expiresAt: later, clientAddress: "unknown")
+        try await repository.insertRefreshToken(
+            hash: "h1", familyID: "f1", userID: ana.id, now: now, expiresAt: later, audit: nil)
+        guard
+            case .rotated(let user, let family) = try await repository.rotate(
+                hash: "h1", newHash: "h2", now: now, expiresAt: later, clientAddress: "unknown")
         else { Issue.record("expected a rotation"); return }
         #expect(user.id == ana.id)
         #expect(family == "f1")
-        guard case .reused(let reusedFamily, _) = try await repository.rotate(
-            hash: "h1", newHash: "h3", now: now, expiresAt: later, clientAddress: "unknown")
+        guard
+            case .reused(let reusedFamily, _) = try await repository.rotate(
+                hash: "h1", newHash: "h3", now: now, expiresAt: later, clientAddress: "unknown")
         else { Issue.record("expected reuse detection"); return }
         #expect(reusedFamily == "f1")
         #expect(try await repository.isFamilyRevoked("f1"))
-        guard case .reused = try await repository.rotate(hash: "h2", newHash: "h4", now: now, expiresAt: later, clientAddress: "unknown")
+        guard
+            case .reused = try await repository.rotate(
+                hash: "h2", newHash: "h4", now: now, expiresAt: later, clientAddress: "unknown")
         else { Issue.record("the newest token of a revoked family must be refused"); return }
-        guard case .invalid = try await repository.rotate(hash: "nope", newHash: "h5", now: now, expiresAt: later, clientAddress: "unknown")
+        guard
+            case .invalid = try await repository.rotate(
+                hash: "nope", newHash: "h5", now: now, expiresAt: later, clientAddress: "unknown")
         else { Issue.record("unknown token"); return }
-        try await repository.insertRefreshToken(hash: "e1", familyID: "f2", userID: bia.id, now: now, expiresAt: later, audit: nil)
-        guard case .invalid = try await repository.rotate(hash: "e1", newHash: "e2", now: later, expiresAt: later, clientAddress: "unknown")
+        try await repository.insertRefreshToken(
+            hash: "e1", familyID: "f2", userID: bia.id, now: now, expiresAt: later, audit: nil)
+        guard
+            case .invalid = try await repository.rotate(
+                hash: "e1", newHash: "e2", now: later, expiresAt: later, clientAddress: "unknown")
         else { Issue.record("an expired token is invalid"); return }
         #expect(try await !repository.isFamilyRevoked("f2"))
         #expect(try await repository.revokeFamily(ofTokenHash: "e1", now: now, clientAddress: "unknown"))

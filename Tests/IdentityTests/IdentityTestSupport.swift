@@ -69,7 +69,8 @@ struct IdentityHarness: @unchecked Sendable {
         let hasher = PasswordHasher(cost: configuration.passwordCost)
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: IdentityService.name), logger: logger)
         let router = IdentityService.buildRouter(
-            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock)
+            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock
+        )
         _ = try await IdentityService.ensureAdmin(
             email: adminEmail, password: adminPassword, store: store, hasher: hasher, clock: clock)
         return IdentityHarness(

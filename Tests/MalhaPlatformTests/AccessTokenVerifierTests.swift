@@ -49,7 +49,9 @@ struct AccessTokenVerifierTests {
         sub: String = "user-1", roles: [String] = [Role.customer], iss: String = issuer, aud: String = audience,
         lifetime: Duration = .seconds(900)
     ) -> AccessTokenClaims {
-        AccessTokenClaims(sub: sub, roles: roles, scope: "orders:read orders:write", iss: iss, aud: aud, issuedAt: clock.now(), lifetime: lifetime)
+        AccessTokenClaims(
+            sub: sub, roles: roles, scope: "orders:read orders:write", iss: iss, aud: aud, issuedAt: clock.now(),
+            lifetime: lifetime)
     }
 
     func sign(_ claims: AccessTokenClaims, with key: SigningKey? = nil) async throws -> String {
@@ -57,7 +59,9 @@ struct AccessTokenVerifierTests {
     }
 
     static func b64(_ data: Data) -> String { data.base64URLEncodedString() }
-    static func b64(json: [String: Any]) throws -> String { b64(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])) }
+    static func b64(json: [String: Any]) throws -> String {
+        b64(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]))
+    }
     func payload(_ claims: AccessTokenClaims) throws -> String { Self.b64(try JSONEncoder().encode(claims)) }
 
     @Test func validTokenYieldsPrincipal() async throws {
@@ -198,7 +202,9 @@ struct AccessTokenVerifierTests {
         // Retiring the old key: once refetched, its tokens are unknown.
         jwks.publish([next.publicJWK])
         clock.advance(by: .seconds(10))
-        await #expect(throws: TokenRejection.unknownKey) { try await verifier.verify(try await sign(claims(), with: SigningKey.generate())) }
+        await #expect(throws: TokenRejection.unknownKey) {
+            try await verifier.verify(try await sign(claims(), with: SigningKey.generate()))
+        }
         await #expect(throws: TokenRejection.unknownKey) { try await verifier.verify(try await sign(claims())) }
         #expect(try await verifier.verify(rotated).subject == "user-2")
     }

@@ -38,16 +38,22 @@ struct CoreTests {
         let semaphore = AsyncSemaphore(permits: 3)
         final class Counters: Sendable {
             let state = Mutex((current: 0, peak: 0, done: 0))
-            func withLock<R: Sendable>(_ body: (inout (current: Int, peak: Int, done: Int)) -> R) -> R { state.withLock { body(&$0) } }
+            func withLock<R: Sendable>(_ body: (inout (current: Int, peak: Int, done: Int)) -> R) -> R {
+                state.withLock { body(&$0) }
+            }
         }
         let counters = Counters()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<40 {
                 group.addTask {
                     try await semaphore.withPermit {
-                        counters.withLock { $0.current += 1; $0.peak = max($0.peak, $0.current) }
+                        counters.withLock {
+                            $0.current += 1; $0.peak = max($0.peak, $0.current)
+                        }
                         for _ in 0..<20 { await Task.yield() }
-                        counters.withLock { $0.current -= 1; $0.done += 1 }
+                        counters.withLock {
+                            $0.current -= 1; $0.done += 1
+                        }
                     }
                 }
             }

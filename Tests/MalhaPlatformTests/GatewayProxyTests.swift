@@ -78,7 +78,11 @@ struct GatewayProxyTests {
     @Test func routesByLongestPrefixOnSegmentBoundaries() async throws {
         let catalog = await GatewayTestServer.upstream("catalog")
         let other = await GatewayTestServer.upstream("other")
-        defer { Task { await catalog.stop(); await other.stop() } }
+        defer {
+            Task {
+                await catalog.stop(); await other.stop()
+            }
+        }
         let instances = [
             gatewayInstance("c1", service: "catalog", baseURL: catalog.baseURL, routes: [.public("/v1/products")]),
             gatewayInstance("o1", service: "other", baseURL: other.baseURL, routes: [.public("/v1")]),
@@ -101,7 +105,11 @@ struct GatewayProxyTests {
     @Test func spreadsRequestsRoundRobin() async throws {
         let first = await GatewayTestServer.upstream("first")
         let second = await GatewayTestServer.upstream("second")
-        defer { Task { await first.stop(); await second.stop() } }
+        defer {
+            Task {
+                await first.stop(); await second.stop()
+            }
+        }
         let instances = [
             gatewayInstance("a", service: "catalog", baseURL: first.baseURL, routes: [.public("/v1/products")]),
             gatewayInstance("b", service: "catalog", baseURL: second.baseURL, routes: [.public("/v1/products")]),
@@ -213,7 +221,8 @@ struct GatewayProxyTests {
         let upstream = await GatewayTestServer.upstream("svc")
         defer { Task { await upstream.stop() } }
         let instances = [
-            gatewayInstance("s", service: "svc", baseURL: upstream.baseURL, routes: [.public("/v1/open"), .authenticated("/v1/me")])
+            gatewayInstance(
+                "s", service: "svc", baseURL: upstream.baseURL, routes: [.public("/v1/open"), .authenticated("/v1/me")])
         ]
         try await GatewayHarness.run(instances: instances) { gateway in
             let forger = SigningKey(kid: gateway.key.kid, privateKey: .init(), createdAt: gateway.clock.now())

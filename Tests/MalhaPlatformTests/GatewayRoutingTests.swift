@@ -40,12 +40,18 @@ struct GatewayRoutingTests {
     @Test func methodsSelectTheRuleAndRefuseOthers() throws {
         let table = RouteTable.build(
             instances: [
-                instance("1", service: "catalog", [.public("/v1/products", methods: ["get"]), .roles(["admin"], "/v1/products", methods: ["POST"])]),
+                instance(
+                    "1", service: "catalog",
+                    [.public("/v1/products", methods: ["get"]), .roles(["admin"], "/v1/products", methods: ["POST"])]),
                 instance("2", service: "root", [.public("/v1")]),
             ], staticRoutes: .init(routes: []), defaultTimeout: .seconds(10))
-        guard case .route(let get) = table.match(path: "/v1/products", method: "GET") else { Issue.record("no GET route"); return }
+        guard case .route(let get) = table.match(path: "/v1/products", method: "GET") else {
+            Issue.record("no GET route"); return
+        }
         #expect(get.policy == .public)
-        guard case .route(let post) = table.match(path: "/v1/products/1", method: "POST") else { Issue.record("no POST route"); return }
+        guard case .route(let post) = table.match(path: "/v1/products/1", method: "POST") else {
+            Issue.record("no POST route"); return
+        }
         #expect(post.policy == .anyRole(["admin"]))
         guard case .methodNotAllowed = table.match(path: "/v1/products", method: "DELETE") else {
             Issue.record("DELETE must not fall through to the shorter /v1 rule")
@@ -62,7 +68,9 @@ struct GatewayRoutingTests {
         guard case .route(let entry) = table.match(path: "/v1/products", method: "GET") else { Issue.record("no route"); return }
         #expect(entry.upstreams.count == 2)
         #expect(entry.timeout == .milliseconds(250))
-        guard case .route(let legacy) = table.match(path: "/legacy/x", method: "GET") else { Issue.record("no legacy route"); return }
+        guard case .route(let legacy) = table.match(path: "/legacy/x", method: "GET") else {
+            Issue.record("no legacy route"); return
+        }
         #expect(legacy.upstreams.map(\.baseURL) == ["http://127.0.0.1:9000"])
         #expect(legacy.timeout == .seconds(3))
         #expect(legacy.service == "static")
@@ -154,7 +162,8 @@ struct GatewayRoutingTests {
         let client = GatewayService.makeHTTPClient(configuration: configuration)
         defer { try? client.syncShutdown() }
         let router = try GatewayService.buildRouter(
-            configuration: configuration, runtime: runtime, instances: MutableInstanceSource(), verifier: verifier, httpClient: client)
+            configuration: configuration, runtime: runtime, instances: MutableInstanceSource(), verifier: verifier,
+            httpClient: client)
         #expect(Set(router.routes.map { "\($0.method) \($0.path)" }) == GatewayService.openAPI.routeKeys)
     }
 

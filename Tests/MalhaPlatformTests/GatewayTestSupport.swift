@@ -142,6 +142,7 @@ extension HTTPClient {
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
         let response = try await execute(request, timeout: .seconds(10))
         let bytes = try await response.body.collect(upTo: 1 << 20)
-        return GatewayTestResponse(status: Int(response.status.code), headers: response.headers, body: Data(bytes.readableBytesView))
+        return GatewayTestResponse(
+            status: Int(response.status.code), headers: response.headers, body: Data(bytes.readableBytesView))
     }
 }

@@ -58,7 +58,8 @@ struct HTTPPlatformTests {
             #expect(String(buffer: response.body) == "3")
             // application/*+json and parameters are JSON too.
             let vendor = try await post(
-                client, #"{"name":"a","count":4,"items":[]}"#, headers: [.contentType: "application/vnd.malha+json; charset=utf-8"])
+                client, #"{"name":"a","count":4,"items":[]}"#,
+                headers: [.contentType: "application/vnd.malha+json; charset=utf-8"])
             #expect(vendor.status == .created)
         }
     }
@@ -85,7 +86,8 @@ struct HTTPPlatformTests {
             #expect(mismatchBody.status == 422)
             #expect(mismatchBody.errors?.map(\.field) == ["count"])
 
-            let nested = try await post(client, #"{"name":"a","count":1,"items":[{"sku":"x","quantity":1},{"sku":7,"quantity":1}]}"#)
+            let nested = try await post(
+                client, #"{"name":"a","count":1,"items":[{"sku":"x","quantity":1},{"sku":7,"quantity":1}]}"#)
             #expect(nested.status == .unprocessableContent)
             #expect(try Self.problem(nested).errors?.map(\.field) == ["items[1].sku"])
 

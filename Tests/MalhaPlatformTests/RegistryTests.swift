@@ -40,7 +40,10 @@ import Testing
         let json: [String: Any] = [
             "id": id, "service": "catalog", "version": "1.0.0", "base_url": baseURL,
             "health_url": baseURL + "/health/ready", "ttl_seconds": ttl,
-            "routes": [["prefix": "/v1/products", "policy": "public"], ["prefix": "/v1/products", "methods": ["POST"], "policy": "roles:admin"]],
+            "routes": [
+                ["prefix": "/v1/products", "policy": "public"],
+                ["prefix": "/v1/products", "methods": ["POST"], "policy": "roles:admin"],
+            ],
         ]
         return ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: json))
     }
@@ -62,7 +65,8 @@ import Testing
                 let clock = fixture.clock
                 try await app.test(.router) { client in
                     try await client.execute(
-                        uri: "/v1/registry/instances", method: .post, headers: Self.serviceHeaders, body: Self.registration(id: "a")
+                        uri: "/v1/registry/instances", method: .post, headers: Self.serviceHeaders,
+                        body: Self.registration(id: "a")
                     ) { response in
                         #expect(response.status == .created)
                     }
@@ -70,7 +74,9 @@ import Testing
 
                     // Renewed before it lapses: still there after the original TTL.
                     clock.advance(by: .seconds(8))
-                    try await client.execute(uri: "/v1/registry/instances/a/lease?ttl_seconds=10", method: .put, headers: Self.serviceHeaders) {
+                    try await client.execute(
+                        uri: "/v1/registry/instances/a/lease?ttl_seconds=10", method: .put, headers: Self.serviceHeaders
+                    ) {
                         #expect($0.status == .ok)
                     }
                     clock.advance(by: .seconds(8))
@@ -79,14 +85,16 @@ import Testing
                     // Not renewed: the lease lapses and the instance drops out; renewing is refused.
                     clock.advance(by: .seconds(3))
                     #expect(try await listed(client) == [])
-                    try await client.execute(uri: "/v1/registry/instances/a/lease", method: .put, headers: Self.serviceHeaders) { response in
+                    try await client.execute(uri: "/v1/registry/instances/a/lease", method: .put, headers: Self.serviceHeaders) {
+                        response in
                         #expect(response.status == .notFound)
                         #expect(String(buffer: response.body).contains("lease_lapsed"))
                     }
 
                     // Registering again brings it back; deregistering removes it at once.
                     try await client.execute(
-                        uri: "/v1/registry/instances", method: .post, headers: Self.serviceHeaders, body: Self.registration(id: "a")
+                        uri: "/v1/registry/instances", method: .post, headers: Self.serviceHeaders,
+                        body: Self.registration(id: "a")
                     ) { #expect($0.status == .created) }
                     #expect(try await listed(client) == ["a"])
                     try await client.execute(uri: "/v1/registry/instances/a", method: .delete, headers: Self.serviceHeaders) {
@@ -126,18 +134,25 @@ import Testing
                     #expect(response.headers[.contentType] == "application/problem+json")
                 }
                 try await client.execute(
-                    uri: "/v1/registry/instances", method: .post, headers: [.registryToken: "wrong"], body: Self.registration(id: "x")
+                    uri: "/v1/registry/instances", method: .post, headers: [.registryToken: "wrong"],
+                    body: Self.registration(id: "x")
                 ) { #expect($0.status == .unauthorized) }
 
                 // An admin may list; a customer may not; nobody registers with a JWT.
                 let admin = try await signer.sign(
-                    AccessTokenClaims(sub: "u1", roles: ["admin"], iss: "test", aud: "malha", issuedAt: now, lifetime: .seconds(900)))
+                    AccessTokenClaims(
+                        sub: "u1", roles: ["admin"], iss: "test", aud: "malha", issuedAt: now, lifetime: .seconds(900)))
                 let customer = try await signer.sign(
-                    AccessTokenClaims(sub: "u2", roles: ["customer"], iss: "test", aud: "malha", issuedAt: now, lifetime: .seconds(900)))
-                try await client.execute(uri: "/v1/registry/instances", method: .get, headers: [.authorization: "Bearer \(admin)"]) {
+                    AccessTokenClaims(
+                        sub: "u2", roles: ["customer"], iss: "test", aud: "malha", issuedAt: now, lifetime: .seconds(900)))
+                try await client.execute(
+                    uri: "/v1/registry/instances", method: .get, headers: [.authorization: "Bearer \(admin)"]
+                ) {
                     #expect($0.status == .ok)
                 }
-                try await client.execute(uri: "/v1/registry/instances", method: .get, headers: [.authorization: "Bearer \(customer)"]) {
+                try await client.execute(
+                    uri: "/v1/registry/instances", method: .get, headers: [.authorization: "Bearer \(customer)"]
+                ) {
                     #expect($0.status == .forbidden)
                 }
                 try await client.execute(

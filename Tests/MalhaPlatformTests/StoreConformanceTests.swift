@@ -1,7 +1,7 @@
 import Foundation
+import Logging
 import MalhaStore
 import MalhaTesting
-import Logging
 import SQLKit
 import Synchronization
 import Testing
@@ -20,7 +20,9 @@ struct StoreConformanceTests {
                 "INSERT INTO counters (id, value) VALUES ('c', 0)",
             ]
         },
-        Migration(version: 3, name: "samples", ["CREATE TABLE samples (id TEXT PRIMARY KEY, big BIGINT NOT NULL, text TEXT NOT NULL, flag BOOLEAN NOT NULL)"]),
+        Migration(
+            version: 3, name: "samples",
+            ["CREATE TABLE samples (id TEXT PRIMARY KEY, big BIGINT NOT NULL, text TEXT NOT NULL, flag BOOLEAN NOT NULL)"]),
     ]
 
     static func count(_ store: any SQLStore, _ table: String) async throws -> Int {
@@ -59,7 +61,9 @@ struct StoreConformanceTests {
             }
             #expect(returned == "done")
             let names = try await store.read { db in
-                try await db.select().column("name").from("items").orderBy("id").all().map { try $0.decode(column: "name", as: String.self) }
+                try await db.select().column("name").from("items").orderBy("id").all().map {
+                    try $0.decode(column: "name", as: String.self)
+                }
             }
             #expect(names == ["one", "two"], "\(store.backend)")
         }
@@ -79,7 +83,8 @@ struct StoreConformanceTests {
             }
             #expect(try await Self.count(store, "items") == 0, "\(store.backend)")
             let value = try await store.read { db in
-                try #require(try await db.select().column("value").from("counters").first()).decode(column: "value", as: Int64.self)
+                try #require(try await db.select().column("value").from("counters").first()).decode(
+                    column: "value", as: Int64.self)
             }
             #expect(value == 0, "\(store.backend)")
             // The store is usable after a rollback.
@@ -122,7 +127,8 @@ struct StoreConformanceTests {
                 for _ in 0..<50 {
                     group.addTask {
                         try await store.transaction { db in
-                            let row = try await db.raw("UPDATE counters SET value = value + 1 WHERE id = 'c' RETURNING value").first()
+                            let row = try await db.raw("UPDATE counters SET value = value + 1 WHERE id = 'c' RETURNING value")
+                                .first()
                             return try #require(row).decode(column: "value", as: Int64.self)
                         }
                     }
@@ -133,7 +139,8 @@ struct StoreConformanceTests {
             }
             #expect(seen.sorted() == Array(1...50), "\(store.backend)")
             let final = try await store.read { db in
-                try #require(try await db.select().column("value").from("counters").first()).decode(column: "value", as: Int64.self)
+                try #require(try await db.select().column("value").from("counters").first()).decode(
+                    column: "value", as: Int64.self)
             }
             #expect(final == 50, "\(store.backend)")
         }
@@ -222,15 +229,18 @@ struct StoreConformanceTests {
         // Readers are handed out round-robin: ask enough times to visit each.
         for _ in 0..<6 {
             let (mode, synchronous) = try await store.read { db in
-                let mode = try #require(try await db.raw("PRAGMA journal_mode").first()).decode(column: "journal_mode", as: String.self)
-                let sync = try #require(try await db.raw("PRAGMA synchronous").first()).decode(column: "synchronous", as: Int.self)
+                let mode = try #require(try await db.raw("PRAGMA journal_mode").first()).decode(
+                    column: "journal_mode", as: String.self)
+                let sync = try #require(try await db.raw("PRAGMA synchronous").first()).decode(
+                    column: "synchronous", as: Int.self)
                 return (mode, sync)
             }
             #expect(mode.lowercased() == "wal")
             #expect(synchronous == 2)
         }
         let (mode, synchronous) = try await store.transaction { db in
-            let mode = try #require(try await db.raw("PRAGMA journal_mode").first()).decode(column: "journal_mode", as: String.self)
+            let mode = try #require(try await db.raw("PRAGMA journal_mode").first()).decode(
+                column: "journal_mode", as: String.self)
             let sync = try #require(try await db.raw("PRAGMA synchronous").first()).decode(column: "synchronous", as: Int.self)
             return (mode, sync)
         }
@@ -243,7 +253,8 @@ struct StoreConformanceTests {
         guard TestDatabases.postgresURL != nil else { return }
         let name = try await TestDatabases.withPostgres { store in
             try await store.read { db in
-                try #require(try await db.raw("SELECT current_database() AS name").first()).decode(column: "name", as: String.self)
+                try #require(try await db.raw("SELECT current_database() AS name").first()).decode(
+                    column: "name", as: String.self)
             }
         }
         #expect(name.hasPrefix("malha_test_"))

@@ -140,7 +140,9 @@ struct EmbeddedUpSystemTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("malha-up-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let port = try freePort()
-        let arguments = ["up", "--port", String(port), "--data-dir", directory.appendingPathComponent("data").path, "--text-logs"]
+        let arguments = [
+            "up", "--port", String(port), "--data-dir", directory.appendingPathComponent("data").path, "--text-logs",
+        ]
         let http = HTTPClient.shared
         let client = TestClient(base: "http://127.0.0.1:\(port)", http: http)
 
@@ -168,7 +170,8 @@ struct EmbeddedUpSystemTests {
         try #require(readyAgain?.status == 200)
         let login = try await client.eventually("/v1/auth/login", method: .POST, until: { $0.status != 503 && $0.status != 404 })
         _ = login
-        let relogin = try await client.request(.POST, "/v1/auth/login", json: ["email": email, "password": "a long passphrase 42"])
+        let relogin = try await client.request(
+            .POST, "/v1/auth/login", json: ["email": email, "password": "a long passphrase 42"])
         #expect(relogin.status == 200, "user lost across restart: \(relogin.text)")
     }
 }

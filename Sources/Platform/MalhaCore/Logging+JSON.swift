@@ -1,5 +1,5 @@
-public import Logging
 import Foundation
+public import Logging
 
 /// A swift-log handler that writes one JSON object per line to standard error:
 /// `{"ts":…,"level":…,"logger":…,"msg":…, …metadata}`. Request id and trace id travel as metadata.

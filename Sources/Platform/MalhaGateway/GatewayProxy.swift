@@ -24,7 +24,8 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
     let maxBodyBytes: Int
     let metricsFactory: any MetricsFactory
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
         // Defensive: a matched gateway endpoint never reaches here (middleware added after the
         // platform routes does not wrap them), but if one ever does, it is the gateway's own.
         if context.endpointPath != nil { return try await next(request, context) }
@@ -58,7 +59,8 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
         if let header = request.headers[.authorization] {
             guard let token = BearerAuthenticationMiddleware<Context>.bearerToken(header) else {
                 throw Problem.unauthorized(
-                    "the Authorization header must be 'Bearer <token>'", challenge: #"Bearer realm="malha", error="invalid_request""#)
+                    "the Authorization header must be 'Bearer <token>'",
+                    challenge: #"Bearer realm="malha", error="invalid_request""#)
             }
             do {
                 principal = try await verifier.verify(token)
@@ -188,7 +190,10 @@ enum GatewayFailure {
         case is BodyTooLarge:
             self = .failure(Problem(.contentTooLarge, code: "payload_too_large", detail: "the request body is too large"))
         case let error as HTTPClientError where error == .deadlineExceeded:
-            self = .failure(Problem(.gatewayTimeout, code: "upstream_timeout", title: "Gateway timeout", detail: "the upstream did not answer in time"))
+            self = .failure(
+                Problem(
+                    .gatewayTimeout, code: "upstream_timeout", title: "Gateway timeout",
+                    detail: "the upstream did not answer in time"))
         case let error as HTTPClientError where error == .connectTimeout:
             self = .connect
         case let error as HTTPClientError where error == .cancelled:

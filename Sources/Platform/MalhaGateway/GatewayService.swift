@@ -1,13 +1,13 @@
 public import AsyncHTTPClient
+import Foundation
 public import Hummingbird
 public import MalhaCore
 public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaRegistry
-public import ServiceLifecycle
-import Foundation
 import NIOCore
 import NIOPosix
+public import ServiceLifecycle
 
 /// The public entry point: routes by longest prefix to registered instances (and static
 /// upstreams), verifies tokens and enforces each route's policy, and proxies with streaming.
@@ -44,7 +44,8 @@ public enum GatewayService {
         let router = runtime.makeRouter(context: GatewayRequestContext.self, openAPI: openAPI)
         router.add(
             middleware: GatewayProxy<GatewayRequestContext>(
-                routes: RouteTableCache(source: instances, staticRoutes: staticRoutes, defaultTimeout: configuration.defaultTimeout),
+                routes: RouteTableCache(
+                    source: instances, staticRoutes: staticRoutes, defaultTimeout: configuration.defaultTimeout),
                 ejections: EjectionList(duration: configuration.ejectionDuration),
                 verifier: verifier, httpClient: httpClient, clock: clock, maxBodyBytes: configuration.maxBodyBytes,
                 metricsFactory: runtime.metricsFactory))

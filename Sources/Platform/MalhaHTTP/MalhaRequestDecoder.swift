@@ -1,5 +1,5 @@
-public import Hummingbird
 import Foundation
+public import Hummingbird
 import NIOCore
 
 /// Decodes JSON request bodies and turns every way that can fail into a 4xx problem:
@@ -32,13 +32,15 @@ public struct MalhaRequestDecoder: RequestDecoder {
         let data = Data(buffer.readableBytesView)
         do {
             return try JSONCoding.decoder.decode(type, from: data)
-        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty
+        } catch DecodingError.dataCorrupted(let context)
+            where context.codingPath.isEmpty
             && (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil
         {
             // Foundation reports a number that does not fit its field (10.5 or 1e30 for an
             // integer) as corrupt data with no path; the JSON itself is fine, so this is a 422.
             throw Problem.validation(
-                field: "body", "a number does not fit its field (a fraction or an out-of-range value where an integer is expected)")
+                field: "body",
+                "a number does not fit its field (a fraction or an out-of-range value where an integer is expected)")
         } catch let error as DecodingError {
             throw problem(for: error)
         } catch let problem as Problem {
@@ -80,7 +82,8 @@ public struct MalhaRequestDecoder: RequestDecoder {
         case is Double.Type, is Float.Type: "a number"
         case is Bool.Type: "a boolean"
         default:
-            String(describing: type).hasPrefix("Array") ? "an array" : (String(describing: type).hasPrefix("Dictionary") ? "an object" : "of type \(type)")
+            String(describing: type).hasPrefix("Array")
+                ? "an array" : (String(describing: type).hasPrefix("Dictionary") ? "an object" : "of type \(type)")
         }
     }
 }

@@ -11,7 +11,9 @@ public struct REDMetricsMiddleware<Context: MalhaRequestContext>: RouterMiddlewa
         self.factory = factory
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         // The route template (e.g. /v1/products/{id}), never the raw path: bounded label cardinality.
@@ -22,8 +24,10 @@ public struct REDMetricsMiddleware<Context: MalhaRequestContext>: RouterMiddlewa
             dimensions: [("method", method), ("route", route), ("status", String(response.status.code))],
             factory: factory
         ).increment()
-        Metrics.Timer(label: "http_request_duration_seconds", dimensions: [("method", method), ("route", route)], factory: factory)
-            .recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+        Metrics.Timer(
+            label: "http_request_duration_seconds", dimensions: [("method", method), ("route", route)], factory: factory
+        )
+        .recordNanoseconds((ContinuousClock.now - start).nanoseconds)
         return response
     }
 }

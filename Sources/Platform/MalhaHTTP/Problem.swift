@@ -1,6 +1,6 @@
+import Foundation
 public import HTTPTypes
 public import Hummingbird
-import Foundation
 
 /// An RFC 9457 problem: the one error shape every Malha endpoint returns.
 ///

@@ -1,6 +1,6 @@
-public import Hummingbird
 import Foundation
 import HTTPTypes
+public import Hummingbird
 
 extension HTTPField.Name {
     public static let requestID = Self("X-Request-ID")!
@@ -15,7 +15,9 @@ extension HTTPField.Name {
 public struct RequestIDMiddleware<Context: MalhaRequestContext>: RouterMiddleware {
     public init() {}
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         var context = context
         let requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? UUID().uuidString.lowercased()
         context.requestID = requestID

@@ -1,7 +1,7 @@
 import Foundation
 public import Hummingbird
-public import MalhaCore
 public import Logging
+public import MalhaCore
 
 /// What every Malha route can ask of its request context.
 ///

@@ -1,12 +1,12 @@
 import Foundation
-import ServiceLifecycle
 public import Hummingbird
 public import Logging
-public import Metrics
-public import Prometheus
-public import NIOCore
-import Synchronization
 import MalhaCore
+public import Metrics
+public import NIOCore
+public import Prometheus
+import ServiceLifecycle
+import Synchronization
 
 /// Who a running service instance is.
 public struct ServiceDescriptor: Sendable, Hashable {
@@ -144,7 +144,8 @@ enum MetricsExposition {
         for line in String(decoding: exposition, as: UTF8.self).split(separator: "\n") {
             if line.hasPrefix("# HELP "), let name = line.dropFirst(7).split(separator: " ").first {
                 helped.insert(name)
-            } else if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first, !helped.contains(name) {
+            } else if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first, !helped.contains(name)
+            {
                 helped.insert(name)
                 output += "# HELP \(name) \(help[String(name)] ?? "Malha metric \(name).")\n"
             }

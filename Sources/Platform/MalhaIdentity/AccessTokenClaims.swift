@@ -1,5 +1,5 @@
-public import JWTKit
 import Foundation
+public import JWTKit
 
 /// The claims of a Malha access token (ES256 JWT, 15 minutes).
 public struct AccessTokenClaims: JWTPayload, Equatable {

@@ -1,7 +1,7 @@
-public import MalhaCore
-public import Logging
-import JWTKit
 import Foundation
+import JWTKit
+public import Logging
+public import MalhaCore
 import Synchronization
 
 /// Where verification keys come from (identity's `/.well-known/jwks.json`, or in-process).

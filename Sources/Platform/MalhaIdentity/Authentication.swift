@@ -1,7 +1,7 @@
-public import Hummingbird
-public import MalhaHTTP
-public import MalhaCore
 import Foundation
+public import Hummingbird
+public import MalhaCore
+public import MalhaHTTP
 
 /// What a route requires of its caller.
 public enum AccessPolicy: Sendable, Hashable, CustomStringConvertible {
@@ -47,10 +47,13 @@ public struct BearerAuthenticationMiddleware<Context: MalhaRequestContext>: Rout
         self.verifier = verifier
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         guard let header = request.headers[.authorization] else { return try await next(request, context) }
         guard let token = Self.bearerToken(header) else {
-            throw Problem.unauthorized("the Authorization header must be 'Bearer <token>'", challenge: #"Bearer error="invalid_request""#)
+            throw Problem.unauthorized(
+                "the Authorization header must be 'Bearer <token>'", challenge: #"Bearer error="invalid_request""#)
         }
         var context = context
         do {
@@ -79,7 +82,9 @@ public struct AccessPolicyMiddleware<Context: MalhaRequestContext>: RouterMiddle
         self.policy = policy
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         if let problem = policy.evaluate(context.principal) { throw problem }
         return try await next(request, context)
     }

@@ -1,5 +1,5 @@
-public import JWTKit
 import Foundation
+public import JWTKit
 
 /// An ES256 signing key with its key id, as the identity service persists and rotates them.
 public struct SigningKey: Sendable {

@@ -136,12 +136,14 @@ public struct RegistryRegistrar: Service {
                 } catch {
                     failures += 1
                     if failures == 1 || failures % 20 == 0 {
-                        runtime.logger.warning("registry unreachable", metadata: ["error": "\(error)", "attempts": "\(failures)"])
+                        runtime.logger.warning(
+                            "registry unreachable", metadata: ["error": "\(error)", "attempts": "\(failures)"])
                     }
                     try? await Task.sleep(for: backoff.delay(attempt: failures))
                 }
             }
-        } onGracefulShutdown: {}
+        } onGracefulShutdown: {
+        }
         if registered {
             runtime.readiness.set("registered", false)
             do {
@@ -163,7 +165,10 @@ public final class PollingInstanceSource: ServiceInstanceSource, Service {
     let onFirstView: @Sendable () -> Void
     private let snapshot = Mutex<[ServiceInstance]>([])
 
-    public init(client: RegistryClient, interval: Duration = .milliseconds(250), logger: Logger, onFirstView: @escaping @Sendable () -> Void = {}) {
+    public init(
+        client: RegistryClient, interval: Duration = .milliseconds(250), logger: Logger,
+        onFirstView: @escaping @Sendable () -> Void = {}
+    ) {
         self.client = client
         self.interval = interval
         self.logger = logger

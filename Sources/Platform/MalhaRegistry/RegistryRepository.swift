@@ -80,7 +80,8 @@ public struct RegistryRepository: Sendable {
             ).all()
         }
         return try rows.map { row in
-            let routes = try JSONDecoder().decode([RouteRule].self, from: Data(try row.decode(column: "routes", as: String.self).utf8))
+            let routes = try JSONDecoder().decode(
+                [RouteRule].self, from: Data(try row.decode(column: "routes", as: String.self).utf8))
             return ServiceInstance(
                 id: try row.decode(column: "id", as: String.self),
                 service: try row.decode(column: "service", as: String.self),
@@ -97,7 +98,8 @@ public struct RegistryRepository: Sendable {
     @discardableResult
     public func purgeExpired(before now: Date) async throws -> Int {
         try await store.transaction { db in
-            try await db.raw("DELETE FROM instances WHERE lease_expires_at <= \(bind: now.epochMilliseconds) RETURNING id").all().count
+            try await db.raw("DELETE FROM instances WHERE lease_expires_at <= \(bind: now.epochMilliseconds) RETURNING id").all()
+                .count
         }
     }
 }

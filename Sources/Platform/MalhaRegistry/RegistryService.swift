@@ -69,7 +69,8 @@ public enum RegistryService {
         let router = buildRouter(
             configuration: configuration, runtime: runtime, repository: repository, verifier: verifier, clock: clock)
         runtime.readiness.require("migrations")
-        let purger = LeasePurger(repository: repository, interval: configuration.purgeInterval, clock: clock, logger: runtime.logger)
+        let purger = LeasePurger(
+            repository: repository, interval: configuration.purgeInterval, clock: clock, logger: runtime.logger)
         return runtime.makeApplication(
             responder: router.buildResponder(), host: configuration.host, port: configuration.port,
             services: services + [purger]
@@ -178,7 +179,8 @@ struct RegistryRoutes: Sendable {
         guard (1...300).contains(ttl) else { throw Problem.validation(field: "ttl_seconds", "must be 1 to 300") }
         let now = clock.now()
         guard try await repository.renew(id: id, now: now, until: now.addingTimeInterval(Double(ttl))) else {
-            throw Problem(.notFound, code: "lease_lapsed", detail: "instance \(id) is not registered (or its lease lapsed); register again")
+            throw Problem(
+                .notFound, code: "lease_lapsed", detail: "instance \(id) is not registered (or its lease lapsed); register again")
         }
         return Response(status: .ok)
     }

@@ -1,7 +1,7 @@
-public import SQLKit
-public import Logging
 import Foundation
+public import Logging
 import MalhaCore
+public import SQLKit
 
 /// One versioned schema change. Versions are applied in order, each in its own transaction,
 /// and recorded in `schema_migrations`; a version already recorded is never applied again.
@@ -62,4 +62,3 @@ public enum Migrator {
         return applied
     }
 }
-

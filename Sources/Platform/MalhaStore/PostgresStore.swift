@@ -1,9 +1,9 @@
-public import Logging
-public import PostgresNIO
-public import ServiceLifecycle
-public import SQLKit
-import PostgresKit
 import Foundation
+public import Logging
+import PostgresKit
+public import PostgresNIO
+public import SQLKit
+public import ServiceLifecycle
 
 /// A service database in PostgreSQL, pooled by postgres-nio's `PostgresClient`.
 ///

@@ -1,5 +1,5 @@
-public import SQLKit
 import Logging
+public import SQLKit
 
 /// Which SQL engine a store runs on. Repository code is the same on both (SQLKit); only migrations
 /// and a few error checks ask.
@@ -45,7 +45,9 @@ extension SQLStore {
 extension SQLDatabase {
     /// Runs `body` between `begin` and COMMIT on this (single-connection) database; rolls back
     /// when `body` or the commit throws.
-    nonisolated(nonsending) func inTransaction<T>(begin: String, logger: Logger, _ body: (any SQLDatabase) async throws -> T) async throws -> sending T {
+    nonisolated(nonsending) func inTransaction<T>(
+        begin: String, logger: Logger, _ body: (any SQLDatabase) async throws -> T
+    ) async throws -> sending T {
         try await raw(SQLQueryString(begin)).run()
         do {
             let result = try await body(self)

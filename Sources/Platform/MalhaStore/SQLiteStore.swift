@@ -1,11 +1,11 @@
+import Foundation
 public import Logging
-public import ServiceLifecycle
+import MalhaCore
+import NIOPosix
 public import SQLKit
 import SQLiteKit
 import SQLiteNIO
-import NIOPosix
-import MalhaCore
-import Foundation
+public import ServiceLifecycle
 import Synchronization
 
 /// A service database in one SQLite file: WAL journal, `synchronous=FULL` (an acknowledged commit

@@ -1,6 +1,6 @@
-public import MalhaStore
 import Foundation
 import Logging
+public import MalhaStore
 import SQLKit
 
 /// Throwaway databases for tests: a fresh SQLite file per call, and (when

@@ -53,21 +53,26 @@ public enum IdentityService {
                 responses: [201: "The user", 400: "Malformed JSON", 409: "Email taken (email_taken)", 422: "Invalid fields"]),
             .init(
                 "POST", "/v1/auth/login", "Log in with email and password", request: "LoginRequest",
-                responses: [200: "Access and refresh tokens", 401: "Invalid credentials", 422: "Invalid fields", 429: "Too many failures"]),
+                responses: [
+                    200: "Access and refresh tokens", 401: "Invalid credentials", 422: "Invalid fields", 429: "Too many failures",
+                ]),
             .init(
                 "POST", "/v1/auth/refresh", "Exchange a refresh token for a new pair (rotation)", request: "RefreshRequest",
                 responses: [200: "A new token pair", 401: "Invalid, expired or reused token (reuse revokes the family)"]),
             .init(
                 "POST", "/v1/auth/logout", "Revoke the refresh token's family", request: "RefreshRequest",
                 responses: [204: "Logged out", 422: "Invalid fields"]),
-            .init("GET", "/v1/auth/me", "The calling user", access: .authenticated, responses: [200: "The user", 401: "Unauthenticated"]),
+            .init(
+                "GET", "/v1/auth/me", "The calling user", access: .authenticated,
+                responses: [200: "The user", 401: "Unauthenticated"]),
             .init(
                 "POST", "/v1/auth/keys/rotate", "Rotate the token signing key", access: .admin,
                 responses: [201: "The new key id", 401: "Unauthenticated", 403: "Not an admin"]),
             .init(
                 "POST", "/v1/oauth/token", "OAuth 2.0 token endpoint (client_credentials)", request: "TokenRequest",
                 responses: [
-                    200: "An access token", 400: "invalid_request, unsupported_grant_type or invalid_scope", 401: "invalid_client",
+                    200: "An access token", 400: "invalid_request, unsupported_grant_type or invalid_scope",
+                    401: "invalid_client",
                     415: "Unsupported media type",
                 ]),
             .init("GET", "/.well-known/jwks.json", "Token verification keys (current and previous)", responses: [200: "JWKS"]),
@@ -77,9 +82,12 @@ public enum IdentityService {
                 responses: [200: "A page of users", 401: "Unauthenticated", 403: "Not an admin", 422: "Bad limit or cursor"]),
             .init(
                 "PUT", "/v1/users/{id}/roles", "Replace a user's roles", access: .admin, request: "RolesRequest",
-                responses: [200: "The user", 401: "Unauthenticated", 403: "Not an admin", 404: "Unknown user", 422: "Unknown role"]),
+                responses: [
+                    200: "The user", 401: "Unauthenticated", 403: "Not an admin", 404: "Unknown user", 422: "Unknown role",
+                ]),
             .init(
-                "POST", "/v1/clients", "Create a service client (secret shown once)", access: .admin, request: "CreateClientRequest",
+                "POST", "/v1/clients", "Create a service client (secret shown once)", access: .admin,
+                request: "CreateClientRequest",
                 responses: [201: "The client and its secret", 401: "Unauthenticated", 403: "Not an admin", 422: "Invalid fields"]),
         ])
 
@@ -138,7 +146,8 @@ public enum IdentityService {
         let keyRing = KeyRing(repository: repository, clock: clock)
         let hasher = PasswordHasher(cost: configuration.passwordCost)
         let router = buildRouter(
-            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock)
+            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock
+        )
         runtime.readiness.require("migrations")
         let logger = runtime.logger
         return runtime.makeApplication(
@@ -164,11 +173,16 @@ public enum IdentityService {
     ) async throws -> Bool {
         let repository = IdentityRepository(store: store)
         let normalized = AccountRules.normalizeEmail(email)
-        if let problem = AccountRules.emailProblem(normalized) { throw AdminConfigurationError(field: "adminEmail", problem: problem) }
-        if let problem = AccountRules.passwordProblem(password) { throw AdminConfigurationError(field: "adminPassword", problem: problem) }
+        if let problem = AccountRules.emailProblem(normalized) {
+            throw AdminConfigurationError(field: "adminEmail", problem: problem)
+        }
+        if let problem = AccountRules.passwordProblem(password) {
+            throw AdminConfigurationError(field: "adminPassword", problem: problem)
+        }
         if try await repository.user(email: normalized) != nil { return false }
         let now = clock.now()
-        let user = User(id: UUID.v7(at: now).lowercased, email: normalized, name: "Administrator", roles: [Role.admin], createdAt: now)
+        let user = User(
+            id: UUID.v7(at: now).lowercased, email: normalized, name: "Administrator", roles: [Role.admin], createdAt: now)
         do {
             try await repository.insert(
                 user: user, passwordHash: try await hasher.hash(password),

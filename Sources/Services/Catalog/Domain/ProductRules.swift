@@ -33,7 +33,9 @@ public enum ProductRules {
         let sku = draft.sku
         if sku.isEmpty || sku.count > maxSKULength {
             violations.append(.init("sku", "must be 1 to \(maxSKULength) characters"))
-        } else if !sku.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0)) }) {
+        } else if !sku.unicodeScalars.allSatisfy({
+            $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0))
+        }) {
             violations.append(.init("sku", "may contain only ASCII letters, digits, '-', '_' and '.'"))
         }
         let name = draft.name.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -68,7 +70,8 @@ public enum ProductRules {
             violations.append(.init("images", "must have at most \(maxImages) entries"))
         }
         for (index, image) in draft.images.enumerated() where !isImageURL(image) {
-            violations.append(.init("images[\(index)]", "must be an absolute http(s) URL of at most \(maxImageURLLength) characters"))
+            violations.append(
+                .init("images[\(index)]", "must be an absolute http(s) URL of at most \(maxImageURLLength) characters"))
         }
         return violations
     }

@@ -85,7 +85,8 @@ public struct CatalogRepository: Sendable {
             sql += " AND search_text LIKE \(bind: likePattern(containing: text)) ESCAPE '\\'"
         }
         if let category = query.category {
-            sql += " AND category_id IN (SELECT id FROM categories WHERE id = \(bind: category.lowercased()) OR slug = \(bind: category))"
+            sql +=
+                " AND category_id IN (SELECT id FROM categories WHERE id = \(bind: category.lowercased()) OR slug = \(bind: category))"
         }
         if let min = query.minPriceCents { sql += " AND price_cents >= \(bind: min)" }
         if let max = query.maxPriceCents { sql += " AND price_cents <= \(bind: max)" }
@@ -214,7 +215,9 @@ public struct CatalogRepository: Sendable {
     /// Adds `delta` units on hand (negative removes) and records the movement, in one transaction.
     /// The conditional update refuses to go below zero or below what is reserved, atomically on
     /// both engines (no read-then-write window).
-    public func adjustStock(productID id: String, delta: Int, reason: String, actor: String) async throws -> (StockMovement, StockLevel) {
+    public func adjustStock(
+        productID id: String, delta: Int, reason: String, actor: String
+    ) async throws -> (StockMovement, StockLevel) {
         let now = clock.now()
         let result = try await store.write { database -> (StockMovement, StockLevel) in
             let row = try await database.raw(
@@ -229,7 +232,8 @@ public struct CatalogRepository: Sendable {
                 throw CatalogError.insufficientStock(onHand: current.stock.onHand, reserved: current.stock.reserved, delta: delta)
             }
             let level = StockLevel(
-                onHand: try row.decode(column: "on_hand", as: Int.self), reserved: try row.decode(column: "reserved", as: Int.self))
+                onHand: try row.decode(column: "on_hand", as: Int.self),
+                reserved: try row.decode(column: "reserved", as: Int.self))
             let movement = StockMovement(
                 id: UUID.v7(at: now).lowercased, productID: id, delta: delta, reason: reason, onHandAfter: level.onHand,
                 actor: actor, createdAt: now)
@@ -269,7 +273,8 @@ public struct CatalogRepository: Sendable {
     public func seed(categories: [DemoCatalog.CategorySeed], products: [DemoCatalog.ProductSeed]) async throws -> Int {
         let now = clock.now()
         let inserted = try await store.write { database -> Int in
-            let count = try await database.raw("SELECT COUNT(*) AS n FROM products").first()?.decode(column: "n", as: Int.self) ?? 0
+            let count =
+                try await database.raw("SELECT COUNT(*) AS n FROM products").first()?.decode(column: "n", as: Int.self) ?? 0
             guard count == 0 else { return 0 }
             var categoryIDs: [String: String] = [:]
             for seed in categories {

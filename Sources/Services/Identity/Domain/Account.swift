@@ -40,7 +40,8 @@ public enum AccountRules {
         guard parts.count == 2 else { return "must be an email address" }
         let local = parts[0]
         let domain = parts[1]
-        let forbidden = CharacterSet.whitespacesAndNewlines.union(.controlCharacters).union(CharacterSet(charactersIn: "<>()[],;:\\\""))
+        let forbidden = CharacterSet.whitespacesAndNewlines.union(.controlCharacters).union(
+            CharacterSet(charactersIn: "<>()[],;:\\\""))
         guard (1...64).contains(local.utf8.count), (3...253).contains(domain.utf8.count),
             !normalized.unicodeScalars.contains(where: { forbidden.contains($0) }),
             domain.contains("."), !domain.hasPrefix("."), !domain.hasSuffix("."), !domain.contains(".."),
@@ -72,7 +73,8 @@ public enum AccountRules {
         if roles.count > 20 { return "at most 20 roles" }
         let unknown = Set(roles).subtracting(Role.assignable)
         if !unknown.isEmpty {
-            return "unknown roles: \(unknown.sorted().joined(separator: ", ")); allowed: \(Role.assignable.sorted().joined(separator: ", "))"
+            return
+                "unknown roles: \(unknown.sorted().joined(separator: ", ")); allowed: \(Role.assignable.sorted().joined(separator: ", "))"
         }
         return nil
     }
@@ -81,7 +83,8 @@ public enum AccountRules {
     public static func scopeProblem(_ scopes: [String]) -> String? {
         if scopes.count > 50 { return "at most 50 scopes" }
         let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789:._-")
-        for scope in scopes where scope.isEmpty || scope.count > 64 || scope.unicodeScalars.contains(where: { !allowed.contains($0) }) {
+        for scope in scopes
+        where scope.isEmpty || scope.count > 64 || scope.unicodeScalars.contains(where: { !allowed.contains($0) }) {
             return "'\(scope.prefix(64))' is not a scope (1 to 64 of a-z, 0-9, ':', '.', '_', '-')"
         }
         return nil

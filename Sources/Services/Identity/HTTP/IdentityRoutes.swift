@@ -54,7 +54,8 @@ struct IdentityRoutes: Sendable {
         do {
             try await repository.insert(
                 user: user, passwordHash: hash,
-                audit: .init(event: .register, at: now, subject: user.id, email: email, clientAddress: Self.clientAddress(request)))
+                audit: .init(
+                    event: .register, at: now, subject: user.id, email: email, clientAddress: Self.clientAddress(request)))
         } catch StoreError.uniqueViolation {
             // Lost a race with a concurrent registration of the same address.
             throw Self.emailTaken
@@ -119,7 +120,8 @@ struct IdentityRoutes: Sendable {
                 accessToken: try await accessToken(sub: user.id, roles: user.roles, scope: nil, now: now),
                 expiresIn: configuration.accessTokenLifetimeSeconds, refreshToken: newToken)
         case .reused(let familyID, let userID):
-            context.logger.warning("refresh token reuse: family revoked", metadata: ["family": "\(familyID)", "user": "\(userID)"])
+            context.logger.warning(
+                "refresh token reuse: family revoked", metadata: ["family": "\(familyID)", "user": "\(userID)"])
             throw Self.invalidRefreshToken
         case .invalid:
             throw Self.invalidRefreshToken
@@ -195,7 +197,9 @@ struct IdentityRoutes: Sendable {
         if let problem = AccountRules.nameProblem(body.name) { errors.append(.init(field: "name", message: problem)) }
         if let problem = AccountRules.scopeProblem(body.scopes) { errors.append(.init(field: "scopes", message: problem)) }
         let roles = body.roles ?? []
-        if !roles.isEmpty, let problem = AccountRules.rolesProblem(roles) { errors.append(.init(field: "roles", message: problem)) }
+        if !roles.isEmpty, let problem = AccountRules.rolesProblem(roles) {
+            errors.append(.init(field: "roles", message: problem))
+        }
         guard errors.isEmpty else { throw Problem.validation(errors) }
         let now = clock.now()
         let client = ServiceClient(
@@ -207,7 +211,8 @@ struct IdentityRoutes: Sendable {
             audit: .init(event: .clientCreated, at: now, subject: "client:\(client.id)", detail: "by \(principal.subject)"))
         return EditedResponse(
             status: .created,
-            response: CreatedClient(clientID: client.id, clientSecret: secret, name: client.name, scopes: client.scopes, roles: client.roles))
+            response: CreatedClient(
+                clientID: client.id, clientSecret: secret, name: client.name, scopes: client.scopes, roles: client.roles))
     }
 
     // MARK: OAuth and discovery
@@ -243,11 +248,16 @@ struct IdentityRoutes: Sendable {
             scopes = Array(Set(requested)).sorted()
         }
         let scope = scopes.joined(separator: " ")
-        let token = try await accessToken(sub: "client:\(stored.client.id)", roles: Set(stored.client.roles), scope: scope, now: now)
+        let token = try await accessToken(
+            sub: "client:\(stored.client.id)", roles: Set(stored.client.roles), scope: scope, now: now)
         try await repository.audit(
-            .init(event: .clientToken, at: now, subject: "client:\(stored.client.id)", clientAddress: Self.clientAddress(request), detail: scope))
-        var response = try ClientTokenResponse(accessToken: token, expiresIn: configuration.accessTokenLifetimeSeconds, scope: scope)
-            .response(from: request, context: context)
+            .init(
+                event: .clientToken, at: now, subject: "client:\(stored.client.id)", clientAddress: Self.clientAddress(request),
+                detail: scope))
+        var response = try ClientTokenResponse(
+            accessToken: token, expiresIn: configuration.accessTokenLifetimeSeconds, scope: scope
+        )
+        .response(from: request, context: context)
         // RFC 6749 §5.1: token responses must not be cached.
         response.headers[.cacheControl] = "no-store"
         return response
@@ -262,7 +272,9 @@ struct IdentityRoutes: Sendable {
     }
 
     @Sendable func openIDConfiguration(request: Request, context: ServiceRequestContext) async throws -> OpenIDConfiguration {
-        let base = configuration.publicBaseURL.hasSuffix("/") ? String(configuration.publicBaseURL.dropLast()) : configuration.publicBaseURL
+        let base =
+            configuration.publicBaseURL.hasSuffix("/")
+            ? String(configuration.publicBaseURL.dropLast()) : configuration.publicBaseURL
         return OpenIDConfiguration(
             issuer: configuration.issuer, jwksURI: base + "/.well-known/jwks.json", tokenEndpoint: base + "/v1/oauth/token",
             userinfoEndpoint: base + "/v1/auth/me")

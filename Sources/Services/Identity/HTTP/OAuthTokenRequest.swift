@@ -23,7 +23,8 @@ struct OAuthTokenRequest: Sendable {
         } catch {
             throw Problem(.contentTooLarge, code: "payload_too_large", detail: "the request body exceeds 64 KiB")
         }
-        let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first?
+        let mediaType =
+            (request.headers[.contentType] ?? "").split(separator: ";").first?
             .trimmingCharacters(in: .whitespaces).lowercased() ?? ""
         var fields: [String: String]
         switch mediaType {
@@ -53,7 +54,8 @@ struct OAuthTokenRequest: Sendable {
             scope: fields["scope"])
         if let authorization = request.headers[.authorization] {
             guard let (id, secret) = basicCredentials(authorization) else {
-                throw oauthError(.unauthorized, "invalid_client", "the Authorization header must be HTTP Basic client credentials")
+                throw oauthError(
+                    .unauthorized, "invalid_client", "the Authorization header must be HTTP Basic client credentials")
             }
             result.clientID = id
             result.clientSecret = secret
@@ -83,7 +85,8 @@ struct OAuthTokenRequest: Sendable {
             let decoded = String(data: data, encoding: .utf8)
         else { return nil }
         let pair = decoded.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-        guard pair.count == 2, let id = String(pair[0]).removingPercentEncoding, let secret = String(pair[1]).removingPercentEncoding
+        guard pair.count == 2, let id = String(pair[0]).removingPercentEncoding,
+            let secret = String(pair[1]).removingPercentEncoding
         else { return nil }
         return (id, secret)
     }

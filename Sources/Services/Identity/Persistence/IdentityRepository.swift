@@ -118,9 +118,12 @@ public struct IdentityRepository: Sendable {
     // MARK: Refresh tokens
 
     /// Stores a new refresh token (by its hash) in `familyID`.
-    func insertRefreshToken(hash: String, familyID: String, userID: String, now: Date, expiresAt: Date, audit: AuditEntry?) async throws {
+    func insertRefreshToken(
+        hash: String, familyID: String, userID: String, now: Date, expiresAt: Date, audit: AuditEntry?
+    ) async throws {
         try await store.transaction { db in
-            try await Self.insertRefreshToken(hash: hash, familyID: familyID, userID: userID, now: now, expiresAt: expiresAt, db: db)
+            try await Self.insertRefreshToken(
+                hash: hash, familyID: familyID, userID: userID, now: now, expiresAt: expiresAt, db: db)
             if let audit { try await Self.insert(audit, db: db) }
         }
     }
@@ -152,12 +155,16 @@ public struct IdentityRepository: Sendable {
                 let familyID = try spent.decode(column: "family_id", as: String.self)
                 let userID = try spent.decode(column: "user_id", as: String.self)
                 guard
-                    let row = try await db.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE id = \(bind: userID)").first()
+                    let row = try await db.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE id = \(bind: userID)")
+                        .first()
                 else { return .invalid }
-                try await Self.insertRefreshToken(hash: newHash, familyID: familyID, userID: userID, now: now, expiresAt: expiresAt, db: db)
+                try await Self.insertRefreshToken(
+                    hash: newHash, familyID: familyID, userID: userID, now: now, expiresAt: expiresAt, db: db)
                 let user = try Self.storedUser(row).user
                 try await Self.insert(
-                    AuditEntry(event: .refresh, at: now, subject: userID, email: user.email, clientAddress: clientAddress, detail: familyID),
+                    AuditEntry(
+                        event: .refresh, at: now, subject: userID, email: user.email, clientAddress: clientAddress,
+                        detail: familyID),
                     db: db)
                 return .rotated(user: user, familyID: familyID)
             }
@@ -173,7 +180,8 @@ public struct IdentityRepository: Sendable {
             let userID = try existing.decode(column: "user_id", as: String.self)
             try await Self.revokeFamily(familyID, now: now, db: db)
             try await Self.insert(
-                AuditEntry(event: .refreshReuse, at: now, subject: userID, clientAddress: clientAddress, detail: familyID), db: db)
+                AuditEntry(event: .refreshReuse, at: now, subject: userID, clientAddress: clientAddress, detail: familyID), db: db
+            )
             return .reused(familyID: familyID, userID: userID)
         }
     }
@@ -181,12 +189,15 @@ public struct IdentityRepository: Sendable {
     /// Revokes the family of the token with `hash`; false when the token is unknown.
     func revokeFamily(ofTokenHash hash: String, now: Date, clientAddress: String) async throws -> Bool {
         try await store.transaction { db in
-            guard let row = try await db.raw("SELECT family_id, user_id FROM refresh_tokens WHERE token_hash = \(bind: hash)").first()
+            guard
+                let row = try await db.raw("SELECT family_id, user_id FROM refresh_tokens WHERE token_hash = \(bind: hash)")
+                    .first()
             else { return false }
             let familyID = try row.decode(column: "family_id", as: String.self)
             let userID = try row.decode(column: "user_id", as: String.self)
             try await Self.revokeFamily(familyID, now: now, db: db)
-            try await Self.insert(AuditEntry(event: .logout, at: now, subject: userID, clientAddress: clientAddress, detail: familyID), db: db)
+            try await Self.insert(
+                AuditEntry(event: .logout, at: now, subject: userID, clientAddress: clientAddress, detail: familyID), db: db)
             return true
         }
     }
@@ -227,7 +238,9 @@ public struct IdentityRepository: Sendable {
         let rows = try await store.read { db in
             try await db.raw("SELECT public_jwk FROM signing_keys ORDER BY generation DESC LIMIT \(bind: limit)").all()
         }
-        return try rows.map { try JSONDecoder().decode(PublicJWK.self, from: Data(try $0.decode(column: "public_jwk", as: String.self).utf8)) }
+        return try rows.map {
+            try JSONDecoder().decode(PublicJWK.self, from: Data(try $0.decode(column: "public_jwk", as: String.self).utf8))
+        }
     }
 
     /// Stores `key` as the newest generation. With `onlyIfNone`, does nothing when a key exists
@@ -266,9 +279,12 @@ public struct IdentityRepository: Sendable {
     }
 
     func client(id: String) async throws -> (client: ServiceClient, secretHash: String)? {
-        guard let row = try await store.read({ db in
-            try await db.raw("SELECT id, name, secret_hash, scopes, roles, created_at FROM clients WHERE id = \(bind: id)").first()
-        }) else { return nil }
+        guard
+            let row = try await store.read({ db in
+                try await db.raw("SELECT id, name, secret_hash, scopes, roles, created_at FROM clients WHERE id = \(bind: id)")
+                    .first()
+            })
+        else { return nil }
         let client = ServiceClient(
             id: try row.decode(column: "id", as: String.self),
             name: try row.decode(column: "name", as: String.self),
@@ -311,7 +327,9 @@ public struct IdentityRepository: Sendable {
                     "SELECT event, subject, email, client_address, detail, occurred_at FROM audit_events WHERE event = \(bind: event.rawValue) ORDER BY id"
                 ).all()
             }
-            return try await db.raw("SELECT event, subject, email, client_address, detail, occurred_at FROM audit_events ORDER BY id").all()
+            return try await db.raw(
+                "SELECT event, subject, email, client_address, detail, occurred_at FROM audit_events ORDER BY id"
+            ).all()
         }
         return try rows.map { row in
             AuditRecord(
