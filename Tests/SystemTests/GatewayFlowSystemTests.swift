@@ -162,6 +162,16 @@ struct EmbeddedUpSystemTests {
             try await client.request(
                 .POST, "/v1/auth/register", json: ["email": email, "password": "a long passphrase 42", "name": "Keep"]
             ).status == 201)
+        // After that traffic, every service's /metrics is valid Prometheus text (checked by promtool when installed).
+        for offset in 0...3 {
+            let metrics = try await TestClient(base: "http://127.0.0.1:\(port + offset)", http: http).request(.GET, "/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.text.contains("http_requests_total"), "service at +\(offset) has no RED metrics")
+            if let promtool = promtoolPath() {
+                #expect(try runPromtool(promtool, input: metrics.body) == 0, "promtool rejected /metrics of port +\(offset)")
+            }
+        }
+
         up.terminate()
 
         up = try MalhaProcess(arguments: arguments, environment: [:], name: "up-2", logDirectory: directory)
@@ -174,4 +184,24 @@ struct EmbeddedUpSystemTests {
             .POST, "/v1/auth/login", json: ["email": email, "password": "a long passphrase 42"])
         #expect(relogin.status == 200, "user lost across restart: \(relogin.text)")
     }
+}
+
+func promtoolPath() -> String? {
+    ["/usr/bin/promtool", "/usr/local/bin/promtool"].first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
+/// `promtool check metrics` reads the exposition from standard input; returns its exit status.
+func runPromtool(_ path: String, input: Data) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = ["check", "metrics"]
+    let stdin = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    stdin.fileHandleForWriting.write(input)
+    try stdin.fileHandleForWriting.close()
+    process.waitUntilExit()
+    return process.terminationStatus
 }
