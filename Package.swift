@@ -193,8 +193,9 @@ let package = Package(
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "malha", "MalhaTesting",
+                "malha", "MalhaTesting", "MalhaStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: swiftSettings
         ),

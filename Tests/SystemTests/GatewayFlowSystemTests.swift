@@ -1,5 +1,9 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
+import MalhaStore
+import MalhaTesting
+import SQLKit
 import Testing
 
 /// Starts registry, identity, catalog and gateway as four `malha serve` processes on loopback and
@@ -44,8 +48,44 @@ struct GatewayFlowSystemTests {
         return (Cluster(environment: environment, logDirectory: directory), gatewayURL)
     }
 
-    @Test func readmeFlowThroughTheGateway() async throws {
+    @Test func readmeFlowThroughTheGatewayOnSQLite() async throws {
+        try await readmeFlow(databaseURLs: [:])
+    }
+
+    /// The same processes, each service on its own PostgreSQL database (`malha serve` as in production).
+    @Test(.enabled(if: TestDatabases.postgresURL != nil))
+    func readmeFlowThroughTheGatewayOnPostgreSQL() async throws {
+        try await TestDatabases.withPostgresDatabase { registry in
+            try await TestDatabases.withPostgresDatabase { identity in
+                try await TestDatabases.withPostgresDatabase { catalog in
+                    try await readmeFlow(databaseURLs: ["REGISTRY": registry, "IDENTITY": identity, "CATALOG": catalog])
+                    // The data really is in PostgreSQL, one database per service.
+                    #expect(try await Self.count("products", in: catalog) >= 200)
+                    #expect(try await Self.count("users", in: identity) >= 2)
+                    #expect(try await Self.count("schema_migrations", in: registry) >= 1)
+                }
+            }
+        }
+    }
+
+    static func count(_ table: String, in url: String) async throws -> Int {
+        let store = try PostgresStore(url: url, logger: Logger(label: "system-test"))
+        return try await withThrowingTaskGroup(of: Int?.self) { group in
+            group.addTask {
+                try? await store.run()
+                return nil
+            }
+            let count = try await store.read { db in
+                try await db.raw("SELECT count(*) AS n FROM \(unsafeRaw: table)").first()?.decode(column: "n", as: Int.self) ?? 0
+            }
+            group.cancelAll()
+            return count
+        }
+    }
+
+    func readmeFlow(databaseURLs: [String: String]) async throws {
         var (cluster, gatewayURL) = try Self.makeCluster()
+        for (service, url) in databaseURLs { cluster.environment["MALHA_\(service)_DATABASE_URL"] = url }
         defer { cluster.stopAll() }
         for service in ["registry", "identity", "catalog", "gateway"] { try cluster.start(service) }
         let http = HTTPClient.shared

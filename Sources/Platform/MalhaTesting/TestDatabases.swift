@@ -35,6 +35,17 @@ public enum TestDatabases {
     /// Creates a database `malha_test_<random hex>`, runs `body` with a running store on it, then
     /// stops the store and drops the database (also when `body` throws).
     public static func withPostgres<T>(_ body: (PostgresStore) async throws -> T) async throws -> T {
+        try await withPostgresDatabase { url in
+            let store = try PostgresStore(url: url, logger: logger)
+            return try await running(store) { store -> Result<T, any Error> in
+                do { return .success(try await body(store)) } catch { return .failure(error) }
+            }.get()
+        }
+    }
+
+    /// Creates a database `malha_test_<random hex>`, runs `body` with its URL (for a process under
+    /// test to connect to), then drops it (also when `body` throws).
+    public static func withPostgresDatabase<T>(_ body: (String) async throws -> T) async throws -> T {
         guard let baseURL = postgresURL else { throw PostgresUnavailable() }
         let name = "malha_test_" + (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         try await withAdminStore(baseURL) { admin in
@@ -42,10 +53,9 @@ public enum TestDatabases {
         }
         let result: Result<T, any Error>
         do {
-            let store = try PostgresStore(url: try databaseURL(baseURL, name: name), logger: logger)
-            result = await running(store) { store in
-                do { return .success(try await body(store)) } catch { return .failure(error) }
-            }
+            result = .success(try await body(try databaseURL(baseURL, name: name)))
+        } catch {
+            result = .failure(error)
         }
         try await withAdminStore(baseURL) { admin in
             try await admin.read { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
