@@ -8,10 +8,10 @@ struct Malha: AsyncParsableCommand {
         commandName: "malha",
         abstract: "Malha: a microservices platform and the systems that run on it.",
         discussion: """
-            `malha up` starts every service in one process (SQLite files under ./data, gateway on :8080).
-            `malha serve <service>` starts one service per process, for production (PostgreSQL via
-            MALHA_<SERVICE>_DATABASE_URL). Configuration comes from MALHA_* environment variables and an
-            optional JSON file (--config); see README.md for every key.
+            `malha up` starts every service in one process (SQLite under ./data, gateway on :8080). \
+            `malha serve <service>` starts one service per process, for production (PostgreSQL via \
+            MALHA_<SERVICE>_DATABASE_URL). Configuration comes from MALHA_* environment variables and an \
+            optional JSON file (--config); README.md lists every key.
             """,
         subcommands: [Up.self, Serve.self]
     )
