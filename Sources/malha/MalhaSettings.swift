@@ -57,6 +57,13 @@ struct MalhaSettings: Sendable {
     var gatewayRoutesFile: String?
     /// `malha.gateway.public-url`: what the banner and OIDC discovery advertise.
     var publicURL: String
+    /// `malha.gateway.health-check-interval-ms` (0 turns active checks off),
+    /// `malha.gateway.health-check-timeout-ms`, `malha.gateway.unhealthy-threshold`,
+    /// `malha.gateway.healthy-threshold`.
+    var healthCheckIntervalMilliseconds: Int
+    var healthCheckTimeoutMilliseconds: Int
+    var unhealthyThreshold: Int
+    var healthyThreshold: Int
     /// `malha.log.level`, `malha.log.format` (json | text).
     var logLevel: String
     var logFormat: String
@@ -89,6 +96,14 @@ struct MalhaSettings: Sendable {
         if mode == .production && token == nil {
             throw ValidationError("malha.registry.token (MALHA_REGISTRY_TOKEN) is required for `serve`")
         }
+        let healthCheckInterval = config.int(forKey: "malha.gateway.health-check-interval-ms", default: 2000)
+        let healthCheckTimeout = config.int(forKey: "malha.gateway.health-check-timeout-ms", default: 1000)
+        let unhealthyThreshold = config.int(forKey: "malha.gateway.unhealthy-threshold", default: 2)
+        let healthyThreshold = config.int(forKey: "malha.gateway.healthy-threshold", default: 1)
+        guard healthCheckInterval >= 0, healthCheckTimeout > 0, unhealthyThreshold > 0, healthyThreshold > 0 else {
+            throw ValidationError(
+                "malha.gateway.health-check-interval-ms must be ≥ 0; the health-check timeout and thresholds must be positive")
+        }
         return MalhaSettings(
             mode: mode,
             dataDirectory: dataDir ?? config.string(forKey: "malha.data-dir", default: "./data"),
@@ -105,6 +120,10 @@ struct MalhaSettings: Sendable {
             seedDemoCatalog: config.bool(forKey: "malha.catalog.seed-demo-data", default: mode == .embedded),
             gatewayRoutesFile: config.string(forKey: "malha.gateway.routes-file"),
             publicURL: publicURL,
+            healthCheckIntervalMilliseconds: healthCheckInterval,
+            healthCheckTimeoutMilliseconds: healthCheckTimeout,
+            unhealthyThreshold: unhealthyThreshold,
+            healthyThreshold: healthyThreshold,
             logLevel: config.string(forKey: "malha.log.level", default: "info"),
             logFormat: config.string(forKey: "malha.log.format", default: "json")
         )

@@ -120,6 +120,11 @@ struct Topology {
             configuration.host = endpoint.host
             configuration.port = endpoint.port
             configuration.staticRoutesFile = settings.gatewayRoutesFile
+            configuration.healthCheckInterval =
+                settings.healthCheckIntervalMilliseconds == 0 ? nil : .milliseconds(settings.healthCheckIntervalMilliseconds)
+            configuration.healthCheckTimeout = .milliseconds(settings.healthCheckTimeoutMilliseconds)
+            configuration.healthCheckThresholds = .init(
+                unhealthy: settings.unhealthyThreshold, healthy: settings.healthyThreshold)
             let instances = PollingInstanceSource(client: registryClient, logger: runtime.logger) {
                 runtime.readiness.set("registry", true)
             }

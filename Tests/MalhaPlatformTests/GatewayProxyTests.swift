@@ -35,8 +35,10 @@ struct GatewayHarness: Sendable {
         try await client.send(url(path), headers: headers)
     }
 
+    /// Active health checks are off unless a test asks for them (they run on real time, and the
+    /// other tests reason about passive ejection alone).
     static func run(
-        instances: [ServiceInstance], staticRoutesFile: String? = nil,
+        instances: [ServiceInstance], staticRoutesFile: String? = nil, healthCheckInterval: Duration? = nil,
         _ body: (GatewayHarness) async throws -> Void
     ) async throws {
         let clock = ManualClock(Date())
@@ -48,6 +50,8 @@ struct GatewayHarness: Sendable {
         var configuration = GatewayConfiguration(issuer: issuer, audience: audience)
         configuration.staticRoutesFile = staticRoutesFile
         configuration.connectTimeout = .seconds(2)
+        configuration.healthCheckInterval = healthCheckInterval
+        configuration.healthCheckTimeout = .milliseconds(300)
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: "gateway"), logger: Logger(label: "test.gateway"))
         let upstreamClient = GatewayService.makeHTTPClient(configuration: configuration)
         var clientConfiguration = HTTPClient.Configuration()
@@ -313,6 +317,43 @@ struct GatewayProxyTests {
             let token = try await gateway.token(roles: [Role.customer])
             let kept = try await gateway.get("/old/thing", headers: [("Authorization", "Bearer \(token)")])
             #expect(try kept.echo().target == "/old/thing")
+        }
+    }
+
+    @Test(arguments: [HealthSwitch.Mode.notReady, .hanging])
+    func instanceFailingItsHealthChecksLeavesRotationAndReturns(_ failure: HealthSwitch.Mode) async throws {
+        let sick = await GatewayTestServer.upstream("sick")
+        let well = await GatewayTestServer.upstream("well")
+        defer {
+            Task {
+                await sick.stop(); await well.stop()
+            }
+        }
+        let rule = RouteRule.public("/v1/products")
+        let instances = [
+            gatewayInstance("a-sick", service: "catalog", baseURL: sick.baseURL, routes: [rule]),
+            gatewayInstance("b-well", service: "catalog", baseURL: well.baseURL, routes: [rule]),
+        ]
+        try await GatewayHarness.run(instances: instances, healthCheckInterval: .milliseconds(100)) { gateway in
+            @Sendable func servedBy(_ requests: Int) async throws -> Set<String> {
+                var served: Set<String> = []
+                for _ in 0..<requests { served.insert(try await gateway.get("/v1/products").echo().upstream) }
+                return served
+            }
+            #expect(try await servedBy(4) == ["sick", "well"])
+            // Still accepting connections (passive ejection cannot see it), but failing its probes:
+            // after two failed probes every request goes to the other instance.
+            sick.setHealth(failure)
+            #expect(try await eventually { try await servedBy(4) == ["well"] })
+            let metrics = String(decoding: try await gateway.get("/metrics").body, as: UTF8.self)
+            let line = metrics.split(separator: "\n").first {
+                $0.hasPrefix("gateway_upstream_healthy{") && $0.contains(sick.baseURL)
+            }
+            let value = line?.split(separator: " ").last.flatMap { Double($0) }
+            #expect(value == 0, "gauge for the failing upstream: \(line ?? "absent")")
+            // A passing probe brings it back without any change in the registry.
+            sick.setHealth(.ready)
+            #expect(try await eventually { try await servedBy(4) == ["sick", "well"] })
         }
     }
 

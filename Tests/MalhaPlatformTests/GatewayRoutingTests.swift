@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import MalhaCore
@@ -86,15 +87,49 @@ struct GatewayRoutingTests {
 
     @Test func ejectionSkipsAnInstanceUntilItLapses() {
         let clock = ManualClock()
-        let ejections = EjectionList(duration: .seconds(5))
+        let health = UpstreamHealth(ejectionDuration: .seconds(5))
         let entry = RouteEntry(
             prefix: "/v1", methods: nil, policy: .public, timeout: .seconds(1), stripPrefix: false, service: "s",
             upstreams: [.init(baseURL: "http://a", service: "s"), .init(baseURL: "http://b", service: "s")])
-        #expect(Set(entry.candidates(ejections: ejections, now: clock.now()).map(\.baseURL)) == ["http://a", "http://b"])
-        ejections.eject("http://a", now: clock.now())
-        for _ in 0..<3 { #expect(entry.candidates(ejections: ejections, now: clock.now()).map(\.baseURL) == ["http://b"]) }
+        #expect(Set(entry.candidates(health: health, now: clock.now()).map(\.baseURL)) == ["http://a", "http://b"])
+        health.eject("http://a", now: clock.now())
+        for _ in 0..<3 { #expect(entry.candidates(health: health, now: clock.now()).map(\.baseURL) == ["http://b"]) }
         clock.advance(by: .seconds(5))
-        #expect(entry.candidates(ejections: ejections, now: clock.now()).count == 2)
+        #expect(entry.candidates(health: health, now: clock.now()).count == 2)
+        health.eject("http://a", now: clock.now())
+        health.readmit("http://a")
+        #expect(entry.candidates(health: health, now: clock.now()).count == 2, "a live answer readmits at once")
+    }
+
+    @Test func activeChecksUseConsecutiveThresholds() {
+        let now = Date()
+        let health = UpstreamHealth(ejectionDuration: .seconds(5), thresholds: .init(unhealthy: 3, healthy: 2))
+        #expect(health.isRoutable("http://a", now: now), "never probed: routable")
+        #expect(health.record(probeOf: "http://a", succeeded: false) == nil)
+        #expect(health.record(probeOf: "http://a", succeeded: false) == nil)
+        #expect(health.record(probeOf: "http://a", succeeded: true) == nil, "a pass resets the failure count")
+        #expect(health.record(probeOf: "http://a", succeeded: false) == nil)
+        #expect(health.record(probeOf: "http://a", succeeded: false) == nil)
+        #expect(health.isRoutable("http://a", now: now))
+        #expect(health.record(probeOf: "http://a", succeeded: false) == true, "third consecutive failure: out")
+        #expect(!health.isRoutable("http://a", now: now))
+        #expect(health.failingUpstreams() == ["http://a"])
+        // Failing checks are not lifted by time, nor by the passive readmission of a live answer.
+        health.readmit("http://a")
+        #expect(!health.isRoutable("http://a", now: now.addingTimeInterval(3600)))
+        #expect(health.record(probeOf: "http://a", succeeded: true) == nil)
+        #expect(!health.isRoutable("http://a", now: now))
+        #expect(health.record(probeOf: "http://a", succeeded: true) == false, "second consecutive pass: back")
+        #expect(health.isRoutable("http://a", now: now))
+        // Passing checks also lift a passive ejection.
+        health.eject("http://a", now: now)
+        for _ in 0..<3 { health.record(probeOf: "http://a", succeeded: false) }
+        for _ in 0..<2 { health.record(probeOf: "http://a", succeeded: true) }
+        #expect(health.isRoutable("http://a", now: now))
+        // Forgotten upstreams start afresh.
+        for _ in 0..<3 { health.record(probeOf: "http://b", succeeded: false) }
+        health.retainProbes(of: ["http://a"])
+        #expect(health.isRoutable("http://b", now: now))
     }
 
     @Test func tableIsRebuiltOnlyWhenTheInstanceSetChanges() {
@@ -176,5 +211,30 @@ struct GatewayRoutingTests {
         #expect(throws: GatewayConfigurationError.self) { try StaticRoutesFile.load(path: file.path) }
         try Data(#"{"routes":[{"prefix":"/l","upstreams":["http://x"],"policy":"root"}]}"#.utf8).write(to: file)
         #expect(throws: GatewayConfigurationError.self) { try StaticRoutesFile.load(path: file.path) }
+        try Data(#"{"routes":[{"prefix":"/l","upstreams":["http://x"],"policy":"public","health_path":"status"}]}"#.utf8)
+            .write(to: file)
+        #expect(throws: GatewayConfigurationError.self) { try StaticRoutesFile.load(path: file.path) }
+    }
+
+    @Test func healthCheckTargetsAreInstancesAndStaticUpstreamsWithAHealthPath() throws {
+        let source = MutableInstanceSource([instance("a", service: "catalog", [.public("/v1/products")])])
+        let routes = StaticRoutesFile(routes: [
+            .init(
+                prefix: "/legacy", upstreams: ["http://l1:9000/", "http://l2:9000"], policy: "public", service: "legacy",
+                healthPath: "/status"),
+            .init(prefix: "/unchecked", upstreams: ["http://u:9000"], policy: "public"),
+        ])
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { try? client.syncShutdown() }
+        let checker = UpstreamHealthChecker(
+            source: source, staticRoutes: routes, health: UpstreamHealth(ejectionDuration: .seconds(1)), httpClient: client,
+            interval: .seconds(1), timeout: .seconds(1), logger: Logger(label: "test"))
+        let targets = Set(checker.currentTargets().map { "\($0.service) \($0.baseURL) \($0.healthURL)" })
+        let instanceURL = source.currentInstances()[0].baseURL
+        #expect(
+            targets == [
+                "catalog \(instanceURL) \(source.currentInstances()[0].healthURL)",
+                "legacy http://l1:9000 http://l1:9000/status", "legacy http://l2:9000 http://l2:9000/status",
+            ])
     }
 }

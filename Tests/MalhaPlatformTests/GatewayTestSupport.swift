@@ -28,19 +28,34 @@ final class GatewayTestServer: Sendable {
     private let task: Task<Void, any Error>
     /// A request to `/slow` waits until this opens (a gate, not a timer).
     let released: GatewayGate
+    /// What `/health/ready` answers.
+    let health: HealthSwitch
 
-    private init(name: String, baseURL: String, task: Task<Void, any Error>, released: GatewayGate) {
+    private init(name: String, baseURL: String, task: Task<Void, any Error>, released: GatewayGate, health: HealthSwitch) {
         self.name = name
         self.baseURL = baseURL
         self.task = task
         self.released = released
+        self.health = health
     }
+
+    func setHealth(_ mode: HealthSwitch.Mode) { health.set(mode) }
 
     /// An upstream echoing every request (any path), with a gated `/slow` path.
     static func upstream(_ name: String) async -> GatewayTestServer {
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: name), logger: Logger(label: "test.\(name)"))
         let released = GatewayGate()
+        let health = HealthSwitch()
         let router = Router()
+        router.get("/health/ready") { _, _ -> Response in
+            switch health.mode {
+            case .notReady: return Response(status: .serviceUnavailable)
+            case .hanging:
+                try await Task.sleep(for: .seconds(5))
+                return Response(status: .ok)
+            case .ready: return Response(status: .ok)
+            }
+        }
         router.get("/slow") { _, _ -> Response in
             // Waits for the test to release it (bounded, so a failing test cannot hang forever).
             for _ in 0..<500 where !released.isOpen {
@@ -77,7 +92,7 @@ final class GatewayTestServer: Sendable {
         let app = runtime.makeApplication(responder: router.buildResponder(), host: "127.0.0.1", port: 0)
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
         let baseURL = await runtime.boundAddress.baseURL()
-        return GatewayTestServer(name: name, baseURL: baseURL, task: task, released: released)
+        return GatewayTestServer(name: name, baseURL: baseURL, task: task, released: released, health: health)
     }
 
     /// The gateway itself, on port 0.
@@ -92,7 +107,8 @@ final class GatewayTestServer: Sendable {
             services: [], clock: clock)
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
         let baseURL = await runtime.boundAddress.baseURL()
-        return GatewayTestServer(name: "gateway", baseURL: baseURL, task: task, released: GatewayGate())
+        return GatewayTestServer(
+            name: "gateway", baseURL: baseURL, task: task, released: GatewayGate(), health: HealthSwitch())
     }
 
     func stop() async {
@@ -100,6 +116,20 @@ final class GatewayTestServer: Sendable {
         task.cancel()
         _ = try? await task.value
     }
+}
+
+/// What a test upstream's `/health/ready` answers, switched by the test.
+final class HealthSwitch: Sendable {
+    enum Mode: Int {
+        case ready = 0
+        /// 503, as a service whose database is down answers.
+        case notReady = 1
+        /// Accepts the request and answers only after any probe timeout.
+        case hanging = 2
+    }
+    private let raw = Atomic<Int>(Mode.ready.rawValue)
+    var mode: Mode { Mode(rawValue: raw.load(ordering: .relaxed)) ?? .ready }
+    func set(_ mode: Mode) { raw.store(mode.rawValue, ordering: .relaxed) }
 }
 
 final class GatewayGate: Sendable {

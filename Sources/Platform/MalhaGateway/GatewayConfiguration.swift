@@ -17,6 +17,12 @@ public struct GatewayConfiguration: Sendable {
     public var maxBodyBytes: Int = 8 << 20
     /// How long an instance whose connection was refused is skipped.
     public var ejectionDuration: Duration = .seconds(5)
+    /// Active health checks: how often each upstream's health URL is probed (nil: no active checks),
+    /// how long a probe may take, and how many consecutive failures take an upstream out of
+    /// rotation / successes bring it back.
+    public var healthCheckInterval: Duration? = .seconds(2)
+    public var healthCheckTimeout: Duration = .seconds(1)
+    public var healthCheckThresholds = UpstreamHealth.Thresholds()
 
     public init(issuer: String, audience: String) {
         self.issuer = issuer

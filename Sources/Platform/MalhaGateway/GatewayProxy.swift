@@ -17,7 +17,7 @@ import NIOPosix
 /// sees exactly the requests no gateway endpoint (`/health/*`, `/metrics`, `/openapi.json`) owns.
 struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>: RouterMiddleware {
     let routes: RouteTableCache
-    let ejections: EjectionList
+    let health: UpstreamHealth
     let verifier: AccessTokenVerifier
     let httpClient: HTTPClient
     let clock: any WallClock
@@ -81,7 +81,7 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
             from: request.headers, clientAddress: context.remoteAddress?.ipAddress, requestID: context.requestID)
         let target = entry.stripPrefix ? Self.stripping(entry.prefix, from: rawTarget) : rawTarget
         let deadline = NIODeadline.now() + entry.timeout
-        let candidates = entry.candidates(ejections: ejections, now: clock.now())
+        let candidates = entry.candidates(health: health, now: clock.now())
         // Without a body nothing was sent when a connection is refused, so the next instance is
         // safe to try; with one, the stream may be partly consumed and cannot be replayed.
         let attempts = body == nil ? candidates.count : min(1, candidates.count)
@@ -93,7 +93,7 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
             upstreamRequest.body = body
             do {
                 let response = try await httpClient.execute(upstreamRequest, deadline: deadline, logger: context.logger)
-                ejections.readmit(upstream.baseURL)
+                health.readmit(upstream.baseURL)
                 record(service: entry.service, status: Int(response.status.code), since: start)
                 return Response(
                     status: HTTPResponse.Status(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase),
@@ -103,7 +103,7 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
                 switch GatewayFailure(error) {
                 case .connect:
                     context.logger.warning("upstream refused the connection", metadata: ["upstream": "\(upstream.baseURL)"])
-                    ejections.eject(upstream.baseURL, now: clock.now())
+                    health.eject(upstream.baseURL, now: clock.now())
                     continue
                 case .failure(let problem):
                     context.logger.warning(

@@ -38,30 +38,57 @@ public enum GatewayService {
     /// request-id, metrics and problem+json middleware — the router's fallback, in effect.
     public static func buildRouter(
         configuration: GatewayConfiguration, runtime: ServiceRuntime, instances: any ServiceInstanceSource,
-        verifier: AccessTokenVerifier, httpClient: HTTPClient, clock: any WallClock = SystemWallClock()
+        verifier: AccessTokenVerifier, httpClient: HTTPClient, health: UpstreamHealth? = nil,
+        clock: any WallClock = SystemWallClock()
     ) throws -> Router<GatewayRequestContext> {
-        let staticRoutes = try configuration.staticRoutesFile.map(StaticRoutesFile.load(path:)) ?? StaticRoutesFile(routes: [])
+        try buildRouter(
+            configuration: configuration, runtime: runtime, instances: instances, staticRoutes: loadStaticRoutes(configuration),
+            verifier: verifier, httpClient: httpClient, health: health ?? makeHealth(configuration), clock: clock)
+    }
+
+    static func buildRouter(
+        configuration: GatewayConfiguration, runtime: ServiceRuntime, instances: any ServiceInstanceSource,
+        staticRoutes: StaticRoutesFile, verifier: AccessTokenVerifier, httpClient: HTTPClient, health: UpstreamHealth,
+        clock: any WallClock
+    ) -> Router<GatewayRequestContext> {
         let router = runtime.makeRouter(context: GatewayRequestContext.self, openAPI: openAPI)
         router.add(
             middleware: GatewayProxy<GatewayRequestContext>(
                 routes: RouteTableCache(
                     source: instances, staticRoutes: staticRoutes, defaultTimeout: configuration.defaultTimeout),
-                ejections: EjectionList(duration: configuration.ejectionDuration),
-                verifier: verifier, httpClient: httpClient, clock: clock, maxBodyBytes: configuration.maxBodyBytes,
-                metricsFactory: runtime.metricsFactory))
+                health: health, verifier: verifier, httpClient: httpClient, clock: clock,
+                maxBodyBytes: configuration.maxBodyBytes, metricsFactory: runtime.metricsFactory))
         return router
     }
 
-    /// The gateway application. Readiness waits on the `registry` condition, which whoever runs
-    /// the instance source sets once it has a first view of the registry.
+    static func loadStaticRoutes(_ configuration: GatewayConfiguration) throws -> StaticRoutesFile {
+        try configuration.staticRoutesFile.map(StaticRoutesFile.load(path:)) ?? StaticRoutesFile(routes: [])
+    }
+
+    static func makeHealth(_ configuration: GatewayConfiguration) -> UpstreamHealth {
+        UpstreamHealth(ejectionDuration: configuration.ejectionDuration, thresholds: configuration.healthCheckThresholds)
+    }
+
+    /// The gateway application, with its active health checker (when configured) among its
+    /// services. Readiness waits on the `registry` condition, which whoever runs the instance
+    /// source sets once it has a first view of the registry.
     public static func buildApplication(
         configuration: GatewayConfiguration, runtime: ServiceRuntime, instances: any ServiceInstanceSource,
         verifier: AccessTokenVerifier, httpClient: HTTPClient, services: [any Service], clock: any WallClock = SystemWallClock()
     ) async throws -> some ApplicationProtocol {
         runtime.readiness.require("registry")
-        let router = try buildRouter(
-            configuration: configuration, runtime: runtime, instances: instances, verifier: verifier, httpClient: httpClient,
-            clock: clock)
+        let staticRoutes = try loadStaticRoutes(configuration)
+        let health = makeHealth(configuration)
+        var services = services
+        if let interval = configuration.healthCheckInterval {
+            services.append(
+                UpstreamHealthChecker(
+                    source: instances, staticRoutes: staticRoutes, health: health, httpClient: httpClient, interval: interval,
+                    timeout: configuration.healthCheckTimeout, logger: runtime.logger, metricsFactory: runtime.metricsFactory))
+        }
+        let router = buildRouter(
+            configuration: configuration, runtime: runtime, instances: instances, staticRoutes: staticRoutes,
+            verifier: verifier, httpClient: httpClient, health: health, clock: clock)
         return runtime.makeApplication(
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services)
     }

@@ -57,15 +57,15 @@ final class RouteEntry: Sendable {
 
     func accepts(method: String) -> Bool { methods?.contains(method) ?? true }
 
-    /// Upstreams in the order to try them: round-robin start, ejected ones left out.
-    func candidates(ejections: EjectionList, now: Date) -> [Upstream] {
+    /// Upstreams in the order to try them: round-robin start, ejected and failing ones left out.
+    func candidates(health: UpstreamHealth, now: Date) -> [Upstream] {
         guard !upstreams.isEmpty else { return [] }
         let start = cursor.wrappingAdd(1, ordering: .relaxed).oldValue
         var ordered: [Upstream] = []
         ordered.reserveCapacity(upstreams.count)
         for offset in 0..<upstreams.count {
             let upstream = upstreams[(start &+ offset) % upstreams.count]
-            if !ejections.isEjected(upstream.baseURL, now: now) { ordered.append(upstream) }
+            if health.isRoutable(upstream.baseURL, now: now) { ordered.append(upstream) }
         }
         return ordered
     }
@@ -215,37 +215,6 @@ final class RouteTableCache: Sendable {
             state.fingerprint = fingerprint
             state.table = table
             return table
-        }
-    }
-}
-
-/// Passive health: upstreams whose connection was refused are skipped until a deadline
-/// (kept across table rebuilds, keyed by base URL).
-final class EjectionList: Sendable {
-    private let ejectedUntil = Mutex<[String: Date]>([:])
-    private let duration: TimeInterval
-
-    init(duration: Duration) {
-        self.duration = Double(duration.nanoseconds) / 1e9
-    }
-
-    func eject(_ baseURL: String, now: Date) {
-        ejectedUntil.withLock { $0[baseURL] = now.addingTimeInterval(duration) }
-    }
-
-    func isEjected(_ baseURL: String, now: Date) -> Bool {
-        ejectedUntil.withLock { ejected in
-            guard let until = ejected[baseURL] else { return false }
-            if until > now { return true }
-            ejected[baseURL] = nil
-            return false
-        }
-    }
-
-    /// A live answer readmits an instance at once.
-    func readmit(_ baseURL: String) {
-        ejectedUntil.withLock { ejected in
-            if !ejected.isEmpty { ejected[baseURL] = nil }
         }
     }
 }

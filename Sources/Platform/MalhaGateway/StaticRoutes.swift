@@ -6,7 +6,8 @@ import MalhaRegistry
 ///
 /// ```json
 /// {"routes":[{"prefix":"/legacy","upstreams":["http://127.0.0.1:9000"],"policy":"public",
-///             "timeout_ms":2000,"strip_prefix":false,"service":"legacy","methods":["GET"]}]}
+///             "timeout_ms":2000,"strip_prefix":false,"service":"legacy","methods":["GET"],
+///             "health_path":"/status"}]}
 /// ```
 public struct StaticRoutesFile: Codable, Sendable, Equatable {
     public struct Route: Codable, Sendable, Equatable {
@@ -18,10 +19,12 @@ public struct StaticRoutesFile: Codable, Sendable, Equatable {
         public var stripPrefix: Bool?
         /// The `service` label on metrics (default `static`).
         public var service: String?
+        /// Path probed by the active health checks on each upstream (none: only passive ejection).
+        public var healthPath: String?
 
         public init(
             prefix: String, upstreams: [String], policy: String, methods: [String]? = nil, timeoutMilliseconds: Int? = nil,
-            stripPrefix: Bool? = nil, service: String? = nil
+            stripPrefix: Bool? = nil, service: String? = nil, healthPath: String? = nil
         ) {
             self.prefix = prefix
             self.upstreams = upstreams
@@ -30,12 +33,14 @@ public struct StaticRoutesFile: Codable, Sendable, Equatable {
             self.timeoutMilliseconds = timeoutMilliseconds
             self.stripPrefix = stripPrefix
             self.service = service
+            self.healthPath = healthPath
         }
 
         enum CodingKeys: String, CodingKey {
             case prefix, upstreams, policy, methods, service
             case timeoutMilliseconds = "timeout_ms"
             case stripPrefix = "strip_prefix"
+            case healthPath = "health_path"
         }
     }
 
@@ -75,6 +80,9 @@ public struct StaticRoutesFile: Codable, Sendable, Equatable {
             }
             guard RoutePolicy.parse(route.policy) != nil else {
                 throw GatewayConfigurationError("routes[\(index)].policy must be public, authenticated or roles:<role,…>")
+            }
+            if let path = route.healthPath, !path.hasPrefix("/") {
+                throw GatewayConfigurationError("routes[\(index)].health_path must start with /")
             }
             if let timeout = route.timeoutMilliseconds, timeout <= 0 {
                 throw GatewayConfigurationError("routes[\(index)].timeout_ms must be positive")
