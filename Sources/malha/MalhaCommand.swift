@@ -2,7 +2,6 @@ import ArgumentParser
 import Logging
 import MalhaCore
 
-@main
 struct Malha: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "malha",

@@ -15,6 +15,9 @@ public struct GatewayConfiguration: Sendable {
     public var audience: String
     /// Request bodies larger than this are refused with 413 (checked on `Content-Length` and while streaming).
     public var maxBodyBytes: Int = 8 << 20
+    /// Keep-alive connections the proxy opens to each upstream (AsyncHTTPClient's soft limit per
+    /// host; its default of 8 queues requests behind a handful of sockets under load).
+    public var upstreamConnectionsPerHost = 64
     /// How long an instance whose connection was refused is skipped.
     public var ejectionDuration: Duration = .seconds(5)
     /// Active health checks: how often each upstream's health URL is probed (nil: no active checks),

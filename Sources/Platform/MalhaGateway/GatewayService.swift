@@ -26,6 +26,7 @@ public enum GatewayService {
         clientConfiguration.redirectConfiguration = .disallow
         clientConfiguration.timeout.connect = .nanoseconds(configuration.connectTimeout.nanoseconds)
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.upstreamConnectionsPerHost
         clientConfiguration.decompression = .disabled
         return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: clientConfiguration)
     }
