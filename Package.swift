@@ -75,6 +75,30 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MalhaMessaging",
+            dependencies: [
+                "MalhaCore", "MalhaStore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Platform/MalhaMessaging",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MalhaMessagingSQL",
+            dependencies: [
+                "MalhaCore", "MalhaStore", "MalhaMessaging",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Platform/MalhaMessagingSQL",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MalhaIdentity",
             dependencies: [
                 "MalhaCore",
@@ -120,7 +144,9 @@ let package = Package(
             dependencies: [
                 "MalhaCore",
                 "MalhaStore",
+                "MalhaMessaging",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             path: "Sources/Platform/MalhaTesting",
             swiftSettings: swiftSettings
@@ -173,6 +199,14 @@ let package = Package(
                 "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
                 "MalhaTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MalhaMessagingTests",
+            dependencies: [
+                "MalhaCore", "MalhaStore", "MalhaMessaging", "MalhaMessagingSQL", "MalhaTesting",
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: swiftSettings
         ),

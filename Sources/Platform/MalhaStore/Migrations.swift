@@ -25,13 +25,23 @@ public struct Migration: Sendable {
 public enum Migrator {
     /// Applies every migration not yet recorded. Safe to call from several instances at once:
     /// PostgreSQL takes an advisory lock in each transaction, SQLite's `BEGIN IMMEDIATE` serialises.
+    ///
+    /// `component` keeps the versions of a platform library's tables (the outbox, the inbox) apart
+    /// from the service's own in the same database: each component records its versions in its own
+    /// table (`schema_migrations` for the service, `schema_migrations_<component>` otherwise).
     @discardableResult
-    public static func migrate(_ store: some SQLStore, _ migrations: [Migration], logger: Logger) async throws -> [Int] {
+    public static func migrate(
+        _ store: some SQLStore, _ migrations: [Migration], component: String? = nil, logger: Logger
+    ) async throws -> [Int] {
         precondition(Set(migrations.map(\.version)).count == migrations.count, "duplicate migration versions")
+        precondition(
+            component?.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") } ?? true,
+            "component names are identifiers")
+        let table = component.map { "schema_migrations_\($0)" } ?? "schema_migrations"
         try await store.transaction { database in
             try await database.raw(
                 """
-                CREATE TABLE IF NOT EXISTS schema_migrations (
+                CREATE TABLE IF NOT EXISTS \(unsafeRaw: table) (
                     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)
                 """
             ).run()
@@ -42,13 +52,13 @@ public enum Migrator {
                 if store.backend == .postgres {
                     try await database.raw("SELECT pg_advisory_xact_lock(72616)").run()
                 }
-                let existing = try await database.select().column("version").from("schema_migrations")
+                let existing = try await database.select().column("version").from(table)
                     .where("version", .equal, migration.version).first()
                 guard existing == nil else { return false }
                 for statement in migration.statements(store.backend) {
                     try await database.raw(SQLQueryString(statement)).run()
                 }
-                try await database.insert(into: "schema_migrations")
+                try await database.insert(into: table)
                     .columns("version", "name", "applied_at")
                     .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(Date().epochMilliseconds))
                     .run()
@@ -56,7 +66,9 @@ public enum Migrator {
             }
             if didApply {
                 applied.append(migration.version)
-                logger.info("migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+                logger.info(
+                    "migration applied",
+                    metadata: ["version": "\(migration.version)", "name": "\(migration.name)", "table": "\(table)"])
             }
         }
         return applied

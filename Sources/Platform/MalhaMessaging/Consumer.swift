@@ -1,0 +1,226 @@
+public import Foundation
+public import Logging
+public import MalhaCore
+public import MalhaStore
+import Metrics
+public import SQLKit
+public import ServiceLifecycle
+import Synchronization
+
+/// The idempotent inbox: a consumer records each message id in the same transaction as the
+/// message's effect, so a redelivered message changes nothing.
+public enum Inbox {
+    public static let component = "inbox"
+
+    public static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "inbox",
+            [
+                """
+                CREATE TABLE inbox (
+                    subscription TEXT NOT NULL, message_id TEXT NOT NULL, processed_at BIGINT NOT NULL,
+                    PRIMARY KEY (subscription, message_id))
+                """
+            ])
+    ]
+
+    public static func migrate(_ store: some SQLStore, logger: Logger) async throws {
+        try await Migrator.migrate(store, migrations, component: component, logger: logger)
+    }
+
+    /// Records `messageID` for `subscription` in the caller's transaction. False when it was
+    /// already recorded: the effect was applied before and must not be applied again.
+    public static func record(
+        _ messageID: String, subscription: String, at date: Date, in db: any SQLDatabase
+    ) async throws -> Bool {
+        let rows = try await db.raw(
+            """
+            INSERT INTO inbox (subscription, message_id, processed_at)
+            VALUES (\(bind: subscription), \(bind: messageID), \(bind: date.epochMilliseconds))
+            ON CONFLICT (subscription, message_id) DO NOTHING RETURNING message_id
+            """
+        ).all()
+        return !rows.isEmpty
+    }
+}
+
+/// How a subscription retries: exponential backoff with full jitter between attempts, and the
+/// dead letters after `maxAttempts` (a lease that lapsed counts as an attempt).
+public struct RetryPolicy: Sendable, Hashable {
+    public var backoff: Backoff
+    public var maxAttempts: Int
+
+    public init(base: Duration = .milliseconds(200), cap: Duration = .seconds(60), maxAttempts: Int = 8) {
+        self.backoff = Backoff(base: base, cap: cap)
+        self.maxAttempts = max(1, maxAttempts)
+    }
+}
+
+/// A named, durable subscription to message types, with its own retry policy and limits.
+public struct Subscription: Sendable, Hashable {
+    public var name: String
+    public var types: Set<String>
+    public var retry: RetryPolicy
+    /// Messages handled at once.
+    public var concurrency: Int
+    /// How long a received message stays leased; longer than the slowest handler.
+    public var lease: Duration
+
+    public init(
+        name: String, types: Set<String>, retry: RetryPolicy = RetryPolicy(), concurrency: Int = 8,
+        lease: Duration = .seconds(30)
+    ) {
+        self.name = name
+        self.types = types
+        self.retry = retry
+        self.concurrency = max(1, concurrency)
+        self.lease = lease
+    }
+}
+
+/// What happened to one delivery.
+public enum ConsumeOutcome: String, Sendable, Hashable {
+    /// The effect was applied and the message acknowledged.
+    case applied
+    /// The inbox had it already: acknowledged without applying.
+    case duplicate
+    /// The handler failed; the message will be delivered again later.
+    case retried
+    /// Permanent failure, or attempts exhausted: in the dead letters.
+    case deadLettered = "dead_lettered"
+}
+
+/// Runs a subscription: receives from the transport, applies each message with its inbox record in
+/// one transaction on the service's database, and acknowledges, retries or dead-letters it.
+/// Nothing is acknowledged on failure; nothing is dropped.
+public final class ConsumerRunner: Service {
+    public typealias Handler = @Sendable (Envelope, any SQLDatabase) async throws -> Void
+
+    let subscription: Subscription
+    let transport: any MessageTransport
+    let store: any SQLStore
+    let handler: Handler
+    let clock: any WallClock
+    let logger: Logger
+    let idleWait: Duration
+    let metricsFactory: any MetricsFactory
+    let inFlight: Gauge
+    private let running = Atomic<Int>(0)
+    private let slotFreed = WakeUpSignal()
+
+    public init(
+        subscription: Subscription, transport: any MessageTransport, store: any SQLStore,
+        clock: any WallClock = SystemWallClock(),
+        logger: Logger, idleWait: Duration = .seconds(1), metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        handler: @escaping Handler
+    ) {
+        self.subscription = subscription
+        self.transport = transport
+        self.store = store
+        self.handler = handler
+        self.clock = clock
+        self.logger = logger
+        self.idleWait = idleWait
+        self.metricsFactory = metricsFactory
+        self.inFlight = Gauge(label: "bus_in_flight", dimensions: [("subscription", subscription.name)], factory: metricsFactory)
+    }
+
+    public func run() async throws {
+        try await transport.bind(subscription: subscription.name, to: subscription.types)
+        let limit = subscription.concurrency
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                let free = limit - running.load(ordering: .relaxed)
+                if free <= 0 {
+                    await cancelWhenGracefulShutdown { await self.slotFreed.wait(timeout: self.idleWait) }
+                    continue
+                }
+                let deliveries: [Delivery]
+                do {
+                    deliveries = try await transport.receive(from: subscription.name, limit: free, lease: subscription.lease)
+                } catch {
+                    logger.warning("receive failed", metadata: ["subscription": "\(subscription.name)", "error": "\(error)"])
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.idleWait) }
+                    continue
+                }
+                if deliveries.isEmpty {
+                    await cancelWhenGracefulShutdown {
+                        await self.transport.waitForMessages(on: self.subscription.name, timeout: self.idleWait)
+                    }
+                    continue
+                }
+                for delivery in deliveries {
+                    inFlight.record(running.wrappingAdd(1, ordering: .relaxed).newValue)
+                    group.addTask {
+                        await self.consume(delivery)
+                        self.inFlight.record(self.running.wrappingSubtract(1, ordering: .relaxed).newValue)
+                        self.slotFreed.signal()
+                    }
+                }
+            }
+            // Graceful shutdown: the discarding group waits for the handlers in flight, which
+            // settle their messages.
+        }
+    }
+
+    /// Applies one delivery and settles it. Exposed for tests that drive a transport by hand.
+    @discardableResult
+    public func consume(_ delivery: Delivery) async -> ConsumeOutcome {
+        let outcome = await settle(delivery)
+        Counter(
+            label: "bus_messages_total", dimensions: [("subscription", subscription.name), ("outcome", outcome.rawValue)],
+            factory: metricsFactory
+        ).increment()
+        return outcome
+    }
+
+    private func settle(_ delivery: Delivery) async -> ConsumeOutcome {
+        let envelope = delivery.envelope
+        let metadata: Logger.Metadata = [
+            "subscription": "\(subscription.name)", "message_id": "\(envelope.id)", "type": "\(envelope.type)",
+            "attempt": "\(envelope.attempt)", "correlation_id": "\(envelope.correlationID)",
+        ]
+        if envelope.attempt > subscription.retry.maxAttempts {
+            // Its leases lapsed too often (a handler that crashes the process, or hangs).
+            await settleSafely(delivery) {
+                try await self.transport.deadLetter(
+                    delivery, error: "attempt \(envelope.attempt) exceeds \(self.subscription.retry.maxAttempts): lease lapsed")
+            }
+            logger.error("message dead-lettered: its leases lapsed", metadata: metadata)
+            return .deadLettered
+        }
+        do {
+            let applied = try await store.transaction { db -> Bool in
+                guard try await Inbox.record(envelope.id, subscription: self.subscription.name, at: self.clock.now(), in: db)
+                else { return false }
+                try await self.handler(envelope, db)
+                return true
+            }
+            await settleSafely(delivery) { try await self.transport.acknowledge(delivery) }
+            return applied ? .applied : .duplicate
+        } catch {
+            let description = String(describing: error)
+            if error is any PermanentMessageError || envelope.attempt >= subscription.retry.maxAttempts {
+                await settleSafely(delivery) { try await self.transport.deadLetter(delivery, error: description) }
+                logger.error("message dead-lettered", metadata: metadata.merging(["error": "\(description)"]) { $1 })
+                return .deadLettered
+            }
+            let delay = subscription.retry.backoff.delay(attempt: envelope.attempt - 1)
+            await settleSafely(delivery) { try await self.transport.retry(delivery, after: delay, error: description) }
+            logger.warning(
+                "message failed; retrying", metadata: metadata.merging(["error": "\(description)", "delay": "\(delay)"]) { $1 })
+            return .retried
+        }
+    }
+
+    /// Settling can fail (the transport is down): the lease then lapses and the message comes back.
+    private func settleSafely(_ delivery: Delivery, _ body: () async throws -> Bool) async {
+        do {
+            _ = try await body()
+        } catch {
+            logger.warning(
+                "could not settle a delivery; it returns when its lease lapses",
+                metadata: ["subscription": "\(subscription.name)", "message_id": "\(delivery.envelope.id)", "error": "\(error)"])
+        }
+    }
+}

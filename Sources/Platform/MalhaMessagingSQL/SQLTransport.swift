@@ -1,0 +1,426 @@
+public import Foundation
+public import Logging
+public import MalhaCore
+public import MalhaMessaging
+public import MalhaStore
+import PostgresNIO
+import SQLKit
+public import ServiceLifecycle
+import Synchronization
+
+/// The bus on a SQL database of its own: SQLite embedded (one file, the writer lock serialises
+/// receivers) or PostgreSQL (`FOR UPDATE SKIP LOCKED` for competing consumers, `LISTEN/NOTIFY`
+/// wake-ups across processes).
+///
+/// One row per (subscription, message) in `bus_messages`; a receive leases rows by stamping
+/// `leased_until` and a fresh `lease_token`, and only the token holder can settle them. Time comes
+/// from the injected clock, so lease expiry and retry delays are testable without sleeping.
+///
+/// Run it as a `Service` (its `run()` listens for PostgreSQL notifications; on SQLite it only waits
+/// for shutdown); publishes in this process wake local receivers directly.
+public final class SQLTransport: MessageTransport, DeadLetterStore, Service {
+    public static let migrations: [Migration] = [
+        Migration(version: 1, name: "bus") { backend in
+            let seq = backend == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
+            return [
+                """
+                CREATE TABLE bus_bindings (
+                    subscription TEXT NOT NULL, message_type TEXT NOT NULL, PRIMARY KEY (subscription, message_type))
+                """,
+                """
+                CREATE TABLE bus_messages (
+                    seq \(seq),
+                    subscription TEXT NOT NULL,
+                    message_id TEXT NOT NULL,
+                    message_type TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    occurred_at BIGINT NOT NULL,
+                    correlation_id TEXT NOT NULL,
+                    causation_id TEXT,
+                    traceparent TEXT,
+                    message_key TEXT,
+                    payload TEXT NOT NULL,
+                    deliveries INTEGER NOT NULL DEFAULT 0,
+                    available_at BIGINT NOT NULL,
+                    leased_until BIGINT,
+                    lease_token TEXT,
+                    history TEXT NOT NULL,
+                    published_at BIGINT NOT NULL,
+                    UNIQUE (subscription, message_id))
+                """,
+                "CREATE INDEX bus_messages_ready ON bus_messages (subscription, available_at, seq)",
+                "CREATE INDEX bus_messages_keys ON bus_messages (subscription, message_key, seq)",
+                """
+                CREATE TABLE bus_dead_letters (
+                    subscription TEXT NOT NULL,
+                    message_id TEXT NOT NULL,
+                    message_type TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    occurred_at BIGINT NOT NULL,
+                    correlation_id TEXT NOT NULL,
+                    causation_id TEXT,
+                    traceparent TEXT,
+                    message_key TEXT,
+                    payload TEXT NOT NULL,
+                    attempts TEXT NOT NULL,
+                    dead_at BIGINT NOT NULL,
+                    PRIMARY KEY (subscription, message_id))
+                """,
+                "CREATE INDEX bus_dead_letters_order ON bus_dead_letters (subscription, dead_at, message_id)",
+            ]
+        }
+    ]
+
+    static let notifyChannel = "malha_bus"
+
+    let store: any SQLStore
+    let postgres: PostgresClient?
+    let clock: any WallClock
+    let logger: Logger
+    let wakeUps = WakeUpSignal()
+
+    /// `store` must already be migrated with `SQLTransport.migrations` (see `open`).
+    public init(store: any SQLStore, clock: any WallClock = SystemWallClock(), logger: Logger) {
+        self.store = store
+        self.postgres = (store as? PostgresStore)?.client
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Migrates `store` and returns a transport on it.
+    public static func open(
+        store: any SQLStore, clock: any WallClock = SystemWallClock(), logger: Logger
+    ) async throws
+        -> SQLTransport
+    {
+        try await Migrator.migrate(store, migrations, logger: logger)
+        return SQLTransport(store: store, clock: clock, logger: logger)
+    }
+
+    // MARK: Service
+
+    /// On PostgreSQL, listens for publishes from other processes and wakes local receivers;
+    /// reconnects with backoff when the connection drops. Returns on graceful shutdown.
+    public func run() async throws {
+        guard let postgres else {
+            try? await gracefulShutdown()
+            return
+        }
+        let backoff = Backoff(base: .milliseconds(100), cap: .seconds(5))
+        var failures = 0
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            let started = ContinuousClock.now
+            let error: (any Error)? = await cancelWhenGracefulShutdown {
+                do {
+                    try await postgres.withConnection { connection in
+                        try await connection.listen(on: Self.notifyChannel) { notifications in
+                            // Anything published while not listening is found by the next receive.
+                            self.wakeUps.signal()
+                            for try await _ in notifications { self.wakeUps.signal() }
+                        }
+                    }
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            if Task.isCancelled || Task.isShuttingDownGracefully { return }
+            if ContinuousClock.now - started > .seconds(10) { failures = 0 }
+            logger.warning("bus notifications interrupted", metadata: ["error": "\(error.map { "\($0)" } ?? "ended")"])
+            let delay = backoff.delay(attempt: failures)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+            failures += 1
+        }
+    }
+
+    // MARK: MessageTransport
+
+    public func bind(subscription: String, to types: Set<String>) async throws {
+        try await store.transaction { db in
+            for type in types.sorted() {
+                try await db.raw(
+                    """
+                    INSERT INTO bus_bindings (subscription, message_type) VALUES (\(bind: subscription), \(bind: type))
+                    ON CONFLICT DO NOTHING
+                    """
+                ).run()
+            }
+        }
+    }
+
+    public func publish(_ envelopes: [Envelope]) async throws {
+        guard !envelopes.isEmpty else { return }
+        let now = clock.now().epochMilliseconds
+        try await store.transaction { db in
+            for envelope in envelopes {
+                // One copy per bound subscription; a copy a subscription still holds is not duplicated.
+                try await db.raw(
+                    """
+                    INSERT INTO bus_messages (subscription, \(unsafeRaw: Envelope.sqlColumns), deliveries, available_at,
+                        history, published_at)
+                    SELECT subscription, \(binds: envelope.sqlBinds), 0, \(bind: now), '[]', \(bind: now)
+                    FROM bus_bindings WHERE message_type = \(bind: envelope.type)
+                    ON CONFLICT (subscription, message_id) DO NOTHING
+                    """
+                ).run()
+            }
+            if store.backend == .postgres {
+                try await db.raw("SELECT pg_notify(\(bind: Self.notifyChannel), '')").run()
+            }
+        }
+        wakeUps.signal()
+    }
+
+    public func receive(from subscription: String, limit: Int, lease: Duration) async throws -> [Delivery] {
+        let now = clock.now().epochMilliseconds
+        let leasedUntil = now + Int64(lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000)
+        let token = UUID().uuidString.lowercased()
+        let lock = store.backend == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
+        let rows = try await store.transaction { db in
+            try await db.raw(
+                """
+                UPDATE bus_messages SET leased_until = \(bind: leasedUntil), lease_token = \(bind: token),
+                    deliveries = deliveries + 1
+                WHERE seq IN (
+                    SELECT m.seq FROM bus_messages m
+                    WHERE m.subscription = \(bind: subscription) AND m.available_at <= \(bind: now)
+                      AND (m.leased_until IS NULL OR m.leased_until <= \(bind: now))
+                      AND (m.message_key IS NULL OR NOT EXISTS (
+                          SELECT 1 FROM bus_messages e
+                          WHERE e.subscription = m.subscription AND e.message_key = m.message_key AND e.seq < m.seq))
+                    ORDER BY m.seq LIMIT \(bind: max(1, limit)) \(unsafeRaw: lock))
+                RETURNING seq, \(unsafeRaw: Envelope.sqlColumns), deliveries, history
+                """
+            ).all()
+        }
+        return try rows.map { row in
+            let seq = try row.decode(column: "seq", as: Int64.self)
+            var envelope = try Envelope(sqlRow: row)
+            envelope.attempt = try row.decode(column: "deliveries", as: Int.self)
+            let history = try Self.attempts(try row.decode(column: "history", as: String.self))
+            return (seq, Delivery(subscription: subscription, envelope: envelope, receipt: "\(seq):\(token)", history: history))
+        }.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    public func waitForMessages(on subscription: String, timeout: Duration) async {
+        await wakeUps.wait(timeout: timeout)
+    }
+
+    @discardableResult
+    public func acknowledge(_ delivery: Delivery) async throws -> Bool {
+        let (seq, token) = try Self.parse(delivery.receipt)
+        let rows = try await store.transaction { db in
+            try await db.raw(
+                "DELETE FROM bus_messages WHERE seq = \(bind: seq) AND lease_token = \(bind: token) RETURNING seq"
+            ).all()
+        }
+        wakeUps.signal()  // the next message of its key may now be deliverable
+        return !rows.isEmpty
+    }
+
+    @discardableResult
+    public func retry(_ delivery: Delivery, after delay: Duration, error: String) async throws -> Bool {
+        let (seq, token) = try Self.parse(delivery.receipt)
+        let now = clock.now()
+        let availableAt = now.addingTimeInterval(Self.seconds(delay)).epochMilliseconds
+        let history = delivery.history + [AttemptRecord(attempt: delivery.envelope.attempt, at: now, error: error)]
+        let rows = try await store.transaction { db in
+            try await db.raw(
+                """
+                UPDATE bus_messages SET available_at = \(bind: availableAt), leased_until = NULL, lease_token = NULL,
+                    history = \(bind: try Self.json(history))
+                WHERE seq = \(bind: seq) AND lease_token = \(bind: token) RETURNING seq
+                """
+            ).all()
+        }
+        return !rows.isEmpty
+    }
+
+    @discardableResult
+    public func deadLetter(_ delivery: Delivery, error: String) async throws -> Bool {
+        let (seq, token) = try Self.parse(delivery.receipt)
+        let now = clock.now()
+        let attempts = delivery.history + [AttemptRecord(attempt: delivery.envelope.attempt, at: now, error: error)]
+        let moved = try await store.transaction { db -> Bool in
+            let rows = try await db.raw(
+                """
+                DELETE FROM bus_messages WHERE seq = \(bind: seq) AND lease_token = \(bind: token)
+                RETURNING \(unsafeRaw: Envelope.sqlColumns)
+                """
+            ).all()
+            guard let row = rows.first else { return false }
+            let envelope = try Envelope(sqlRow: row)
+            try await db.raw(
+                """
+                INSERT INTO bus_dead_letters (subscription, \(unsafeRaw: Envelope.sqlColumns), attempts, dead_at)
+                VALUES (\(bind: delivery.subscription), \(binds: envelope.sqlBinds), \(bind: try Self.json(attempts)),
+                    \(bind: now.epochMilliseconds))
+                ON CONFLICT (subscription, message_id) DO UPDATE SET attempts = excluded.attempts, dead_at = excluded.dead_at
+                """
+            ).run()
+            return true
+        }
+        if moved { wakeUps.signal() }
+        return moved
+    }
+
+    // MARK: DeadLetterStore
+
+    static let deadLetterColumns = "subscription, \(Envelope.sqlColumns), attempts, dead_at"
+
+    public func deadLetters(subscription: String?, limit: Int, after: String?) async throws -> [DeadLetter] {
+        var query = SQLQueryString("SELECT \(unsafeRaw: Self.deadLetterColumns) FROM bus_dead_letters WHERE 1 = 1")
+        if let subscription {
+            query.appendInterpolation(unsafeRaw: " AND subscription = "); query.appendInterpolation(bind: subscription)
+        }
+        if let after, let cursor = try await cursor(after: after, subscription: subscription) {
+            query.appendInterpolation(unsafeRaw: " AND (dead_at > ")
+            query.appendInterpolation(bind: cursor.deadAt)
+            query.appendInterpolation(unsafeRaw: " OR (dead_at = ")
+            query.appendInterpolation(bind: cursor.deadAt)
+            query.appendInterpolation(unsafeRaw: " AND message_id > ")
+            query.appendInterpolation(bind: after)
+            query.appendInterpolation(unsafeRaw: "))")
+        }
+        query.appendInterpolation(unsafeRaw: " ORDER BY dead_at, message_id LIMIT ")
+        query.appendInterpolation(bind: max(1, limit))
+        let rows = try await store.read { db in try await db.raw(query).all() }
+        return try rows.map(Self.deadLetter(from:))
+    }
+
+    private func cursor(after id: String, subscription: String?) async throws -> (deadAt: Int64, id: String)? {
+        var query = SQLQueryString("SELECT dead_at FROM bus_dead_letters WHERE message_id = \(bind: id)")
+        if let subscription {
+            query.appendInterpolation(unsafeRaw: " AND subscription = "); query.appendInterpolation(bind: subscription)
+        }
+        let row = try await store.read { db in try await db.raw(query).first() }
+        return try row.map { (try $0.decode(column: "dead_at", as: Int64.self), id) }
+    }
+
+    public func deadLetter(id: String, subscription: String) async throws -> DeadLetter? {
+        let row = try await store.read { db in
+            try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.deadLetterColumns) FROM bus_dead_letters
+                WHERE subscription = \(bind: subscription) AND message_id = \(bind: id)
+                """
+            ).first()
+        }
+        return try row.map(Self.deadLetter(from:))
+    }
+
+    public func replay(subscription: String, ids: [String]?) async throws -> Int {
+        let now = clock.now().epochMilliseconds
+        let count = try await store.transaction { db -> Int in
+            let rows = try await db.raw(
+                """
+                SELECT \(unsafeRaw: Self.deadLetterColumns) FROM bus_dead_letters WHERE subscription = \(bind: subscription)
+                ORDER BY dead_at, message_id
+                """
+            ).all()
+            let wanted = ids.map(Set.init)
+            var replayed = 0
+            for row in rows {
+                let letter = try Self.deadLetter(from: row)
+                if let wanted, !wanted.contains(letter.envelope.id) { continue }
+                let envelope = letter.envelope
+                try await db.raw(
+                    """
+                    INSERT INTO bus_messages (subscription, \(unsafeRaw: Envelope.sqlColumns), deliveries, available_at,
+                        history, published_at)
+                    VALUES (\(bind: subscription), \(binds: envelope.sqlBinds), 0, \(bind: now),
+                        \(bind: try Self.json(letter.attempts)), \(bind: now))
+                    ON CONFLICT (subscription, message_id) DO NOTHING
+                    """
+                ).run()
+                try await db.raw(
+                    """
+                    DELETE FROM bus_dead_letters WHERE subscription = \(bind: subscription) AND message_id = \(bind: envelope.id)
+                    """
+                ).run()
+                replayed += 1
+            }
+            return replayed
+        }
+        if count > 0 {
+            if store.backend == .postgres {
+                try await store.read { db in try await db.raw("SELECT pg_notify(\(bind: Self.notifyChannel), '')").run() }
+            }
+            wakeUps.signal()
+        }
+        return count
+    }
+
+    public func purge(subscription: String, ids: [String]?) async throws -> Int {
+        try await store.transaction { db -> Int in
+            if let ids {
+                var purged = 0
+                for id in Set(ids) {
+                    purged += try await db.raw(
+                        """
+                        DELETE FROM bus_dead_letters WHERE subscription = \(bind: subscription) AND message_id = \(bind: id)
+                        RETURNING message_id
+                        """
+                    ).all().count
+                }
+                return purged
+            }
+            return try await db.raw(
+                "DELETE FROM bus_dead_letters WHERE subscription = \(bind: subscription) RETURNING message_id"
+            ).all().count
+        }
+    }
+
+    public func deadLetterCounts() async throws -> [String: Int] {
+        let rows = try await store.read { db in
+            try await db.raw("SELECT subscription, COUNT(*) AS n FROM bus_dead_letters GROUP BY subscription").all()
+        }
+        var counts: [String: Int] = [:]
+        for row in rows {
+            counts[try row.decode(column: "subscription", as: String.self)] = try row.decode(column: "n", as: Int.self)
+        }
+        return counts
+    }
+
+    /// Messages waiting (or leased) per subscription: the queue-depth metric.
+    public func depths() async throws -> [String: Int] {
+        let rows = try await store.read { db in
+            try await db.raw("SELECT subscription, COUNT(*) AS n FROM bus_messages GROUP BY subscription").all()
+        }
+        var depths: [String: Int] = [:]
+        for row in rows {
+            depths[try row.decode(column: "subscription", as: String.self)] = try row.decode(column: "n", as: Int.self)
+        }
+        return depths
+    }
+
+    // MARK: Rows
+
+    struct BadReceipt: Error {}
+
+    static func parse(_ receipt: String) throws -> (Int64, String) {
+        let parts = receipt.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let seq = Int64(parts[0]) else { throw BadReceipt() }
+        return (seq, String(parts[1]))
+    }
+
+    static func deadLetter(from row: any SQLRow) throws -> DeadLetter {
+        DeadLetter(
+            subscription: try row.decode(column: "subscription", as: String.self),
+            envelope: try Envelope(sqlRow: row),
+            attempts: try attempts(try row.decode(column: "attempts", as: String.self)),
+            deadAt: Date(epochMilliseconds: try row.decode(column: "dead_at", as: Int64.self)))
+    }
+
+    static func attempts(_ json: String) throws -> [AttemptRecord] {
+        try MessageCoding.decoder.decode([AttemptRecord].self, from: Data(json.utf8))
+    }
+
+    static func json(_ attempts: [AttemptRecord]) throws -> String {
+        String(decoding: try MessageCoding.encoder.encode(attempts), as: UTF8.self)
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
