@@ -99,6 +99,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MalhaBus",
+            dependencies: [
+                "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Platform/MalhaBus",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MalhaIdentity",
             dependencies: [
                 "MalhaCore",
@@ -179,7 +189,7 @@ let package = Package(
             name: "malha",
             dependencies: [
                 "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
-                "Identity", "Catalog",
+                "MalhaMessaging", "MalhaMessagingSQL", "MalhaBus", "Identity", "Catalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -205,8 +215,10 @@ let package = Package(
         .testTarget(
             name: "MalhaMessagingTests",
             dependencies: [
-                "MalhaCore", "MalhaStore", "MalhaMessaging", "MalhaMessagingSQL", "MalhaTesting",
+                "MalhaCore", "MalhaStore", "MalhaMessaging", "MalhaMessagingSQL", "MalhaTesting", "MalhaBus",
+                "MalhaHTTP", "MalhaIdentity",
                 .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -229,8 +241,9 @@ let package = Package(
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "malha", "MalhaTesting", "MalhaStore",
+                "malha", "MalhaTesting", "MalhaStore", "MalhaCore", "MalhaMessaging", "MalhaMessagingSQL",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: swiftSettings

@@ -6,7 +6,7 @@ import SystemPackage
 /// The deployable units `malha` can run.
 enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
     // Start order in `up`: the registry first (others register with it), the gateway last.
-    case registry, identity, catalog, gateway
+    case registry, bus, identity, catalog, gateway
 
     /// Port offset from the gateway port in `up`.
     var offset: Int {
@@ -15,6 +15,7 @@ enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
         case .registry: 1
         case .identity: 2
         case .catalog: 3
+        case .bus: 4
         }
     }
 }

@@ -3,10 +3,12 @@ import Catalog
 import Foundation
 import Identity
 import Logging
+import MalhaBus
 import MalhaCore
 import MalhaGateway
 import MalhaHTTP
 import MalhaIdentity
+import MalhaMessagingSQL
 import MalhaRegistry
 import MalhaStore
 import ServiceLifecycle
@@ -92,6 +94,19 @@ struct Topology {
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), services: [store])
             // The registry registers with itself, so the gateway routes /v1/registry like any other service.
             return Built(runtime: runtime, application: application, registrar: registrar(RegistryService.routeRules))
+        case .bus:
+            let store = try await openStore(for: name, logger: runtime.logger)
+            let transport = SQLTransport(store: store, logger: runtime.logger)
+            var configuration = BusConfiguration()
+            configuration.host = endpoint.host
+            configuration.port = endpoint.port
+            let application = BusService.buildApplication(
+                configuration: configuration, runtime: runtime, deadLetters: transport, verifier: verifier(),
+                services: [store, transport]
+            ) {
+                try await Migrator.migrate(store, SQLTransport.migrations, logger: runtime.logger)
+            }
+            return Built(runtime: runtime, application: application, registrar: registrar(BusService.routeRules))
         case .identity:
             let store = try await openStore(for: name, logger: runtime.logger)
             var configuration = IdentityConfiguration()
@@ -174,7 +189,7 @@ struct Topology {
             if ContinuousClock.now - started > .seconds(60) { return }
         }
         var lines = ["", "Malha is up. Point a browser or curl at \(settings.publicURL)", ""]
-        for name in ServiceName.allCases {
+        for name in ServiceName.allCases.sorted(by: { settings.endpoints[$0]!.port < settings.endpoints[$1]!.port }) {
             lines.append("  \(name.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(settings.endpoints[name]!.url)")
         }
         lines += ["", "  try: curl \(settings.publicURL)/v1/products?limit=3"]
