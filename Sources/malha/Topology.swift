@@ -8,6 +8,7 @@ import MalhaCore
 import MalhaGateway
 import MalhaHTTP
 import MalhaIdentity
+import MalhaMessaging
 import MalhaMessagingSQL
 import MalhaRegistry
 import MalhaStore
@@ -102,7 +103,10 @@ struct Topology {
             configuration.port = endpoint.port
             let application = BusService.buildApplication(
                 configuration: configuration, runtime: runtime, deadLetters: transport, verifier: verifier(),
-                services: [store, transport]
+                services: [
+                    store, transport,
+                    BusMetricsSampler(statistics: transport, logger: runtime.logger, metricsFactory: runtime.metricsFactory),
+                ]
             ) {
                 try await Migrator.migrate(store, SQLTransport.migrations, logger: runtime.logger)
             }

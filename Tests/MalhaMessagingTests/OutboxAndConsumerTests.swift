@@ -5,6 +5,7 @@ import MalhaMessaging
 import MalhaMessagingSQL
 import MalhaStore
 import MalhaTesting
+import Prometheus
 import SQLKit
 import Synchronization
 import Testing
@@ -175,5 +176,41 @@ struct OutboxAndConsumerTests {
             #expect(try await transport.deadLetterCounts().isEmpty)
             #expect(try await transport.depths()["notes", default: 0] == 0, "nothing left on the queue")
         }
+    }
+}
+
+@Suite("Bus metrics")
+struct BusMetricsTests {
+    @Test func samplerReportsDepthAndDeadLettersAndZeroWhenEmptied() async throws {
+        let store = try await TestDatabases.sqlite()
+        let clock = ManualClock(Date())
+        let transport = try await SQLTransport.open(store: store, clock: clock, logger: testLogger)
+        try await transport.bind(subscription: "s", to: [Note.type])
+        try await transport.publish(try (1...3).map { try Envelope(Note(n: $0), source: "t", at: clock.now()) })
+        let first = try await transport.receive(from: "s", limit: 1, lease: .seconds(30))
+        try await transport.deadLetter(first[0], error: "x")
+        let registry = PrometheusCollectorRegistry()
+        let sampler = BusMetricsSampler(
+            statistics: transport, logger: testLogger, metricsFactory: PrometheusMetricsFactory(registry: registry))
+        func exposition() -> String {
+            var buffer: [UInt8] = []
+            registry.emit(into: &buffer)
+            return String(decoding: buffer, as: UTF8.self)
+        }
+        func value(_ name: String, _ text: String) -> Double? {
+            text.split(separator: "\n").first { $0.hasPrefix("\(name){subscription=\"s\"}") }
+                .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+        }
+        let known = await sampler.sampleOnce()
+        #expect(value("bus_queue_depth", exposition()) == 2)
+        #expect(value("bus_dead_letters", exposition()) == 1)
+        for delivery in try await transport.receive(from: "s", limit: 10, lease: .seconds(30)) {
+            try await transport.acknowledge(delivery)
+        }
+        _ = try await transport.purge(subscription: "s", ids: nil)
+        await sampler.sampleOnce(known: known)
+        #expect(value("bus_queue_depth", exposition()) == 0)
+        #expect(value("bus_dead_letters", exposition()) == 0)
+        await store.close()
     }
 }

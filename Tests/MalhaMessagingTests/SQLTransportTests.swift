@@ -40,3 +40,37 @@ struct SQLTransportConformanceTests {
         }
     }
 }
+
+@Suite("SQL transport on PostgreSQL")
+struct SQLTransportPostgresTests {
+    struct Ping: MessageContract {
+        static let type = "test.ping.v1"
+        var n: Int
+    }
+
+    /// A publish in one process wakes a receiver in another through LISTEN/NOTIFY: two transports on
+    /// one database stand for two processes (neither sees the other's in-process wake-ups).
+    @Test(.enabled(if: TestDatabases.postgresURL != nil))
+    func notifyWakesAReceiverOfAnotherTransport() async throws {
+        try await TestDatabases.withPostgres { store in
+            let listener = try await SQLTransport.open(store: store, logger: SQLTransportConformanceTests.logger)
+            let publisher = SQLTransport(store: store, logger: SQLTransportConformanceTests.logger)
+            try await listener.bind(subscription: "s", to: [Ping.type])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await listener.run() }
+                // Let the listener start listening, then drain its first (startup) wake-up.
+                try await Task.sleep(for: .milliseconds(500))
+                await listener.waitForMessages(on: "s", timeout: .milliseconds(10))
+                let start = ContinuousClock.now
+                async let waited: Void = listener.waitForMessages(on: "s", timeout: .seconds(20))
+                try await Task.sleep(for: .milliseconds(100))
+                try await publisher.publish([try Envelope(Ping(n: 1), source: "t", at: Date())])
+                await waited
+                let elapsed = ContinuousClock.now - start
+                #expect(elapsed < .seconds(5), "woken by NOTIFY, not the 20 s timeout (\(elapsed))")
+                #expect(try await listener.receive(from: "s", limit: 1, lease: .seconds(30)).count == 1)
+                group.cancelAll()
+            }
+        }
+    }
+}

@@ -18,7 +18,7 @@ import Synchronization
 ///
 /// Run it as a `Service` (its `run()` listens for PostgreSQL notifications; on SQLite it only waits
 /// for shutdown); publishes in this process wake local receivers directly.
-public final class SQLTransport: MessageTransport, DeadLetterStore, Service {
+public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistics, Service {
     public static let migrations: [Migration] = [
         Migration(version: 1, name: "bus") { backend in
             let seq = backend == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
