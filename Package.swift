@@ -162,6 +162,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Contracts
+        .target(
+            name: "Contracts",
+            dependencies: ["MalhaMessaging"],
+            path: "Sources/Contracts",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Services
         .target(
             name: "Identity",
@@ -181,6 +189,13 @@ let package = Package(
                 .product(name: "SQLKit", package: "sql-kit"),
             ],
             path: "Sources/Services/Catalog",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "Orders",
+            dependencies: ["Contracts", "MalhaCore"],
+            path: "Sources/Services/Orders",
             swiftSettings: swiftSettings
         ),
 
@@ -237,6 +252,11 @@ let package = Package(
                 "Catalog", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaStore", "MalhaCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OrdersTests",
+            dependencies: ["Orders", "Contracts", "MalhaMessaging"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
