@@ -144,9 +144,11 @@ struct OutboxAndConsumerTests {
                     retry: RetryPolicy(base: .milliseconds(5), cap: .milliseconds(20), maxAttempts: 5),
                     concurrency: 4),
                 transport: transport, store: service, logger: testLogger, idleWait: .milliseconds(200)
-            ) { envelope, db in
+            ) { envelope, context in
                 let note = try envelope.decode(Note.self)
-                try await db.raw("INSERT INTO effects (message_id, n) VALUES (\(bind: envelope.id), \(bind: note.n))").run()
+                try await context.database.raw(
+                    "INSERT INTO effects (message_id, n) VALUES (\(bind: envelope.id), \(bind: note.n))"
+                ).run()
                 // Every third message fails its first attempt: retried, then applied once.
                 if note.n % 3 == 0, failedOnce.withLock({ $0.insert(note.n).inserted }) { throw FirstAttemptFails() }
             }

@@ -44,6 +44,26 @@ public enum Inbox {
     }
 }
 
+/// What a handler works with: the transaction's database, and a place for work that must wait
+/// until the transaction commits (invalidating a cache, waking the outbox relay).
+public final class HandlerContext: Sendable {
+    public let database: any SQLDatabase
+    private let actions = Mutex<[@Sendable () async -> Void]>([])
+
+    init(database: any SQLDatabase) {
+        self.database = database
+    }
+
+    /// Runs `action` once the effect is committed (never when it rolls back).
+    public func afterCommit(_ action: @escaping @Sendable () async -> Void) {
+        actions.withLock { $0.append(action) }
+    }
+
+    func runAfterCommit() async {
+        for action in actions.withLock({ $0 }) { await action() }
+    }
+}
+
 /// How a subscription retries: exponential backoff with full jitter between attempts, and the
 /// dead letters after `maxAttempts` (a lease that lapsed counts as an attempt).
 public struct RetryPolicy: Sendable, Hashable {
@@ -94,7 +114,9 @@ public enum ConsumeOutcome: String, Sendable, Hashable {
 /// one transaction on the service's database, and acknowledges, retries or dead-letters it.
 /// Nothing is acknowledged on failure; nothing is dropped.
 public final class ConsumerRunner: Service {
-    public typealias Handler = @Sendable (Envelope, any SQLDatabase) async throws -> Void
+    /// Applies a message's effect through `context.database`, inside the transaction that records
+    /// it in the inbox.
+    public typealias Handler = @Sendable (Envelope, HandlerContext) async throws -> Void
 
     let subscription: Subscription
     let transport: any MessageTransport
@@ -190,12 +212,15 @@ public final class ConsumerRunner: Service {
             return .deadLettered
         }
         do {
-            let applied = try await store.transaction { db -> Bool in
+            let context = try await store.transaction { db -> HandlerContext? in
                 guard try await Inbox.record(envelope.id, subscription: self.subscription.name, at: self.clock.now(), in: db)
-                else { return false }
-                try await self.handler(envelope, db)
-                return true
+                else { return nil }
+                let context = HandlerContext(database: db)
+                try await self.handler(envelope, context)
+                return context
             }
+            let applied = context != nil
+            await context?.runAfterCommit()
             await settleSafely(delivery) { try await self.transport.acknowledge(delivery) }
             return applied ? .applied : .duplicate
         } catch {

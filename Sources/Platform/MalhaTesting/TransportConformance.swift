@@ -159,12 +159,14 @@ public struct TransportConformance: Sendable {
         let transport = subject.transport
         try await prepareEffects(subject.consumerStore)
         let broken = FailSwitch(failing: true)
+        let committed = Collected()
         let runner = ConsumerRunner(
             subscription: Subscription(
                 name: "s", types: [Ping.type], retry: RetryPolicy(base: .seconds(1), cap: .seconds(4), maxAttempts: 3)),
             transport: transport, store: subject.consumerStore, clock: subject.clock, logger: logger
-        ) { envelope, db in
-            try await db.raw("INSERT INTO conformance_effects (message_id) VALUES (\(bind: envelope.id))").run()
+        ) { envelope, context in
+            try await context.database.raw("INSERT INTO conformance_effects (message_id) VALUES (\(bind: envelope.id))").run()
+            context.afterCommit { committed.append([envelope.id]) }
             if broken.failing { throw ConformanceFailure("handler is broken") }
         }
         try await transport.bind(subscription: "s", to: [Ping.type])
@@ -201,6 +203,7 @@ public struct TransportConformance: Sendable {
             try expect(await runner.consume(delivery) == .duplicate, "the inbox refuses it")
         }
         try expect(try await effects(subject.consumerStore, message.id) == 1, "applied exactly once")
+        try expect(committed.values == [message.id], "after-commit work ran once, for the applied attempt only")
     }
 
     static func permanentErrorsDeadLetterAtOnce(_ subject: Subject) async throws {
