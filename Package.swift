@@ -185,6 +185,7 @@ let package = Package(
         .target(
             name: "Catalog",
             dependencies: [
+                "Contracts", "MalhaMessaging",
                 "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry",
                 .product(name: "SQLKit", package: "sql-kit"),
             ],
@@ -249,7 +250,7 @@ let package = Package(
         .testTarget(
             name: "CatalogTests",
             dependencies: [
-                "Catalog", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaStore", "MalhaCore",
+                "Catalog", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaStore", "MalhaCore", "Contracts", "MalhaMessaging",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -50,7 +50,8 @@ public final class HandlerContext: Sendable {
     public let database: any SQLDatabase
     private let actions = Mutex<[@Sendable () async -> Void]>([])
 
-    init(database: any SQLDatabase) {
+    /// Made by the consumer runner for each message (and by tests that call a handler directly).
+    public init(database: any SQLDatabase) {
         self.database = database
     }
 
@@ -59,7 +60,8 @@ public final class HandlerContext: Sendable {
         actions.withLock { $0.append(action) }
     }
 
-    func runAfterCommit() async {
+    /// Runs the after-commit work; the runner calls it once the transaction has committed.
+    public func runAfterCommit() async {
         for action in actions.withLock({ $0 }) { await action() }
     }
 }

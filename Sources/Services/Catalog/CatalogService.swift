@@ -3,8 +3,9 @@ public import Hummingbird
 public import MalhaCore
 public import MalhaHTTP
 public import MalhaIdentity
+import MalhaMessaging
 public import MalhaRegistry
-public import MalhaStore
+import MalhaStore
 public import ServiceLifecycle
 
 /// How a catalog instance runs.
@@ -102,6 +103,9 @@ public enum CatalogService {
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
         ) {
             try await Migrator.migrate(store, migrations, logger: logger)
+            // The saga's stock commands arrive through the inbox; replies leave through the outbox.
+            try await Outbox.migrate(store, logger: logger)
+            try await Inbox.migrate(store, logger: logger)
             if configuration.seedDemoData {
                 let inserted = try await seedDemoCatalog(repository: repository)
                 if inserted > 0 { logger.info("demo catalog seeded", metadata: ["products": "\(inserted)"]) }

@@ -48,6 +48,28 @@ enum CatalogMigrations {
                 """,
                 "CREATE INDEX stock_movements_by_product ON stock_movements (product_id, created_at)",
             ]
-        }
+        },
+        Migration(version: 2, name: "stock reservations") { _ in
+            [
+                // One row per order the saga asked about; `state` is reserved | failed | released |
+                // committed. A release that arrives before its reservation leaves a `released` row, so
+                // the late reservation is refused instead of holding stock for a cancelled order.
+                """
+                CREATE TABLE stock_reservations (
+                    order_id TEXT PRIMARY KEY,
+                    state TEXT NOT NULL,
+                    unavailable TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE stock_reservation_lines (
+                    order_id TEXT NOT NULL REFERENCES stock_reservations(order_id),
+                    product_id TEXT NOT NULL REFERENCES products(id),
+                    quantity BIGINT NOT NULL CHECK (quantity > 0),
+                    PRIMARY KEY (order_id, product_id))
+                """,
+            ]
+        },
     ]
 }
