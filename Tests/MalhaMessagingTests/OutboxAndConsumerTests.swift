@@ -162,7 +162,8 @@ struct OutboxAndConsumerTests {
                     }
                     relay.wake()
                 }
-                let done = await eventually(timeout: .seconds(30)) {
+                // Generous: every message is five fsynced commits, and the whole suite shares two cores.
+                let done = await eventually(timeout: .seconds(120)) {
                     (try? await service.read { db in
                         try await db.raw("SELECT COUNT(*) AS n FROM effects").first()?.decode(column: "n", as: Int.self)
                     }) == 60

@@ -51,7 +51,7 @@ struct GatewayHarness: Sendable {
         configuration.staticRoutesFile = staticRoutesFile
         configuration.connectTimeout = .seconds(2)
         configuration.healthCheckInterval = healthCheckInterval
-        configuration.healthCheckTimeout = .milliseconds(300)
+        configuration.healthCheckTimeout = .seconds(1)
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: "gateway"), logger: Logger(label: "test.gateway"))
         let upstreamClient = GatewayService.makeHTTPClient(configuration: configuration)
         var clientConfiguration = HTTPClient.Configuration()

@@ -101,6 +101,20 @@ struct GatewayRoutingTests {
         #expect(entry.candidates(health: health, now: clock.now()).count == 2, "a live answer readmits at once")
     }
 
+    @Test func whenEveryUpstreamFailsItsChecksTheChecksAreIgnored() {
+        let now = Date()
+        let health = UpstreamHealth(ejectionDuration: .seconds(5), thresholds: .init(unhealthy: 1, healthy: 1))
+        let entry = RouteEntry(
+            prefix: "/v1", methods: nil, policy: .public, timeout: .seconds(1), stripPrefix: false, service: "s",
+            upstreams: [.init(baseURL: "http://a", service: "s"), .init(baseURL: "http://b", service: "s")])
+        health.record(probeOf: "http://a", succeeded: false)
+        #expect(entry.candidates(health: health, now: now).map(\.baseURL) == ["http://b"])
+        health.record(probeOf: "http://b", succeeded: false)
+        #expect(Set(entry.candidates(health: health, now: now).map(\.baseURL)) == ["http://a", "http://b"], "panic mode")
+        health.eject("http://a", now: now)
+        #expect(entry.candidates(health: health, now: now).map(\.baseURL) == ["http://b"], "passive ejection still holds")
+    }
+
     @Test func activeChecksUseConsecutiveThresholds() {
         let now = Date()
         let health = UpstreamHealth(ejectionDuration: .seconds(5), thresholds: .init(unhealthy: 3, healthy: 2))

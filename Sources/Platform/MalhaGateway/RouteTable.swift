@@ -57,17 +57,22 @@ final class RouteEntry: Sendable {
 
     func accepts(method: String) -> Bool { methods?.contains(method) ?? true }
 
-    /// Upstreams in the order to try them: round-robin start, ejected and failing ones left out.
+    /// Upstreams in the order to try them: round-robin start, ejected and failing ones left out —
+    /// unless every one fails its active checks, in which case only ejected ones are (panic mode).
     func candidates(health: UpstreamHealth, now: Date) -> [Upstream] {
         guard !upstreams.isEmpty else { return [] }
         let start = cursor.wrappingAdd(1, ordering: .relaxed).oldValue
-        var ordered: [Upstream] = []
-        ordered.reserveCapacity(upstreams.count)
-        for offset in 0..<upstreams.count {
-            let upstream = upstreams[(start &+ offset) % upstreams.count]
-            if health.isRoutable(upstream.baseURL, now: now) { ordered.append(upstream) }
+        func ordered(ignoringChecks: Bool) -> [Upstream] {
+            var ordered: [Upstream] = []
+            ordered.reserveCapacity(upstreams.count)
+            for offset in 0..<upstreams.count {
+                let upstream = upstreams[(start &+ offset) % upstreams.count]
+                if health.isRoutable(upstream.baseURL, now: now, ignoringChecks: ignoringChecks) { ordered.append(upstream) }
+            }
+            return ordered
         }
-        return ordered
+        let healthy = ordered(ignoringChecks: false)
+        return healthy.isEmpty ? ordered(ignoringChecks: true) : healthy
     }
 }
 

@@ -13,6 +13,9 @@ import Synchronization
 ///   that accepts connections but hangs, or one that reports itself not ready (its database down).
 ///
 /// An upstream never probed is routable (registration happens only once an instance serves).
+/// When every upstream of a route fails its active checks, the route ignores them (Envoy's "panic
+/// mode"): a broken health endpoint, or probes starved by load, must not take a whole service
+/// down; refused connections still eject.
 public final class UpstreamHealth: Sendable {
     public struct Thresholds: Sendable {
         public var unhealthy: Int
@@ -43,10 +46,10 @@ public final class UpstreamHealth: Sendable {
         self.thresholds = thresholds
     }
 
-    /// Whether requests may go to `baseURL` now.
-    func isRoutable(_ baseURL: String, now: Date) -> Bool {
+    /// Whether requests may go to `baseURL` now (`ignoringChecks`: on passive ejection alone).
+    func isRoutable(_ baseURL: String, now: Date, ignoringChecks: Bool = false) -> Bool {
         state.withLock { state in
-            if state.probes[baseURL]?.failing == true { return false }
+            if !ignoringChecks, state.probes[baseURL]?.failing == true { return false }
             guard let until = state.ejectedUntil[baseURL] else { return true }
             if until > now { return false }
             state.ejectedUntil[baseURL] = nil
