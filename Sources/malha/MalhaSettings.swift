@@ -18,6 +18,9 @@ enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
         case .bus: 4
         }
     }
+
+    /// Whether the service publishes or consumes on the bus (and so needs the process's bus).
+    var usesBus: Bool { self == .bus || self == .catalog }
 }
 
 /// Typed configuration, read once at start from (highest first) command-line flags, `MALHA_*`

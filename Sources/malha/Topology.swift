@@ -33,8 +33,19 @@ struct Topology {
         var registrars: [any Service] = []
         var gatewayRuntime: ServiceRuntime?
         var otherRuntimes: [ServiceRuntime] = []
+        // One bus per process, shared by every service in it that publishes or consumes. It starts
+        // first and stops last (a service group stops in reverse order).
+        var bus: SQLTransport?
+        if services.contains(where: \.usesBus) {
+            var busLogger = Logger(label: "malha.bus")
+            busLogger[metadataKey: "service"] = "bus"
+            let store = try await openStore(for: .bus, logger: busLogger)
+            let transport = SQLTransport(store: store, logger: busLogger)
+            group += [store, transport]
+            bus = transport
+        }
         for name in services {
-            let built = try await build(name, httpClient: httpClient)
+            let built = try await build(name, httpClient: httpClient, bus: bus)
             group.append(built.application)
             if let registrar = built.registrar { registrars.append(registrar) }
             if name == .gateway { gatewayRuntime = built.runtime } else { otherRuntimes.append(built.runtime) }
@@ -73,7 +84,7 @@ struct Topology {
         var registrar: (any Service)?
     }
 
-    func build(_ name: ServiceName, httpClient: HTTPClient) async throws -> Built {
+    func build(_ name: ServiceName, httpClient: HTTPClient, bus: SQLTransport?) async throws -> Built {
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: name.rawValue))
         let endpoint = settings.endpoints[name]!
         let registryClient = RegistryClient(baseURL: settings.registryURL, token: settings.registryToken, httpClient: httpClient)
@@ -96,19 +107,17 @@ struct Topology {
             // The registry registers with itself, so the gateway routes /v1/registry like any other service.
             return Built(runtime: runtime, application: application, registrar: registrar(RegistryService.routeRules))
         case .bus:
-            let store = try await openStore(for: name, logger: runtime.logger)
-            let transport = SQLTransport(store: store, logger: runtime.logger)
+            guard let transport = bus else { preconditionFailure("the bus service runs with the process's bus") }
             var configuration = BusConfiguration()
             configuration.host = endpoint.host
             configuration.port = endpoint.port
             let application = BusService.buildApplication(
                 configuration: configuration, runtime: runtime, deadLetters: transport, verifier: verifier(),
                 services: [
-                    store, transport,
-                    BusMetricsSampler(statistics: transport, logger: runtime.logger, metricsFactory: runtime.metricsFactory),
+                    BusMetricsSampler(statistics: transport, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
                 ]
             ) {
-                try await Migrator.migrate(store, SQLTransport.migrations, logger: runtime.logger)
+                try await transport.migrate()
             }
             return Built(runtime: runtime, application: application, registrar: registrar(BusService.routeRules))
         case .identity:
@@ -132,7 +141,8 @@ struct Topology {
                 host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience,
                 seedDemoData: settings.seedDemoCatalog)
             let application = try await CatalogService.buildApplication(
-                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), services: [store])
+                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
+                services: [store])
             return Built(runtime: runtime, application: application, registrar: registrar(CatalogService.routeRules))
         case .gateway:
             var configuration = GatewayConfiguration(issuer: settings.issuer, audience: settings.audience)

@@ -169,6 +169,11 @@ struct OutboxAndConsumerTests {
                     }) == 60
                 }
                 #expect(done, "every message applied")
+                // The acknowledgement follows each commit: wait for the queue to drain before stopping.
+                let drained = await eventually(timeout: .seconds(60)) {
+                    (try? await transport.depths()["notes", default: 0]) == 0
+                }
+                #expect(drained, "nothing left on the queue")
                 group.cancelAll()
             }
             let rows = try await service.read { db in
@@ -177,7 +182,6 @@ struct OutboxAndConsumerTests {
             #expect(rows.count == 60)
             #expect(try rows.allSatisfy { try $0.decode(column: "c", as: Int.self) == 1 }, "none applied twice")
             #expect(try await transport.deadLetterCounts().isEmpty)
-            #expect(try await transport.depths()["notes", default: 0] == 0, "nothing left on the queue")
         }
     }
 }

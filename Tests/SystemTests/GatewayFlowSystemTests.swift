@@ -215,7 +215,12 @@ struct EmbeddedUpSystemTests {
             }
         }
 
+        // SIGTERM: deregister, drain, close — promptly and cleanly (a rolling deploy waits on this).
+        let stopping = ContinuousClock.now
         up.terminate()
+        let stopTook = ContinuousClock.now - stopping
+        #expect(stopTook < .seconds(5), "graceful shutdown took \(stopTook)")
+        #expect(up.process.terminationReason == .exit && up.process.terminationStatus == 0)
 
         up = try MalhaProcess(arguments: arguments, environment: [:], name: "up-2", logDirectory: directory)
         defer { up.terminate() }

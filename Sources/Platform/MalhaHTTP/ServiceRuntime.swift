@@ -5,7 +5,7 @@ import MalhaCore
 public import Metrics
 public import NIOCore
 public import Prometheus
-import ServiceLifecycle
+public import ServiceLifecycle
 import Synchronization
 
 /// Who a running service instance is.
@@ -184,6 +184,14 @@ public final class Readiness: Sendable {
         let checks = snapshot()
         return !checks.isEmpty && checks.values.allSatisfy { $0 }
     }
+
+    /// Suspends until condition `name` holds (or the task is cancelled): background work that
+    /// needs the schema (a consumer) waits for `migrations`.
+    public func wait(for name: String, pollEvery interval: Duration = .milliseconds(20)) async {
+        while !Task.isCancelled, conditions.withLock({ $0[name] }) != true {
+            try? await Task.sleep(for: interval)
+        }
+    }
 }
 
 /// The address a server actually bound to, known once it runs. Waiters suspend until then.
@@ -223,5 +231,25 @@ public final class BoundAddress: Sendable {
     public func baseURL() async -> String {
         let (host, port) = await value()
         return "http://\(host):\(port)"
+    }
+}
+
+/// Runs `service` once a readiness condition holds (a consumer waits for its service's
+/// `migrations`); returns without starting it when shutdown comes first.
+public struct StartsWhenReady: Service {
+    let readiness: Readiness
+    let condition: String
+    let service: any Service
+
+    public init(_ service: any Service, readiness: Readiness, condition: String = "migrations") {
+        self.service = service
+        self.readiness = readiness
+        self.condition = condition
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await readiness.wait(for: condition) }
+        if Task.isCancelled || Task.isShuttingDownGracefully { return }
+        try await service.run()
     }
 }

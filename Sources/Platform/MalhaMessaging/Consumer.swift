@@ -150,7 +150,24 @@ public final class ConsumerRunner: Service {
     }
 
     public func run() async throws {
-        try await transport.bind(subscription: subscription.name, to: subscription.types)
+        // The bus may still be starting (or briefly down): bind with backoff until it answers.
+        var attempt = 0
+        while true {
+            do {
+                try await transport.bind(subscription: subscription.name, to: subscription.types)
+                break
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                if attempt >= 5 {
+                    logger.warning(
+                        "cannot bind the subscription yet",
+                        metadata: ["subscription": "\(subscription.name)", "error": "\(error)"])
+                }
+                let delay = Backoff(base: .milliseconds(50), cap: .seconds(5)).delay(attempt: attempt)
+                attempt += 1
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+            }
+        }
         let limit = subscription.concurrency
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled, !Task.isShuttingDownGracefully {

@@ -16,8 +16,9 @@ import Synchronization
 /// `leased_until` and a fresh `lease_token`, and only the token holder can settle them. Time comes
 /// from the injected clock, so lease expiry and retry delays are testable without sleeping.
 ///
-/// Run it as a `Service` (its `run()` listens for PostgreSQL notifications; on SQLite it only waits
-/// for shutdown); publishes in this process wake local receivers directly.
+/// Run it as a `Service` (its `run()` migrates the bus tables, then listens for PostgreSQL
+/// notifications; on SQLite it only waits for shutdown); publishes in this process wake local
+/// receivers directly.
 public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistics, Service {
     public static let migrations: [Migration] = [
         Migration(version: 1, name: "bus") { backend in
@@ -101,7 +102,15 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
 
     /// On PostgreSQL, listens for publishes from other processes and wakes local receivers;
     /// reconnects with backoff when the connection drops. Returns on graceful shutdown.
+    /// Creates the bus tables when missing (idempotent; safe from several processes at once).
+    public func migrate() async throws {
+        try await Migrator.migrate(store, Self.migrations, logger: logger)
+    }
+
+    /// Migrates the bus (publishers and consumers retry until it is ready), then on PostgreSQL
+    /// listens for notifications until shutdown.
     public func run() async throws {
+        try await migrate()
         guard let postgres else {
             try? await gracefulShutdown()
             return

@@ -129,7 +129,7 @@ public struct RegistryRegistrar: Service {
                         runtime.logger.info("registered", metadata: ["registry": "\(client.baseURL)", "url": "\(baseURL)"])
                     }
                     failures = 0
-                    try? await Task.sleep(for: ttl / 3)
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: ttl / 3) }
                 } catch RegistryClient.Failure.leaseLapsed {
                     registered = false
                     runtime.logger.warning("lease lapsed; registering again")
@@ -139,7 +139,8 @@ public struct RegistryRegistrar: Service {
                         runtime.logger.warning(
                             "registry unreachable", metadata: ["error": "\(error)", "attempts": "\(failures)"])
                     }
-                    try? await Task.sleep(for: backoff.delay(attempt: failures))
+                    let delay = backoff.delay(attempt: failures)
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
                 }
             }
         } onGracefulShutdown: {
@@ -195,7 +196,7 @@ public final class PollingInstanceSource: ServiceInstanceSource, Service {
                     logger.warning("registry poll failed", metadata: ["error": "\(error)", "attempts": "\(failures)"])
                 }
             }
-            try? await Task.sleep(for: interval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
     }
 }

@@ -209,7 +209,7 @@ struct LeasePurger: Service {
     func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
-                try await Task.sleep(for: interval)
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch { return }
             do {
                 try await repository.purgeExpired(before: clock.now())

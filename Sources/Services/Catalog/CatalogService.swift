@@ -85,13 +85,16 @@ public enum CatalogService {
     }
 
     /// The application: `services` run before the server in order (the store first); migrations
-    /// and, when configured, the demo seed run in `beforeServerStarts`.
+    /// and, when configured, the demo seed run in `beforeServerStarts`. With a `transport`, the
+    /// catalog also takes the order saga's stock commands (a consumer that starts once migrated)
+    /// and relays its replies from its outbox.
     public static func buildApplication(
         configuration: CatalogConfiguration,
         runtime: ServiceRuntime,
         store: any SQLStore,
         cache: any KeyValueCache = InMemoryCache(),
         verifier: AccessTokenVerifier,
+        transport: (any MessageTransport)? = nil,
         clock: any WallClock = SystemWallClock(),
         services: [any Service] = []
     ) async throws -> some ApplicationProtocol {
@@ -99,6 +102,19 @@ public enum CatalogService {
         let router = buildRouter(runtime: runtime, repository: repository, verifier: verifier)
         runtime.readiness.require("migrations")
         let logger = runtime.logger
+        var services = services
+        if let transport {
+            let relay = OutboxRelay(
+                store: store, transport: transport, service: name, clock: clock, logger: logger,
+                metricsFactory: runtime.metricsFactory)
+            let handler = StockCommandHandler(cache: cache, clock: clock) { relay.wake() }
+            let consumer = ConsumerRunner(
+                subscription: StockCommandHandler.subscription, transport: transport, store: store, clock: clock, logger: logger,
+                metricsFactory: runtime.metricsFactory, handler: handler.handle)
+            services += [
+                StartsWhenReady(relay, readiness: runtime.readiness), StartsWhenReady(consumer, readiness: runtime.readiness),
+            ]
+        }
         return runtime.makeApplication(
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
         ) {
