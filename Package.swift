@@ -195,7 +195,12 @@ let package = Package(
 
         .target(
             name: "Orders",
-            dependencies: ["Contracts", "MalhaCore"],
+            dependencies: [
+                "Contracts", "MalhaCore", "MalhaMessaging", "MalhaStore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Sources/Services/Orders",
             swiftSettings: swiftSettings
         ),
@@ -257,7 +262,12 @@ let package = Package(
         ),
         .testTarget(
             name: "OrdersTests",
-            dependencies: ["Orders", "Contracts", "MalhaMessaging"],
+            dependencies: [
+                "Orders", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore", "Catalog",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
