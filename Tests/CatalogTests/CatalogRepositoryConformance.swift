@@ -1,6 +1,7 @@
 import Foundation
 import MalhaCore
 import MalhaStore
+import MalhaTesting
 import SQLKit
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
 enum CatalogRepositoryConformance {
     static func migratedRepository(_ store: any SQLStore) async throws -> CatalogRepository {
         try await Migrator.migrate(store, CatalogService.migrations, logger: testLogger)
-        return CatalogRepository(store: store, cache: InMemoryCache(), clock: TestClock())
+        return CatalogRepository(store: store, cache: InMemoryCache(), clock: testClock())
     }
 
     static func seedRunsOnce(_ store: any SQLStore) async throws {
@@ -110,11 +111,11 @@ enum CatalogRepositoryConformance {
 
     static func stockMovementsNeverGoNegative(_ store: any SQLStore) async throws {
         try await Migrator.migrate(store, CatalogService.migrations, logger: testLogger)
-        let clock = TestClock()
+        let clock = testClock()
         let repository = CatalogRepository(store: store, cache: InMemoryCache(), clock: clock)
         let product = try await repository.createProduct(
             ProductDraft(sku: "STK-1", name: "SSD 1TB", priceCents: 39_900), initialStock: 10, actor: "admin-1")
-        clock.advance(1)
+        clock.advance(by: .seconds(1))
         let (movement, level) = try await repository.adjustStock(
             productID: product.id, delta: 5, reason: "compra", actor: "admin-1")
         #expect(level == StockLevel(onHand: 15, reserved: 0))
@@ -129,7 +130,7 @@ enum CatalogRepositoryConformance {
         await #expect(throws: CatalogError.insufficientStock(onHand: 15, reserved: 4, delta: -12)) {
             try await repository.adjustStock(productID: product.id, delta: -12, reason: "perda", actor: "admin-1")
         }
-        clock.advance(1)
+        clock.advance(by: .seconds(1))
         let (_, after) = try await repository.adjustStock(
             productID: product.id, delta: -11, reason: "inventário", actor: "admin-2")
         #expect(after == StockLevel(onHand: 4, reserved: 4))

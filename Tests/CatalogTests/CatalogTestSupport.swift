@@ -6,69 +6,29 @@ import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
 import MalhaStore
+import MalhaTesting
 import SQLKit
 import Synchronization
 import Testing
 
 @testable import Catalog
 
-/// A clock tests move by hand.
-final class TestClock: WallClock {
-    private let current: Mutex<Date>
-    init(_ start: Date = Date(timeIntervalSince1970: 1_790_000_000)) { current = Mutex(start) }
-    func now() -> Date { current.withLock { $0 } }
-    func advance(_ seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
-}
+/// A clock tests move by hand, starting at a fixed instant.
+func testClock() -> ManualClock { ManualClock(Date(timeIntervalSince1970: 1_790_000_000)) }
 
 let testLogger = Logger(label: "catalog-tests")
 
-/// A fresh SQLite database in its own temporary directory, closed afterwards.
+/// When PostgreSQL tests run (`MALHA_TEST_POSTGRES_URL`).
+let postgresURL = TestDatabases.postgresURL
+
+/// A fresh SQLite database, closed afterwards.
 func withSQLiteStore<T>(_ body: (SQLiteStore) async throws -> T) async throws -> T {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("malha-catalog-\(UUID().uuidString)")
-    let store = try await SQLiteStore.open(path: directory.appendingPathComponent("catalog.sqlite").path, logger: testLogger)
-    do {
-        let result = try await body(store)
-        await store.close()
-        try? FileManager.default.removeItem(at: directory)
-        return result
-    } catch {
-        await store.close()
-        try? FileManager.default.removeItem(at: directory)
-        throw error
-    }
+    try await TestDatabases.withSQLite(body)
 }
 
-/// `MALHA_TEST_POSTGRES_URL` (postgres://postgres@127.0.0.1:PORT/postgres), when PostgreSQL tests should run.
-let postgresURL = ProcessInfo.processInfo.environment["MALHA_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
-
-/// A fresh PostgreSQL database (`malha_test_<random>`) for one test. The stores' clients run
-/// in a task group for the duration and are cancelled afterwards.
-func withPostgresStore<T: Sendable>(_ body: @escaping @Sendable (PostgresStore) async throws -> T) async throws -> T {
-    let url = try #require(postgresURL)
-    let admin = try PostgresStore(url: url, logger: testLogger)
-    let name = "malha_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await admin.run() }
-        defer { group.cancelAll() }
-        try await admin.read { database in try await database.raw("CREATE DATABASE \(unsafeRaw: String(name))").run() }
-        var components = try #require(URLComponents(string: url))
-        components.path = "/" + name
-        let store = try PostgresStore(url: try #require(components.string), logger: testLogger)
-        let storeTask = Task { try await store.run() }
-        let result: T
-        do {
-            result = try await body(store)
-        } catch {
-            storeTask.cancel()
-            throw error
-        }
-        storeTask.cancel()
-        _ = await storeTask.result
-        try? await admin.read { database in
-            try await database.raw("DROP DATABASE IF EXISTS \(unsafeRaw: String(name)) WITH (FORCE)").run()
-        }
-        return result
-    }
+/// A fresh PostgreSQL database for one test, dropped afterwards.
+func withPostgresStore<T>(_ body: (PostgresStore) async throws -> T) async throws -> T {
+    try await TestDatabases.withPostgres(body)
 }
 
 /// A migrated catalog over SQLite with an HTTP router, a token signer and an inspectable cache.

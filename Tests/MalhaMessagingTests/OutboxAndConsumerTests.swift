@@ -49,22 +49,7 @@ final class FlakyTransport: MessageTransport {
 
 /// Two databases per run: the service's (outbox, inbox, effects) and the bus's own.
 func withServiceAndBus(_ body: (any SQLStore, any SQLStore) async throws -> Void) async throws {
-    let service = try await TestDatabases.sqlite()
-    let bus = try await TestDatabases.sqlite()
-    do {
-        try await body(service, bus)
-    } catch {
-        await service.close()
-        await bus.close()
-        throw error
-    }
-    await service.close()
-    await bus.close()
-    if TestDatabases.postgresURL != nil {
-        try await TestDatabases.withPostgres { service in
-            try await TestDatabases.withPostgres { bus in try await body(service, bus) }
-        }
-    }
+    try await TestDatabases.withEachBackend(stores: 2) { try await body($0[0], $0[1]) }
 }
 
 let testLogger: Logger = {
@@ -189,7 +174,10 @@ struct OutboxAndConsumerTests {
 @Suite("Bus metrics")
 struct BusMetricsTests {
     @Test func samplerReportsDepthAndDeadLettersAndZeroWhenEmptied() async throws {
-        let store = try await TestDatabases.sqlite()
+        try await TestDatabases.withSQLite { store in try await Self.samplerReports(store) }
+    }
+
+    static func samplerReports(_ store: SQLiteStore) async throws {
         let clock = ManualClock(Date())
         let transport = try await SQLTransport.open(store: store, clock: clock, logger: testLogger)
         try await transport.bind(subscription: "s", to: [Note.type])
@@ -218,6 +206,5 @@ struct BusMetricsTests {
         await sampler.sampleOnce(known: known)
         #expect(value("bus_queue_depth", exposition()) == 0)
         #expect(value("bus_dead_letters", exposition()) == 0)
-        await store.close()
     }
 }

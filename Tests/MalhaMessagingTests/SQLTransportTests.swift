@@ -28,9 +28,9 @@ struct SQLTransportConformanceTests {
 
     @Test(arguments: checkNames)
     func sqlite(_ check: String) async throws {
-        let store = try await TestDatabases.sqlite()
-        defer { Task { await store.close() } }
-        try await TransportConformance.checks[check]!(try await Self.subject(store))
+        try await TestDatabases.withSQLite { store in
+            try await TransportConformance.checks[check]!(try await Self.subject(store))
+        }
     }
 
     @Test(.enabled(if: TestDatabases.postgresURL != nil), arguments: checkNames)

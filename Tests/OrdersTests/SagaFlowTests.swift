@@ -21,21 +21,7 @@ let testLogger: Logger = {
 
 /// Three databases, as in production: the orders service's, the catalog's, and the bus's own.
 func withThreeStores(_ body: (any SQLStore, any SQLStore, any SQLStore) async throws -> Void) async throws {
-    let stores = [try await TestDatabases.sqlite(), try await TestDatabases.sqlite(), try await TestDatabases.sqlite()]
-    do {
-        try await body(stores[0], stores[1], stores[2])
-    } catch {
-        for store in stores { await store.close() }
-        throw error
-    }
-    for store in stores { await store.close() }
-    if TestDatabases.postgresURL != nil {
-        try await TestDatabases.withPostgres { orders in
-            try await TestDatabases.withPostgres { catalog in
-                try await TestDatabases.withPostgres { bus in try await body(orders, catalog, bus) }
-            }
-        }
-    }
+    try await TestDatabases.withEachBackend(stores: 3) { try await body($0[0], $0[1], $0[2]) }
 }
 
 func prepareOrders(_ store: any SQLStore) async throws {
@@ -167,7 +153,10 @@ struct SagaFlowTests {
     }
 
     @Test func aStepThatGetsNoAnswerTimesOutAndCompensates() async throws {
-        let store = try await TestDatabases.sqlite()
+        try await TestDatabases.withSQLite { store in try await Self.timesOutAndCompensates(store) }
+    }
+
+    static func timesOutAndCompensates(_ store: SQLiteStore) async throws {
         try await prepareOrders(store)
         let clock = ManualClock(Date())
         let driver = SagaDriver(stepTimeout: .seconds(30), clock: clock, logger: testLogger) {}
@@ -188,6 +177,5 @@ struct SagaFlowTests {
                 .map { try $0.decode(column: "message_type", as: String.self) }
         }
         #expect(types == [OrderPlaced.type, ReserveStock.type, ReleaseStock.type])
-        await store.close()
     }
 }

@@ -25,16 +25,12 @@ struct DeadLetterSystemTests {
     }
 
     @Test func listReplayAndPurgeThroughTheGatewayAndTheCLI() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("malha-dlq-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let dataDir = directory.appendingPathComponent("data").path
-        let port = try freePort()
-        let up = try MalhaProcess(
-            arguments: ["up", "--port", String(port), "--data-dir", dataDir, "--text-logs"],
-            environment: ["MALHA_ADMIN_EMAIL": "root@example.com", "MALHA_ADMIN_PASSWORD": "correct horse battery staple"],
-            name: "up", logDirectory: directory)
+        let sandbox = try UpSandbox("dlq")
+        let (directory, dataDir) = (sandbox.directory, sandbox.dataDir)
+        let up = try sandbox.start(
+            environment: ["MALHA_ADMIN_EMAIL": "root@example.com", "MALHA_ADMIN_PASSWORD": "correct horse battery staple"])
         defer { up.terminate() }
-        let client = TestClient(base: "http://127.0.0.1:\(port)", http: HTTPClient.shared)
+        let client = TestClient(base: sandbox.baseURL, http: HTTPClient.shared)
         let ready = try await client.eventually("/health/ready", until: { $0.status == 200 })
         try #require(ready?.status == 200, "never ready: \(up.log.suffix(3000))")
 

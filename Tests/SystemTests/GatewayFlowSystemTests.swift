@@ -177,16 +177,12 @@ struct GatewayFlowSystemTests {
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct EmbeddedUpSystemTests {
     @Test func upStartsServesAndKeepsDataAcrossRestart() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("malha-up-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let port = try freePort()
-        let arguments = [
-            "up", "--port", String(port), "--data-dir", directory.appendingPathComponent("data").path, "--text-logs",
-        ]
+        let sandbox = try UpSandbox("up")
+        let port = sandbox.port
         let http = HTTPClient.shared
-        let client = TestClient(base: "http://127.0.0.1:\(port)", http: http)
+        let client = TestClient(base: sandbox.baseURL, http: http)
 
-        var up = try MalhaProcess(arguments: arguments, environment: [:], name: "up-1", logDirectory: directory)
+        var up = try sandbox.start(name: "up-1")
         let started = ContinuousClock.now
         let ready = try await client.eventually("/health/ready", until: { $0.status == 200 })
         try #require(ready?.status == 200, "gateway never ready: \(up.log.suffix(3000))")
@@ -222,7 +218,7 @@ struct EmbeddedUpSystemTests {
         #expect(stopTook < .seconds(5), "graceful shutdown took \(stopTook)")
         #expect(up.process.terminationReason == .exit && up.process.terminationStatus == 0)
 
-        up = try MalhaProcess(arguments: arguments, environment: [:], name: "up-2", logDirectory: directory)
+        up = try sandbox.start(name: "up-2")
         defer { up.terminate() }
         let readyAgain = try await client.eventually("/health/ready", until: { $0.status == 200 })
         try #require(readyAgain?.status == 200)

@@ -112,3 +112,25 @@ struct TestClient {
         return last
     }
 }
+
+/// Where one `malha up` under test lives: a scratch directory (data and logs), a free gateway port,
+/// and the arguments that start it there.
+struct UpSandbox {
+    let directory: URL
+    let dataDir: String
+    let port: Int
+    var arguments: [String] { ["up", "--port", String(port), "--data-dir", dataDir, "--text-logs"] }
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    init(_ name: String) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("malha-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        dataDir = directory.appendingPathComponent("data").path
+        port = try freePort()
+    }
+
+    /// Starts `malha up` in the sandbox.
+    func start(environment: [String: String] = [:], name: String = "up") throws -> MalhaProcess {
+        try MalhaProcess(arguments: arguments, environment: environment, name: name, logDirectory: directory)
+    }
+}

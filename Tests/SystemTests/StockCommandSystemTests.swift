@@ -13,15 +13,11 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct StockCommandSystemTests {
     @Test func reserveAndCommitThroughTheBus() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("malha-stock-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let dataDir = directory.appendingPathComponent("data").path
-        let port = try freePort()
-        let up = try MalhaProcess(
-            arguments: ["up", "--port", String(port), "--data-dir", dataDir, "--text-logs"], environment: [:], name: "up",
-            logDirectory: directory)
+        let sandbox = try UpSandbox("stock")
+        let dataDir = sandbox.dataDir
+        let up = try sandbox.start()
         defer { up.terminate() }
-        let client = TestClient(base: "http://127.0.0.1:\(port)", http: HTTPClient.shared)
+        let client = TestClient(base: sandbox.baseURL, http: HTTPClient.shared)
         let listing = try await client.eventually("/v1/products?limit=1&in_stock=true", until: { $0.status == 200 })
         let product = try #require((listing?.json["items"] as? [[String: Any]])?.first)
         let productID = try #require(product["id"] as? String)

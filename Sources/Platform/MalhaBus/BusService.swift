@@ -129,17 +129,20 @@ struct DeadLetterRoutes: Sendable {
     }
 
     func replay(_ request: Request, context: ServiceRequestContext) async throws -> CountResponse {
-        let subscription = try context.parameters.require("subscription")
-        try Self.validate(subscription: subscription)
-        let selection = try await request.decode(as: DeadLetterSelection.self, context: context).resolved()
-        return CountResponse(count: try await deadLetters.replay(subscription: subscription, ids: selection))
+        let (subscription, ids) = try await Self.selection(request, context: context)
+        return CountResponse(count: try await deadLetters.replay(subscription: subscription, ids: ids))
     }
 
     func purge(_ request: Request, context: ServiceRequestContext) async throws -> CountResponse {
+        let (subscription, ids) = try await Self.selection(request, context: context)
+        return CountResponse(count: try await deadLetters.purge(subscription: subscription, ids: ids))
+    }
+
+    /// The subscription in the path and the dead letters the body selects (nil ids: all).
+    static func selection(_ request: Request, context: ServiceRequestContext) async throws -> (String, [String]?) {
         let subscription = try context.parameters.require("subscription")
-        try Self.validate(subscription: subscription)
-        let selection = try await request.decode(as: DeadLetterSelection.self, context: context).resolved()
-        return CountResponse(count: try await deadLetters.purge(subscription: subscription, ids: selection))
+        try validate(subscription: subscription)
+        return (subscription, try await request.decode(as: DeadLetterSelection.self, context: context).resolved())
     }
 
     static func validate(subscription: String) throws {

@@ -381,26 +381,23 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
     }
 
     public func deadLetterCounts() async throws -> [String: Int] {
+        try await countsPerSubscription(in: "bus_dead_letters")
+    }
+
+    /// Messages waiting (or leased) per subscription: the queue-depth metric.
+    public func depths() async throws -> [String: Int] {
+        try await countsPerSubscription(in: "bus_messages")
+    }
+
+    private func countsPerSubscription(in table: String) async throws -> [String: Int] {
         let rows = try await store.read { db in
-            try await db.raw("SELECT subscription, COUNT(*) AS n FROM bus_dead_letters GROUP BY subscription").all()
+            try await db.raw("SELECT subscription, COUNT(*) AS n FROM \(unsafeRaw: table) GROUP BY subscription").all()
         }
         var counts: [String: Int] = [:]
         for row in rows {
             counts[try row.decode(column: "subscription", as: String.self)] = try row.decode(column: "n", as: Int.self)
         }
         return counts
-    }
-
-    /// Messages waiting (or leased) per subscription: the queue-depth metric.
-    public func depths() async throws -> [String: Int] {
-        let rows = try await store.read { db in
-            try await db.raw("SELECT subscription, COUNT(*) AS n FROM bus_messages GROUP BY subscription").all()
-        }
-        var depths: [String: Int] = [:]
-        for row in rows {
-            depths[try row.decode(column: "subscription", as: String.self)] = try row.decode(column: "n", as: Int.self)
-        }
-        return depths
     }
 
     // MARK: Rows

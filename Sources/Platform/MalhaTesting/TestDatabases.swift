@@ -63,19 +63,43 @@ public enum TestDatabases {
         return try result.get()
     }
 
+    /// A new SQLite store for `body`, closed and deleted afterwards (also when `body` throws).
+    public static func withSQLite<T>(_ body: (SQLiteStore) async throws -> T) async throws -> T {
+        let store = try await sqlite()
+        let directory = URL(fileURLWithPath: store.path).deletingLastPathComponent()
+        let result: Result<T, any Error>
+        do { result = .success(try await body(store)) } catch { result = .failure(error) }
+        await store.close()
+        try? FileManager.default.removeItem(at: directory)
+        return try result.get()
+    }
+
     /// Runs `body` once per available backend: SQLite always, PostgreSQL when configured.
     public static func withEachBackend(_ body: (any SQLStore) async throws -> Void) async throws {
-        let sqlite = try await sqlite()
-        do {
-            try await body(sqlite)
-        } catch {
-            await sqlite.close()
-            throw error
-        }
-        await sqlite.close()
+        try await withEachBackend(stores: 1) { try await body($0[0]) }
+    }
+
+    /// Runs `body` once per available backend with `count` separate databases (a service's and
+    /// the bus's, say): fresh SQLite files, then fresh PostgreSQL databases when configured.
+    public static func withEachBackend(stores count: Int, _ body: ([any SQLStore]) async throws -> Void) async throws {
+        try await withSQLiteStores(count, [], body)
         if postgresURL != nil {
-            try await withPostgres { store in try await body(store) }
+            try await withPostgresStores(count, [], body)
         }
+    }
+
+    static func withSQLiteStores(
+        _ count: Int, _ opened: [any SQLStore], _ body: ([any SQLStore]) async throws -> Void
+    ) async throws {
+        guard opened.count < count else { return try await body(opened) }
+        try await withSQLite { store in try await withSQLiteStores(count, opened + [store], body) }
+    }
+
+    static func withPostgresStores(
+        _ count: Int, _ opened: [any SQLStore], _ body: ([any SQLStore]) async throws -> Void
+    ) async throws {
+        guard opened.count < count else { return try await body(opened) }
+        try await withPostgres { store in try await withPostgresStores(count, opened + [store], body) }
     }
 
     /// Runs `body` while `store.run()` executes in a child task, then cancels it.
