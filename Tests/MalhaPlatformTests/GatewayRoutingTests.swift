@@ -6,6 +6,7 @@ import MalhaHTTP
 import MalhaIdentity
 import MalhaRegistry
 import MalhaTesting
+import NIOCore
 import NIOHTTP1
 import Testing
 
@@ -113,6 +114,19 @@ struct GatewayRoutingTests {
         #expect(Set(entry.candidates(health: health, now: now).map(\.baseURL)) == ["http://a", "http://b"], "panic mode")
         health.eject("http://a", now: now)
         #expect(entry.candidates(health: health, now: now).map(\.baseURL) == ["http://b"], "passive ejection still holds")
+    }
+
+    @Test func closedPooledConnectionsAreToldApartFromOtherFailures() {
+        func staleSent(_ error: any Error) -> Bool? {
+            if case .staleConnection(let sent) = GatewayFailure(error) { return sent }
+            return nil
+        }
+        #expect(staleSent(ChannelError.ioOnClosedChannel) == false, "nothing was written")
+        #expect(staleSent(HTTPClientError.remoteConnectionClosed) == true, "maybe written, no answer")
+        #expect(staleSent(HTTPClientError.deadlineExceeded) == nil)
+        #expect(GatewayFailure(HTTPClientError.deadlineExceeded).problem.code == "upstream_timeout")
+        #expect(GatewayFailure(ChannelError.ioOnClosedChannel).problem.code == "bad_gateway")
+        #expect(GatewayFailure.idempotentMethods.contains(.get) && !GatewayFailure.idempotentMethods.contains(.post))
     }
 
     @Test func activeChecksUseConsecutiveThresholds() {

@@ -86,37 +86,56 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
         // safe to try; with one, the stream may be partly consumed and cannot be replayed.
         let attempts = body == nil ? candidates.count : min(1, candidates.count)
         let start = ContinuousClock.now
+        // A pooled keep-alive connection the upstream has just closed fails a request it never
+        // processed; that request goes once more to the same upstream (on a fresh connection) when
+        // that is safe: nothing was sent, or the method is idempotent — and there is no body.
+        let idempotent = GatewayFailure.idempotentMethods.contains(request.method)
         for upstream in candidates.prefix(attempts) {
             var upstreamRequest = HTTPClientRequest(url: upstream.baseURL + target)
             upstreamRequest.method = HTTPMethod(rawValue: request.method.rawValue)
             upstreamRequest.headers = headers
             upstreamRequest.body = body
-            do {
-                let response = try await httpClient.execute(upstreamRequest, deadline: deadline, logger: context.logger)
+            var outcome = await send(upstreamRequest, deadline: deadline, context: context)
+            if case .failed(.staleConnection(let sent), _) = outcome, body == nil, !sent || idempotent {
+                outcome = await send(upstreamRequest, deadline: deadline, context: context)
+            }
+            switch outcome {
+            case .response(let response):
                 health.readmit(upstream.baseURL)
                 record(service: entry.service, status: Int(response.status.code), since: start)
                 return Response(
                     status: HTTPResponse.Status(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase),
                     headers: ProxyHeaders.downstreamResponseHeaders(from: response.headers),
                     body: ResponseBody(asyncSequence: response.body))
-            } catch {
-                switch GatewayFailure(error) {
-                case .connect:
-                    context.logger.warning("upstream refused the connection", metadata: ["upstream": "\(upstream.baseURL)"])
-                    health.eject(upstream.baseURL, now: clock.now())
-                    continue
-                case .failure(let problem):
-                    context.logger.warning(
-                        "upstream failed", metadata: ["upstream": "\(upstream.baseURL)", "error": "\(String(reflecting: error))"])
-                    record(service: entry.service, status: Int(problem.status.code), since: start)
-                    throw problem
-                case .cancelled:
-                    throw error
-                }
+            case .failed(.cancelled, let error):
+                throw error
+            case .failed(.connect, _):
+                context.logger.warning("upstream refused the connection", metadata: ["upstream": "\(upstream.baseURL)"])
+                health.eject(upstream.baseURL, now: clock.now())
+            case .failed(let failure, let error):
+                context.logger.warning(
+                    "upstream failed", metadata: ["upstream": "\(upstream.baseURL)", "error": "\(String(reflecting: error))"])
+                let problem = failure.problem
+                record(service: entry.service, status: Int(problem.status.code), since: start)
+                throw problem
             }
         }
         record(service: entry.service, status: 503, since: start)
         throw Self.unavailable(entry.service)
+    }
+
+    enum Attempt {
+        case response(HTTPClientResponse)
+        case failed(GatewayFailure, any Error)
+    }
+
+    /// One try of the upstream request.
+    func send(_ request: HTTPClientRequest, deadline: NIODeadline, context: Context) async -> Attempt {
+        do {
+            return .response(try await httpClient.execute(request, deadline: deadline, logger: context.logger))
+        } catch {
+            return .failed(GatewayFailure(error), error)
+        }
     }
 
     /// The body to stream upstream, or nil when the request has none.
@@ -180,8 +199,22 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
 /// trying another instance is safe (only when the connection was never made).
 enum GatewayFailure {
     case connect
+    /// The pooled connection was closed under the request: before anything was written
+    /// (`sent` false), or before any response came back (`sent` true).
+    case staleConnection(sent: Bool)
     case failure(Problem)
     case cancelled
+
+    /// RFC 9110 §9.2.2: repeating these has the effect of sending them once.
+    static let idempotentMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .put, .delete, .trace]
+
+    static let badGateway = Problem(.badGateway, code: "bad_gateway", title: "Bad gateway", detail: "the upstream failed")
+
+    /// What the client gets when this failure ends the request.
+    var problem: Problem {
+        if case .failure(let problem) = self { return problem }
+        return Self.badGateway
+    }
 
     init(_ error: any Error) {
         switch error {
@@ -198,6 +231,10 @@ enum GatewayFailure {
             self = .connect
         case let error as HTTPClientError where error == .cancelled:
             self = .cancelled
+        case let error as HTTPClientError where error == .remoteConnectionClosed:
+            self = .staleConnection(sent: true)
+        case ChannelError.ioOnClosedChannel, ChannelError.alreadyClosed:
+            self = .staleConnection(sent: false)
         case is NIOConnectionError:
             self = .connect
         case let error as IOError where error.errnoCode == ECONNREFUSED:
@@ -205,7 +242,7 @@ enum GatewayFailure {
         case ChannelError.connectTimeout:
             self = .connect
         default:
-            self = .failure(Problem(.badGateway, code: "bad_gateway", title: "Bad gateway", detail: "the upstream failed"))
+            self = .failure(Self.badGateway)
         }
     }
 }
