@@ -173,12 +173,17 @@ public struct AuthorizePayment: MessageContract, Hashable {
     public var customerID: String
     public var amountCents: Int64
     public var currency: String
+    /// The customer's payment method as the provider knows it (a token such as `pm_card_ok`);
+    /// absent → the provider's default for the customer. Added after v1 shipped: optional, so
+    /// older publishers and consumers keep working.
+    public var paymentMethod: String?
 
-    public init(orderID: String, customerID: String, amountCents: Int64, currency: String) {
+    public init(orderID: String, customerID: String, amountCents: Int64, currency: String, paymentMethod: String? = nil) {
         self.orderID = orderID
         self.customerID = customerID
         self.amountCents = amountCents
         self.currency = currency
+        self.paymentMethod = paymentMethod
     }
 
     enum CodingKeys: String, CodingKey {
@@ -186,6 +191,7 @@ public struct AuthorizePayment: MessageContract, Hashable {
         case orderID = "order_id"
         case customerID = "customer_id"
         case amountCents = "amount_cents"
+        case paymentMethod = "payment_method"
     }
 }
 
@@ -259,4 +265,35 @@ public struct PaymentVoided: MessageContract, Hashable {
     public var orderID: String
     public init(orderID: String) { self.orderID = orderID }
     enum CodingKeys: String, CodingKey { case orderID = "order_id" }
+}
+
+/// Money went back to the customer (part or all of a captured payment).
+public struct PaymentRefunded: MessageContract, Hashable {
+    public static let type = "payments.payment-refunded.v1"
+    public var orderID: String
+    public var paymentID: String
+    public var customerID: String
+    public var refundID: String
+    public var amountCents: Int64
+    public var currency: String
+
+    public init(
+        orderID: String, paymentID: String, customerID: String, refundID: String, amountCents: Int64, currency: String
+    ) {
+        self.orderID = orderID
+        self.paymentID = paymentID
+        self.customerID = customerID
+        self.refundID = refundID
+        self.amountCents = amountCents
+        self.currency = currency
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case currency
+        case orderID = "order_id"
+        case paymentID = "payment_id"
+        case customerID = "customer_id"
+        case refundID = "refund_id"
+        case amountCents = "amount_cents"
+    }
 }

@@ -73,6 +73,8 @@ public struct OrderSaga: Codable, Sendable, Hashable {
     public var lines: [OrderLine]
     public var totalCents: Int64
     public var currency: String
+    /// The payment method chosen at checkout (absent in sagas started before it existed).
+    public var paymentMethod: String?
     public var step: SagaStep
     public var paymentID: String?
     /// Set once the saga turns to compensation.
@@ -88,12 +90,12 @@ public struct OrderSaga: Codable, Sendable, Hashable {
 
     /// A new saga for a placed order, and its first command.
     public static func start(
-        orderID: String, customerID: String, lines: [OrderLine], totalCents: Int64, currency: String, now: Date,
-        stepTimeout: Duration
+        orderID: String, customerID: String, lines: [OrderLine], totalCents: Int64, currency: String,
+        paymentMethod: String? = nil, now: Date, stepTimeout: Duration
     ) -> (OrderSaga, [SagaCommand]) {
         let saga = OrderSaga(
             orderID: orderID, customerID: customerID, lines: lines, totalCents: totalCents, currency: currency,
-            step: .reservingStock, deadline: now.adding(stepTimeout))
+            paymentMethod: paymentMethod, step: .reservingStock, deadline: now.adding(stepTimeout))
         return (saga, [.reserveStock])
     }
 

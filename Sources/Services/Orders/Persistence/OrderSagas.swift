@@ -177,8 +177,8 @@ public enum OrderSagas {
             case .authorizePayment:
                 return try envelope(
                     AuthorizePayment(
-                        orderID: saga.orderID, customerID: saga.customerID, amountCents: saga.totalCents, currency: saga.currency)
-                )
+                        orderID: saga.orderID, customerID: saga.customerID, amountCents: saga.totalCents, currency: saga.currency,
+                        paymentMethod: saga.paymentMethod))
             case .capturePayment: return try envelope(CapturePayment(orderID: saga.orderID))
             case .voidPayment: return try envelope(VoidPayment(orderID: saga.orderID))
             case .publishConfirmed:
