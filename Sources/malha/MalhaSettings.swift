@@ -6,7 +6,7 @@ import SystemPackage
 /// The deployable units `malha` can run.
 enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
     // Start order in `up`: the registry first (others register with it), the gateway last.
-    case registry, bus, identity, catalog, gateway
+    case registry, bus, identity, catalog, orders, gateway
 
     /// Port offset from the gateway port in `up`.
     var offset: Int {
@@ -16,11 +16,12 @@ enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
         case .identity: 2
         case .catalog: 3
         case .bus: 4
+        case .orders: 5
         }
     }
 
     /// Whether the service publishes or consumes on the bus (and so needs the process's bus).
-    var usesBus: Bool { self == .bus || self == .catalog }
+    var usesBus: Bool { [.bus, .catalog, .orders].contains(self) }
 }
 
 /// Typed configuration, read once at start from (highest first) command-line flags, `MALHA_*`
@@ -57,6 +58,10 @@ struct MalhaSettings: Sendable {
     var bcryptCost: Int
     /// `malha.catalog.seed-demo-data` (default true in `up`, false in `serve`).
     var seedDemoCatalog: Bool
+    /// `malha.orders.catalog-url`: where orders reads current prices (default: the catalog endpoint).
+    var ordersCatalogURL: String
+    /// `malha.orders.step-timeout-ms`: how long a checkout step waits for its answer (default 30000).
+    var orderStepTimeoutMilliseconds: Int
     /// `malha.gateway.routes-file`: static upstream routes (JSON).
     var gatewayRoutesFile: String?
     /// `malha.gateway.public-url`: what the banner and OIDC discovery advertise.
@@ -104,6 +109,8 @@ struct MalhaSettings: Sendable {
         let healthCheckTimeout = config.int(forKey: "malha.gateway.health-check-timeout-ms", default: 1000)
         let unhealthyThreshold = config.int(forKey: "malha.gateway.unhealthy-threshold", default: 2)
         let healthyThreshold = config.int(forKey: "malha.gateway.healthy-threshold", default: 1)
+        let stepTimeout = config.int(forKey: "malha.orders.step-timeout-ms", default: 30_000)
+        guard stepTimeout >= 100 else { throw ValidationError("malha.orders.step-timeout-ms must be at least 100") }
         guard healthCheckInterval >= 0, healthCheckTimeout > 0, unhealthyThreshold > 0, healthyThreshold > 0 else {
             throw ValidationError(
                 "malha.gateway.health-check-interval-ms must be ≥ 0; the health-check timeout and thresholds must be positive")
@@ -122,6 +129,8 @@ struct MalhaSettings: Sendable {
             adminPassword: config.string(forKey: "malha.admin.password", isSecret: true),
             bcryptCost: config.int(forKey: "malha.identity.bcrypt-cost", default: 12),
             seedDemoCatalog: config.bool(forKey: "malha.catalog.seed-demo-data", default: mode == .embedded),
+            ordersCatalogURL: config.string(forKey: "malha.orders.catalog-url", default: endpoints[.catalog]!.url),
+            orderStepTimeoutMilliseconds: stepTimeout,
             gatewayRoutesFile: config.string(forKey: "malha.gateway.routes-file"),
             publicURL: publicURL,
             healthCheckIntervalMilliseconds: healthCheckInterval,

@@ -12,6 +12,7 @@ import MalhaMessaging
 import MalhaMessagingSQL
 import MalhaRegistry
 import MalhaStore
+import Orders
 import ServiceLifecycle
 
 /// Wires the chosen services into one service group. This file is the whole topology: which
@@ -144,6 +145,15 @@ struct Topology {
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
                 services: [store])
             return Built(runtime: runtime, application: application, registrar: registrar(CatalogService.routeRules))
+        case .orders:
+            let store = try await openStore(for: name, logger: runtime.logger)
+            let configuration = OrdersConfiguration(
+                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience,
+                catalogURL: settings.ordersCatalogURL, stepTimeout: .milliseconds(settings.orderStepTimeoutMilliseconds))
+            let application = try await OrdersService.buildApplication(
+                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
+                httpClient: httpClient, services: [store])
+            return Built(runtime: runtime, application: application, registrar: registrar(OrdersService.routeRules))
         case .gateway:
             var configuration = GatewayConfiguration(issuer: settings.issuer, audience: settings.audience)
             configuration.host = endpoint.host

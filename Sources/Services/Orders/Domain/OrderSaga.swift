@@ -230,6 +230,7 @@ public struct OrderSaga: Codable, Sendable, Hashable {
         case totalCents = "total_cents"
         case paymentID = "payment_id"
         case cancelReason = "cancel_reason"
+        case paymentMethod = "payment_method"
         case paymentCaptured = "payment_captured"
         case stockCommitted = "stock_committed"
         case awaitingStockRelease = "awaiting_stock_release"

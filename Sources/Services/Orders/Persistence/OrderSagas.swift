@@ -36,8 +36,8 @@ public enum OrderSagas {
 
     /// Creates the order and its saga and sends the first command (and `OrderPlaced`).
     public static func place(
-        orderID: String, customerID: String, lines: [OrderLine], currency: String, now: Date, stepTimeout: Duration,
-        in db: any SQLDatabase
+        orderID: String, customerID: String, lines: [OrderLine], currency: String, paymentMethod: String? = nil, now: Date,
+        stepTimeout: Duration, in db: any SQLDatabase
     ) async throws -> Order {
         let total = lines.reduce(Int64(0)) { $0 + Int64($1.quantity) * $1.unitPriceCents }
         let order = Order(
@@ -51,8 +51,8 @@ public enum OrderSagas {
             """
         ).run()
         let (saga, commands) = OrderSaga.start(
-            orderID: orderID, customerID: customerID, lines: lines, totalCents: total, currency: currency, now: now,
-            stepTimeout: stepTimeout)
+            orderID: orderID, customerID: customerID, lines: lines, totalCents: total, currency: currency,
+            paymentMethod: paymentMethod, now: now, stepTimeout: stepTimeout)
         try await db.raw(
             """
             INSERT INTO order_sagas (order_id, step, state, deadline, version)
@@ -138,16 +138,47 @@ public enum OrderSagas {
         }
     }
 
+    static let orderColumns = "id, customer_id, status, total_cents, currency, lines, cancel_reason, created_at, updated_at"
+
     public static func order(id: String, in db: any SQLDatabase) async throws -> Order? {
-        guard
-            let row = try await db.raw(
-                """
-                SELECT id, customer_id, status, total_cents, currency, lines, cancel_reason, created_at, updated_at
-                FROM orders WHERE id = \(bind: id)
-                """
-            ).first()
-        else { return nil }
-        return Order(
+        try await db.raw("SELECT \(unsafeRaw: orderColumns) FROM orders WHERE id = \(bind: id)").first().map(order(from:))
+    }
+
+    /// Orders newest first: one customer's, or everyone's when `customerID` is nil; `before` is the
+    /// last id of the previous page (ids are UUIDv7, so id order is creation order).
+    public static func orders(
+        customerID: String?, before: String?, limit: Int, in db: any SQLDatabase
+    ) async throws -> [Order] {
+        var conditions: [SQLQueryString] = []
+        if let customerID { conditions.append("customer_id = \(bind: customerID)") }
+        if let before { conditions.append("id < \(bind: before)") }
+        let filter: SQLQueryString =
+            conditions.isEmpty ? "" : " WHERE " + conditions.dropFirst().reduce(conditions[0]) { $0 + " AND " + $1 }
+        return try await db.raw(
+            "SELECT \(unsafeRaw: orderColumns) FROM orders\(filter) ORDER BY id DESC LIMIT \(bind: limit)"
+        ).all().map(order(from:))
+    }
+
+    /// Every input offered to the order's saga, oldest first.
+    public static func transitions(orderID: String, in db: any SQLDatabase) async throws -> [RecordedTransition] {
+        try await db.raw(
+            """
+            SELECT message_id, input, outcome, step_after, detail, at FROM saga_transitions
+            WHERE order_id = \(bind: orderID) ORDER BY at, message_id
+            """
+        ).all().map { row in
+            RecordedTransition(
+                messageID: try row.decode(column: "message_id", as: String.self),
+                input: try row.decode(column: "input", as: String.self),
+                outcome: try row.decode(column: "outcome", as: String.self),
+                stepAfter: try row.decode(column: "step_after", as: String.self),
+                detail: try row.decode(column: "detail", as: String?.self),
+                at: Date(epochMilliseconds: try row.decode(column: "at", as: Int64.self)))
+        }
+    }
+
+    static func order(from row: any SQLRow) throws -> Order {
+        Order(
             id: try row.decode(column: "id", as: String.self),
             customerID: try row.decode(column: "customer_id", as: String.self),
             status: try row.decode(column: "status", as: String.self),
@@ -193,6 +224,22 @@ public enum OrderSagas {
 
     static func json(_ value: some Encodable) throws -> String {
         String(decoding: try MessageCoding.encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// One input offered to a saga and what became of it (`applied`, `duplicate`, `rejected`).
+public struct RecordedTransition: Codable, Sendable, Hashable {
+    public var messageID: String
+    public var input: String
+    public var outcome: String
+    public var stepAfter: String
+    public var detail: String?
+    public var at: Date
+
+    enum CodingKeys: String, CodingKey {
+        case input, outcome, detail, at
+        case messageID = "message_id"
+        case stepAfter = "step_after"
     }
 }
 

@@ -1,6 +1,6 @@
 import MalhaStore
 
-/// The orders service's schema: orders, their saga (the state machine's state as JSON, with its
+/// The orders service's schema: carts, orders, their saga (the state machine's state as JSON, with its
 /// step and deadline as columns to query on), and every transition offered to it.
 enum OrdersMigrations {
     static let all: [Migration] = [
@@ -40,6 +40,25 @@ enum OrdersMigrations {
                 """,
                 "CREATE INDEX saga_transitions_by_order ON saga_transitions (order_id, at)",
             ]
-        }
+        },
+        Migration(version: 2, name: "carts") { _ in
+            [
+                // The price seen when the line was last set, so checkout can tell the customer
+                // that a price changed instead of charging the new one silently.
+                """
+                CREATE TABLE cart_items (
+                    customer_id TEXT NOT NULL,
+                    product_id TEXT NOT NULL,
+                    quantity INTEGER NOT NULL CHECK (quantity > 0),
+                    unit_price_cents BIGINT NOT NULL CHECK (unit_price_cents >= 0),
+                    currency TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    added_at BIGINT NOT NULL,
+                    PRIMARY KEY (customer_id, product_id))
+                """,
+                // Newest first per customer and overall: order ids are UUIDv7, so id order is time order.
+                "CREATE INDEX orders_by_customer_id ON orders (customer_id, id)",
+            ]
+        },
     ]
 }
