@@ -1,5 +1,6 @@
 import Foundation
 import MalhaCore
+import MalhaHTTP
 import MalhaTesting
 import Synchronization
 import Testing
@@ -121,5 +122,21 @@ struct CoreTests {
         #expect(clock.now().epochMilliseconds == 1_090_500)
         clock.set(Date(epochMilliseconds: 42))
         #expect(clock.now().epochMilliseconds == 42)
+    }
+}
+
+@Suite("JSON dates")
+struct JSONDateTests {
+    @Test("Dates go out with milliseconds in UTC and come back from either precision")
+    func milliseconds() throws {
+        struct Stamp: Codable, Equatable { var at: Date }
+        let date = Date(timeIntervalSince1970: 1_790_000_000.125)
+        let json = String(decoding: try JSONCoding.encoder.encode(Stamp(at: date)), as: UTF8.self)
+        #expect(json == #"{"at":"2026-09-21T14:13:20.125Z"}"#)
+        let back = try JSONCoding.decoder.decode(Stamp.self, from: Data(json.utf8))
+        #expect(back.at == date)
+        let whole = try JSONCoding.decoder.decode(Stamp.self, from: Data(#"{"at":"2026-09-21T14:13:20Z"}"#.utf8))
+        #expect(whole.at == Date(timeIntervalSince1970: 1_790_000_000))
+        #expect(throws: DecodingError.self) { try JSONCoding.decoder.decode(Stamp.self, from: Data(#"{"at":"yesterday"}"#.utf8)) }
     }
 }

@@ -99,13 +99,13 @@ struct TestClient {
 
     /// Polls until `check` holds or `timeout` passes; returns the last result.
     func eventually(
-        _ path: String, method: HTTPMethod = .GET, timeout: Duration = .seconds(60),
+        _ path: String, method: HTTPMethod = .GET, token: String? = nil, timeout: Duration = .seconds(60),
         until check: (HTTPResult) -> Bool
     ) async throws -> HTTPResult? {
         let deadline = ContinuousClock.now + timeout
         var last: HTTPResult?
         while ContinuousClock.now < deadline {
-            last = try? await request(method, path)
+            last = try? await request(method, path, token: token)
             if let last, check(last) { return last }
             try await Task.sleep(for: .milliseconds(50))
         }

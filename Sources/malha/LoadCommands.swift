@@ -1,0 +1,249 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// `malha load …`: load generators that end by checking what they did, for benchmarks and for
+/// people who want to see the system under pressure. They talk HTTP to a running gateway only.
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Drive load through the gateway and report throughput, latency and consistency.",
+        subcommands: [LoadCheckout.self])
+}
+
+/// Checkouts at a fixed concurrency: each worker is one customer who puts one unit in the cart and
+/// checks out, again and again, for `--duration` seconds. Then it waits for every accepted order to
+/// end and reports sagas per second and completion times (from the orders' own timestamps: created
+/// at checkout, updated by the saga's last transition).
+struct LoadCheckout: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkout", abstract: "TechStore checkouts: completed sagas per second and their completion time.")
+
+    @Option(help: "The gateway.") var url = "http://127.0.0.1:8080"
+    @Option(help: "Send cart and checkout straight to this orders instance instead (the no-gateway reference).")
+    var ordersURL: String?
+    @Option(help: "An admin's e-mail (creates the product).") var adminEmail: String
+    @Option(help: "The admin's password.") var adminPassword: String
+    @Option(help: "Concurrent customers.") var concurrency = 32
+    @Option(help: "Seconds of load.") var duration = 15
+    @Option(help: "Every Nth checkout uses a declined card (0: none).") var declineEvery = 0
+    @Option(help: "Write the summary as JSON to this file too.") var output: String?
+
+    func run() async throws {
+        let client = LoadClient(base: url)
+        let orders = ordersURL.map { LoadClient(base: $0) } ?? client
+        let summary: LoadSummary
+        do {
+            summary = try await drive(client, orders: orders)
+        } catch {
+            try? await client.http.shutdown()
+            if ordersURL != nil { try? await orders.http.shutdown() }
+            throw error
+        }
+        try await client.http.shutdown()
+        if ordersURL != nil { try await orders.http.shutdown() }
+        if summary.unfinished > 0 || summary.accepted == 0 { throw ExitCode(1) }
+    }
+
+    /// `client` talks to the gateway; `orders` takes cart and checkout (the gateway too, unless
+    /// `--orders-url` says otherwise).
+    func drive(_ client: LoadClient, orders: LoadClient) async throws -> LoadSummary {
+        let admin = try await client.login(adminEmail, adminPassword)
+        let sku = "LOAD-\(UUID().uuidString.prefix(8))"
+        let product = try await client.send(
+            .POST, "/v1/products",
+            json: [
+                "sku": sku, "name": "Produto de carga \(sku)", "description": "load", "price_cents": 9_990,
+                "initial_stock": 1_000_000,
+            ],
+            token: admin)
+        guard product.status == 201, let productID = product.json["id"] as? String else {
+            throw ValidationError("could not create the load product: \(product.status) \(product.text)")
+        }
+        let run = UUID().uuidString.prefix(8).lowercased()
+        let customers = try await withThrowingTaskGroup(of: String.self) { group in
+            for index in 0..<concurrency {
+                group.addTask { try await client.customer("load-\(run)-\(index)@example.com") }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        print("load: \(concurrency) customers, \(duration) s, product \(productID)")
+
+        let deadline = ContinuousClock.now + .seconds(duration)
+        let declineEvery = declineEvery
+        let results = try await withThrowingTaskGroup(of: WorkerResult.self) { group in
+            for (index, token) in customers.enumerated() {
+                group.addTask {
+                    var result = WorkerResult()
+                    var round = 0
+                    while ContinuousClock.now < deadline {
+                        round += 1
+                        let started = ContinuousClock.now
+                        let declined = declineEvery > 0 && round % declineEvery == 0
+                        guard
+                            let cart = try? await orders.send(
+                                .PUT, "/v1/cart/items/\(productID)", json: ["quantity": 1], token: token),
+                            cart.status == 200,
+                            let order = try? await orders.send(
+                                .POST, "/v1/orders", json: declined ? ["payment_method": "pm_card_declined"] : [:], token: token,
+                                headers: [("Idempotency-Key", "\(run)-\(index)-\(round)")])
+                        else {
+                            result.errors += 1
+                            continue
+                        }
+                        if order.status == 201 {
+                            result.accepted += 1
+                            result.checkoutLatencies.append(started.duration(to: .now))
+                        } else {
+                            result.errors += 1
+                        }
+                    }
+                    result.token = token
+                    return result
+                }
+            }
+            return try await group.reduce(into: [WorkerResult]()) { $0.append($1) }
+        }
+        let accepted = results.reduce(0) { $0 + $1.accepted }
+        let errors = results.reduce(0) { $0 + $1.errors }
+        let latencies = results.flatMap(\.checkoutLatencies).map { $0.milliseconds }.sorted()
+
+        // Wait for every accepted order to end, then read the saga timings from the orders.
+        var orders: [[String: Any]] = []
+        let settleDeadline = ContinuousClock.now + .seconds(120)
+        repeat {
+            orders = []
+            for result in results { orders += try await client.allOrders(token: result.token) }
+            let open = orders.filter { !["confirmed", "cancelled"].contains($0["status"] as? String ?? "") }
+            if open.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(500))
+        } while ContinuousClock.now < settleDeadline
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        func date(_ value: Any?) -> Date? { (value as? String).flatMap { formatter.date(from: $0) } }
+        let final = orders.filter { ["confirmed", "cancelled"].contains($0["status"] as? String ?? "") }
+        let completions = final.compactMap { order -> Double? in
+            guard let created = date(order["created_at"]), let updated = date(order["updated_at"]) else { return nil }
+            return updated.timeIntervalSince(created) * 1000
+        }.sorted()
+        let first = final.compactMap { date($0["created_at"]) }.min()
+        let last = final.compactMap { date($0["updated_at"]) }.max()
+        let span = (first != nil && last != nil) ? last!.timeIntervalSince(first!) : 0
+        let summary = LoadSummary(
+            accepted: accepted, errors: errors, orders: orders.count,
+            confirmed: final.filter { $0["status"] as? String == "confirmed" }.count,
+            cancelled: final.filter { $0["status"] as? String == "cancelled" }.count,
+            unfinished: orders.count - final.count,
+            checkoutsPerSecond: Double(accepted) / Double(duration),
+            sagasPerSecond: span > 0 ? Double(final.count) / span : 0,
+            checkoutP50: percentile(latencies, 0.50), checkoutP99: percentile(latencies, 0.99),
+            completionP50: percentile(completions, 0.50), completionP99: percentile(completions, 0.99))
+        print(summary.text)
+        if let output {
+            try JSONEncoder().encode(summary).write(to: URL(fileURLWithPath: output))
+        }
+        return summary
+    }
+
+    struct WorkerResult: Sendable {
+        var token = ""
+        var accepted = 0
+        var errors = 0
+        var checkoutLatencies: [Duration] = []
+    }
+}
+
+struct LoadSummary: Codable {
+    var accepted: Int
+    var errors: Int
+    var orders: Int
+    var confirmed: Int
+    var cancelled: Int
+    var unfinished: Int
+    var checkoutsPerSecond: Double
+    var sagasPerSecond: Double
+    var checkoutP50: Double
+    var checkoutP99: Double
+    var completionP50: Double
+    var completionP99: Double
+
+    var text: String {
+        """
+        accepted checkouts  \(accepted) (\(String(format: "%.0f", checkoutsPerSecond))/s), errors \(errors)
+        orders              \(orders): confirmed \(confirmed), cancelled \(cancelled), unfinished \(unfinished)
+        sagas completed/s   \(String(format: "%.0f", sagasPerSecond))
+        checkout latency    p50 \(String(format: "%.1f", checkoutP50)) ms, p99 \(String(format: "%.1f", checkoutP99)) ms
+        saga completion     p50 \(String(format: "%.1f", completionP50)) ms, p99 \(String(format: "%.1f", completionP99)) ms
+        """
+    }
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+}
+
+extension Duration {
+    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+}
+
+/// A small JSON-over-HTTP client for the load tools.
+struct LoadClient: Sendable {
+    let base: String
+    let http = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)))
+
+    struct Result {
+        var status: Int
+        var body: Data
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    func send(
+        _ method: HTTPMethod, _ path: String, json: [String: Any]? = nil, token: String? = nil, headers: [(String, String)] = []
+    ) async throws -> Result {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        }
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return Result(status: Int(response.status.code), body: Data(body.readableBytesView))
+    }
+
+    func login(_ email: String, _ password: String) async throws -> String {
+        let login = try await send(.POST, "/v1/auth/login", json: ["email": email, "password": password])
+        guard let token = login.json["access_token"] as? String else {
+            throw ValidationError("login \(email) failed: \(login.status) \(login.text)")
+        }
+        return token
+    }
+
+    func customer(_ email: String) async throws -> String {
+        let password = "load passphrase 42"
+        let registered = try await send(
+            .POST, "/v1/auth/register", json: ["email": email, "password": password, "name": "Carga"])
+        guard registered.status == 201 else {
+            throw ValidationError("register \(email): \(registered.status) \(registered.text)")
+        }
+        return try await login(email, password)
+    }
+
+    func allOrders(token: String) async throws -> [[String: Any]] {
+        var orders: [[String: Any]] = []
+        var cursor: String?
+        repeat {
+            let page = try await send(.GET, "/v1/orders?limit=100" + (cursor.map { "&cursor=\($0)" } ?? ""), token: token)
+            orders += (page.json["items"] as? [[String: Any]]) ?? []
+            cursor = page.json["next_cursor"] as? String
+        } while cursor != nil
+        return orders
+    }
+}
