@@ -190,6 +190,29 @@ struct AccessTokenVerifierTests {
         #expect(jwks.calls == 3)
     }
 
+    /// The first burst after a start: every request carries a key the verifier has not fetched
+    /// yet. All of them wait for the one fetch and pass — none is refused for arriving second.
+    @Test func concurrentFirstRequestsShareOneFetch() async throws {
+        let slow = CountingJWKS([key.publicJWK])
+        let gate = AsyncGate()
+        let verifier = AccessTokenVerifier(
+            settings: .init(issuer: Self.issuer, audience: Self.audience),
+            provider: ClosureJWKSProvider {
+                await gate.wait()
+                return try await slow.provider.fetchJWKS()
+            }, clock: clock, logger: Logger(label: "test"))
+        let token = try await sign(claims())
+        try await withThrowingTaskGroup(of: Principal.self) { group in
+            for _ in 0..<20 { group.addTask { try await verifier.verify(token) } }
+            try await Task.sleep(for: .milliseconds(50))
+            await gate.open()
+            var verified = 0
+            for try await principal in group where principal.subject == "user-1" { verified += 1 }
+            #expect(verified == 20)
+        }
+        #expect(slow.calls == 1)
+    }
+
     @Test func rotatedKeyIsAcceptedAfterRefetch() async throws {
         _ = try await verifier.verify(try await sign(claims()))
         let next = SigningKey.generate()
@@ -275,5 +298,22 @@ struct AccessTokenVerifierTests {
         #expect(BearerAuthenticationMiddleware<ServiceRequestContext>.bearerToken("Basic abc") == nil)
         #expect(BearerAuthenticationMiddleware<ServiceRequestContext>.bearerToken("Bearer ") == nil)
         #expect(BearerAuthenticationMiddleware<ServiceRequestContext>.bearerToken("Bearer") == nil)
+    }
+}
+
+/// Holds callers until opened.
+actor AsyncGate {
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func open() {
+        isOpen = true
+        for waiter in waiters { waiter.resume() }
+        waiters = []
     }
 }

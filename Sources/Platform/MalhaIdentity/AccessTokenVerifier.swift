@@ -47,7 +47,8 @@ public enum TokenRejection: Error, Equatable, Sendable, CustomStringConvertible 
 /// never compares the header's `alg` with the key (see NOTES.md). So the header is checked here
 /// first: `alg` must be exactly ES256, the `kid` must be one we hold; each key lives in a
 /// collection of its own, so no other key can ever be tried. Unknown `kid`s trigger at most one
-/// JWKS refetch per `refetchInterval` (key rotation without a restart, without a request flood).
+/// JWKS refetch per `refetchInterval` (key rotation without a restart, without a request flood);
+/// requests that arrive while that fetch runs wait for it.
 public final class AccessTokenVerifier: Sendable {
     public struct Settings: Sendable {
         public var issuer: String
@@ -66,6 +67,9 @@ public final class AccessTokenVerifier: Sendable {
     private struct State {
         var keys: [String: JWTKeyCollection] = [:]
         var lastFetch: Date?
+        /// The fetch running now: callers that meet an unknown `kid` meanwhile wait for it rather
+        /// than being refused (a burst of first requests after a start all carry the new key).
+        var inFlight: Task<Void, Never>?
     }
 
     public let settings: Settings
@@ -133,17 +137,24 @@ public final class AccessTokenVerifier: Sendable {
     private func keyCollection(for kid: String) async -> JWTKeyCollection? {
         if let keys = state.withLock({ $0.keys[kid] }) { return keys }
         let now = clock.now()
-        let mayFetch = state.withLock { state -> Bool in
+        let fetch = state.withLock { state -> Task<Void, Never>? in
+            if let running = state.inFlight { return running }
             if let last = state.lastFetch,
                 now.timeIntervalSince(last) < Double(settings.refetchInterval.components.seconds)
             {
-                return false
+                return nil
             }
             state.lastFetch = now
-            return true
+            // Assigned under the lock before the task can take it to clear the slot.
+            let task = Task {
+                await self.refresh()
+                self.state.withLock { $0.inFlight = nil }
+            }
+            state.inFlight = task
+            return task
         }
-        guard mayFetch else { return nil }
-        await refresh()
+        guard let fetch else { return nil }
+        await fetch.value
         return state.withLock { $0.keys[kid] }
     }
 

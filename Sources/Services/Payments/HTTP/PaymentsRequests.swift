@@ -1,0 +1,46 @@
+import Foundation
+import Hummingbird
+import MalhaHTTP
+
+extension Payment: ResponseEncodable {}
+extension Refund: ResponseEncodable {}
+extension PaymentAuditEvent: ResponseEncodable {}
+
+/// `POST /v1/payments/{id}/refunds`.
+struct RefundRequest: Decodable, Sendable {
+    static let maxReasonLength = 200
+
+    var amountCents: Int64
+    var reason: String
+
+    enum CodingKeys: String, CodingKey {
+        case reason
+        case amountCents = "amount_cents"
+    }
+
+    func violations() -> [Problem.FieldError] {
+        var violations: [Problem.FieldError] = []
+        if amountCents <= 0 { violations.append(.init(field: "amount_cents", message: "must be a positive integer")) }
+        let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty || trimmed.count > Self.maxReasonLength {
+            violations.append(.init(field: "reason", message: "must be 1 to \(Self.maxReasonLength) characters"))
+        }
+        return violations
+    }
+}
+
+/// `POST /v1/payments/{id}/review`.
+struct ReviewRequest: Decodable, Sendable {
+    var decision: String
+}
+
+/// The provider's webhook body.
+struct WebhookNotification: Decodable, Sendable {
+    var reference: String
+    var status: String
+    var reason: String?
+}
+
+struct WebhookAnswer: ResponseEncodable {
+    var status: String
+}
