@@ -6,7 +6,7 @@ import SystemPackage
 /// The deployable units `malha` can run.
 enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
     // Start order in `up`: the registry first (others register with it), the gateway last.
-    case registry, bus, identity, catalog, orders, gateway
+    case registry, bus, identity, catalog, orders, payments, notifications, gateway
 
     /// Port offset from the gateway port in `up`.
     var offset: Int {
@@ -17,11 +17,13 @@ enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
         case .catalog: 3
         case .bus: 4
         case .orders: 5
+        case .payments: 6
+        case .notifications: 7
         }
     }
 
     /// Whether the service publishes or consumes on the bus (and so needs the process's bus).
-    var usesBus: Bool { [.bus, .catalog, .orders].contains(self) }
+    var usesBus: Bool { [.bus, .catalog, .orders, .payments, .notifications].contains(self) }
 }
 
 /// Typed configuration, read once at start from (highest first) command-line flags, `MALHA_*`
@@ -62,6 +64,29 @@ struct MalhaSettings: Sendable {
     var ordersCatalogURL: String
     /// `malha.orders.step-timeout-ms`: how long a checkout step waits for its answer (default 30000).
     var orderStepTimeoutMilliseconds: Int
+    /// `malha.payments.provider`: `simulated` (default) or `http`; with `http`,
+    /// `malha.payments.provider-url` and `malha.payments.webhook-secret` are required.
+    var paymentsProvider: String
+    var paymentsProviderURL: String?
+    var paymentsWebhookSecret: String?
+    /// The simulated provider: `malha.payments.simulated.latency-ms` (default 0),
+    /// `.failure-rate` (0…1, default 0), `.decline-above-cents` (default none).
+    var simulatedLatencyMilliseconds: Int
+    var simulatedFailureRate: Double
+    var simulatedDeclineAboveCents: Int?
+    /// Antifraud velocity per customer in a 10-minute window: `malha.payments.antifraud.velocity-review-above`
+    /// (default 50) and `.velocity-deny-above` (default 200); `.max-amount-cents` (default 10,000,000)
+    /// and `.review-above-cents` (default 2,000,000).
+    var antifraudVelocityReviewAbove: Int
+    var antifraudVelocityDenyAbove: Int
+    var antifraudMaxAmountCents: Int
+    var antifraudReviewAboveCents: Int
+    /// `malha.notifications.webhook-url.email|sms|push`: where the webhook provider posts each
+    /// channel (a channel without one stays local); `malha.notifications.webhook-secret` signs them;
+    /// `malha.notifications.templates-dir`: template overrides.
+    var notificationWebhookURLs: [String: String]
+    var notificationWebhookSecret: String?
+    var notificationTemplatesDirectory: String?
     /// `malha.gateway.routes-file`: static upstream routes (JSON).
     var gatewayRoutesFile: String?
     /// `malha.gateway.public-url`: what the banner and OIDC discovery advertise.
@@ -109,6 +134,26 @@ struct MalhaSettings: Sendable {
         let healthCheckTimeout = config.int(forKey: "malha.gateway.health-check-timeout-ms", default: 1000)
         let unhealthyThreshold = config.int(forKey: "malha.gateway.unhealthy-threshold", default: 2)
         let healthyThreshold = config.int(forKey: "malha.gateway.healthy-threshold", default: 1)
+        let paymentsProvider = config.string(forKey: "malha.payments.provider", default: "simulated")
+        let paymentsProviderURL = config.string(forKey: "malha.payments.provider-url")
+        let paymentsWebhookSecret = config.string(forKey: "malha.payments.webhook-secret", isSecret: true)
+        switch paymentsProvider {
+        case "simulated": break
+        case "http":
+            guard paymentsProviderURL != nil, paymentsWebhookSecret != nil else {
+                throw ValidationError(
+                    "malha.payments.provider http needs malha.payments.provider-url and malha.payments.webhook-secret")
+            }
+        default: throw ValidationError("malha.payments.provider must be simulated or http")
+        }
+        let failureRate = config.double(forKey: "malha.payments.simulated.failure-rate", default: 0)
+        guard (0...1).contains(failureRate) else {
+            throw ValidationError("malha.payments.simulated.failure-rate must be between 0 and 1")
+        }
+        var webhookURLs: [String: String] = [:]
+        for channel in ["email", "sms", "push"] {
+            webhookURLs[channel] = config.string(forKey: ConfigKey("malha.notifications.webhook-url.\(channel)"))
+        }
         let stepTimeout = config.int(forKey: "malha.orders.step-timeout-ms", default: 30_000)
         guard stepTimeout >= 100 else { throw ValidationError("malha.orders.step-timeout-ms must be at least 100") }
         guard healthCheckInterval >= 0, healthCheckTimeout > 0, unhealthyThreshold > 0, healthyThreshold > 0 else {
@@ -131,6 +176,19 @@ struct MalhaSettings: Sendable {
             seedDemoCatalog: config.bool(forKey: "malha.catalog.seed-demo-data", default: mode == .embedded),
             ordersCatalogURL: config.string(forKey: "malha.orders.catalog-url", default: endpoints[.catalog]!.url),
             orderStepTimeoutMilliseconds: stepTimeout,
+            paymentsProvider: paymentsProvider,
+            paymentsProviderURL: paymentsProviderURL,
+            paymentsWebhookSecret: paymentsWebhookSecret,
+            simulatedLatencyMilliseconds: max(0, config.int(forKey: "malha.payments.simulated.latency-ms", default: 0)),
+            simulatedFailureRate: failureRate,
+            simulatedDeclineAboveCents: config.int(forKey: "malha.payments.simulated.decline-above-cents"),
+            antifraudVelocityReviewAbove: config.int(forKey: "malha.payments.antifraud.velocity-review-above", default: 50),
+            antifraudVelocityDenyAbove: config.int(forKey: "malha.payments.antifraud.velocity-deny-above", default: 200),
+            antifraudMaxAmountCents: config.int(forKey: "malha.payments.antifraud.max-amount-cents", default: 10_000_000),
+            antifraudReviewAboveCents: config.int(forKey: "malha.payments.antifraud.review-above-cents", default: 2_000_000),
+            notificationWebhookURLs: webhookURLs,
+            notificationWebhookSecret: config.string(forKey: "malha.notifications.webhook-secret", isSecret: true),
+            notificationTemplatesDirectory: config.string(forKey: "malha.notifications.templates-dir"),
             gatewayRoutesFile: config.string(forKey: "malha.gateway.routes-file"),
             publicURL: publicURL,
             healthCheckIntervalMilliseconds: healthCheckInterval,

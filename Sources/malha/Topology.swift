@@ -12,7 +12,9 @@ import MalhaMessaging
 import MalhaMessagingSQL
 import MalhaRegistry
 import MalhaStore
+import Notifications
 import Orders
+import Payments
 import ServiceLifecycle
 
 /// Wires the chosen services into one service group. This file is the whole topology: which
@@ -73,6 +75,8 @@ struct Topology {
         do {
             try await serviceGroup.run()
         } catch {
+            // `reflecting`: PostgresNIO's errors hide their detail from `description`.
+            logger.error("malha stopped", metadata: ["error": "\(String(reflecting: error))"])
             try? await httpClient.shutdown()
             throw error
         }
@@ -154,6 +158,42 @@ struct Topology {
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
                 httpClient: httpClient, services: [store])
             return Built(runtime: runtime, application: application, registrar: registrar(OrdersService.routeRules))
+        case .payments:
+            let store = try await openStore(for: name, logger: runtime.logger)
+            var configuration = PaymentsConfiguration(
+                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience)
+            configuration.antifraud.velocityReviewAbove = settings.antifraudVelocityReviewAbove
+            configuration.antifraud.velocityDenyAbove = settings.antifraudVelocityDenyAbove
+            configuration.antifraud.maxAmountCents = Int64(settings.antifraudMaxAmountCents)
+            configuration.antifraud.reviewAboveCents = Int64(settings.antifraudReviewAboveCents)
+            if settings.paymentsProvider == "http", let url = settings.paymentsProviderURL,
+                let secret = settings.paymentsWebhookSecret
+            {
+                configuration.provider = .http(baseURL: url, webhookSecret: secret)
+            } else {
+                configuration.provider = .simulated(
+                    .init(
+                        latency: .milliseconds(settings.simulatedLatencyMilliseconds), failureRate: settings.simulatedFailureRate,
+                        declineAboveCents: settings.simulatedDeclineAboveCents.map(Int64.init)))
+            }
+            let application = try await PaymentsService.buildApplication(
+                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
+                httpClient: httpClient, services: [store])
+            return Built(runtime: runtime, application: application, registrar: registrar(PaymentsService.routeRules))
+        case .notifications:
+            let store = try await openStore(for: name, logger: runtime.logger)
+            var configuration = NotificationsConfiguration(
+                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience,
+                templatesDirectory: settings.notificationTemplatesDirectory)
+            let urls = Dictionary(
+                uniqueKeysWithValues: settings.notificationWebhookURLs.compactMap { key, url in
+                    NotificationChannel(rawValue: key).map { ($0, url) }
+                })
+            if !urls.isEmpty { configuration.provider = .webhook(urls: urls, secret: settings.notificationWebhookSecret) }
+            let application = try await NotificationsService.buildApplication(
+                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
+                httpClient: httpClient, services: [store])
+            return Built(runtime: runtime, application: application, registrar: registrar(NotificationsService.routeRules))
         case .gateway:
             var configuration = GatewayConfiguration(issuer: settings.issuer, audience: settings.audience)
             configuration.host = endpoint.host

@@ -51,6 +51,21 @@ struct StoreConformanceTests {
         }
     }
 
+    /// Two components of one process migrating the same fresh database at once (a service and the
+    /// bus it shares, say) must both succeed, each version applied once.
+    @Test func concurrentMigrationsOfAFreshDatabaseAllSucceed() async throws {
+        try await TestDatabases.withEachBackend { store in
+            let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try await Migrator.migrate(store, Self.migrations, logger: Self.logger) }
+                }
+                return try await group.reduce(into: [Int]()) { $0 += $1 }
+            }
+            #expect(applied.sorted() == [1, 2, 3], "\(store.backend)")
+            #expect(try await Self.count(store, "counters") == 1)
+        }
+    }
+
     @Test func transactionCommits() async throws {
         try await TestDatabases.withEachBackend { store in
             try await Migrator.migrate(store, Self.migrations, logger: Self.logger)

@@ -39,6 +39,11 @@ public enum Migrator {
             "component names are identifiers")
         let table = component.map { "schema_migrations_\($0)" } ?? "schema_migrations"
         try await store.transaction { database in
+            // Two `CREATE TABLE IF NOT EXISTS` racing on PostgreSQL can both pass the check and
+            // one then fails on the catalog's unique index: take the migration lock first.
+            if store.backend == .postgres {
+                try await database.raw("SELECT pg_advisory_xact_lock(72616)").run()
+            }
             try await database.raw(
                 """
                 CREATE TABLE IF NOT EXISTS \(unsafeRaw: table) (
