@@ -156,6 +156,8 @@ let package = Package(
                 "MalhaCore",
                 "MalhaStore",
                 "MalhaMessaging",
+                "MalhaIdentity",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],

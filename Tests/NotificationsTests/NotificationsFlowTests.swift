@@ -21,7 +21,7 @@ struct NotificationsFlowTests {
             // Bound before anything is published, as the deployed consumer would be.
             let subscription = NotificationEventHandler.subscription
             try await transport.bind(subscription: subscription.name, to: subscription.types)
-            let tokens = await TokenFactory.make()
+            let tokens = await TestTokens.make()
             let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: NotificationsService.name), logger: testLogger)
             let app = try await NotificationsService.buildApplication(
                 configuration: NotificationsConfiguration(dispatchInterval: .milliseconds(50)), runtime: runtime, store: store,

@@ -13,14 +13,14 @@ import Testing
 /// A migrated notifications database with a router over it and tokens for any user.
 struct HTTPHarness: Sendable {
     let store: any SQLStore
-    let tokens: TokenFactory
+    let tokens: TestTokens
     let runtime: ServiceRuntime
 
     static func run(_ body: (HTTPHarness) async throws -> Void) async throws {
         try await TestDatabases.withEachBackend { store in
             try await prepareNotifications(store)
             let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: NotificationsService.name), logger: testLogger)
-            try await body(HTTPHarness(store: store, tokens: await TokenFactory.make(), runtime: runtime))
+            try await body(HTTPHarness(store: store, tokens: await TestTokens.make(), runtime: runtime))
         }
     }
 
@@ -57,7 +57,7 @@ struct NotificationsHTTPTests {
         try await TestDatabases.withSQLite { store in
             let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: NotificationsService.name), logger: testLogger)
             let router = NotificationsService.buildRouter(
-                runtime: runtime, repository: NotificationRepository(store: store), verifier: await TokenFactory.make().verifier)
+                runtime: runtime, repository: NotificationRepository(store: store), verifier: await TestTokens.make().verifier)
             #expect(Set(router.routes.map { "\($0.method) \($0.path)" }) == NotificationsService.openAPI.routeKeys)
         }
         #expect(NotificationsService.routeRules.map(\.policy) == ["authenticated"])

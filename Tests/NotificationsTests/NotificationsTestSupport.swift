@@ -29,30 +29,6 @@ func prepareNotifications(_ store: any SQLStore) async throws {
     try await Inbox.migrate(store, logger: testLogger)
 }
 
-/// Signs tokens for an issuer the verifier trusts.
-struct TokenFactory: Sendable {
-    static let issuer = "https://identity.test"
-    static let audience = "malha-test"
-
-    let signer: TokenSigner
-    let verifier: AccessTokenVerifier
-
-    static func make() async -> TokenFactory {
-        let key = SigningKey.generate()
-        let verifier = AccessTokenVerifier(
-            settings: .init(issuer: issuer, audience: audience),
-            provider: ClosureJWKSProvider { JWKSDocument(keys: [key.publicJWK]) }, logger: testLogger)
-        return TokenFactory(signer: await TokenSigner(key: key), verifier: verifier)
-    }
-
-    func headers(subject: String, roles: [String] = [Role.customer]) async throws -> HTTPFields {
-        let token = try await signer.sign(
-            AccessTokenClaims(
-                sub: subject, roles: roles, iss: Self.issuer, aud: Self.audience, issuedAt: Date(), lifetime: .seconds(900)))
-        return [.authorization: "Bearer \(token)", .contentType: "application/json"]
-    }
-}
-
 /// The event envelopes the service consumes, as the orders and payments services publish them.
 enum Events {
     static func placed(order: String, customer: String, totalCents: Int64 = 123_456, at date: Date = Date()) throws -> Envelope {

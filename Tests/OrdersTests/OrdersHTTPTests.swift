@@ -19,29 +19,23 @@ import Testing
 /// Orders over HTTP with a real catalog on a loopback port (prices come from its API) and the
 /// orders database on each backend.
 struct OrdersHarness: Sendable {
-    static let issuer = "https://identity.test"
-    static let audience = "malha-test"
-
     let store: any SQLStore
     let catalogStore: any SQLStore
     let catalogURL: String
     let runtime: ServiceRuntime
-    let verifier: AccessTokenVerifier
-    let signer: TokenSigner
+    let tokens: TestTokens
     let prices: CatalogHTTPPrices
     /// Three demo products that are for sale, with their prices.
     let products: [(id: String, priceCents: Int64)]
+
+    var verifier: AccessTokenVerifier { tokens.verifier }
 
     static func run(_ body: (OrdersHarness) async throws -> Void) async throws {
         try await TestDatabases.withEachBackend(stores: 2) { stores in
             let (store, catalogStore) = (stores[0], stores[1])
             try await OrdersService.migrate(store, logger: testLogger)
-            let key = SigningKey.generate()
-            let signer = await TokenSigner(key: key)
-            let verifier = AccessTokenVerifier(
-                settings: .init(issuer: issuer, audience: audience),
-                provider: ClosureJWKSProvider { JWKSDocument(keys: [key.publicJWK]) }, logger: testLogger)
-            try await withLiveCatalog(store: catalogStore, verifier: verifier) { catalogURL in
+            let tokens = await TestTokens.make()
+            try await withLiveCatalog(store: catalogStore, verifier: tokens.verifier) { catalogURL in
                 let products = try await catalogStore.read { db in
                     try await db.raw("SELECT id, price_cents FROM products WHERE active = \(bind: true) ORDER BY sku LIMIT 3")
                         .all().map {
@@ -55,8 +49,7 @@ struct OrdersHarness: Sendable {
                     OrdersHarness(
                         store: store, catalogStore: catalogStore, catalogURL: catalogURL,
                         runtime: ServiceRuntime(descriptor: .init(name: OrdersService.name), logger: testLogger),
-                        verifier: verifier,
-                        signer: signer, prices: CatalogHTTPPrices(baseURL: catalogURL, httpClient: .shared), products: products))
+                        tokens: tokens, prices: CatalogHTTPPrices(baseURL: catalogURL, httpClient: .shared), products: products))
             }
         }
     }
@@ -68,10 +61,7 @@ struct OrdersHarness: Sendable {
     }
 
     func headers(subject: String, roles: [String] = [Role.customer], idempotencyKey: String? = nil) async throws -> HTTPFields {
-        let token = try await signer.sign(
-            AccessTokenClaims(
-                sub: subject, roles: roles, iss: Self.issuer, aud: Self.audience, issuedAt: Date(), lifetime: .seconds(900)))
-        var headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+        var headers = try await tokens.headers(subject: subject, roles: roles)
         if let idempotencyKey { headers[.idempotencyKey] = idempotencyKey }
         return headers
     }
@@ -147,7 +137,9 @@ struct OrderPage: Decodable {
 
 func outboxTypes(_ store: any SQLStore) async throws -> [String] {
     try await store.read { db in
-        try await db.raw("SELECT message_type FROM outbox ORDER BY seq").all().map { try $0.decode(column: "message_type", as: String.self) }
+        try await db.raw("SELECT message_type FROM outbox ORDER BY seq").all().map {
+            try $0.decode(column: "message_type", as: String.self)
+        }
     }
 }
 
@@ -252,7 +244,8 @@ struct OrdersHTTPTests {
 
                 // A key another request of the same customer holds right now → 409.
                 _ = try await IdempotencyKeys.claim(
-                    scope: "checkout:carol", key: "checkout-2", requestHash: try OrdersRoutes.fingerprint(CheckoutRequest()), now: Date(),
+                    scope: "checkout:carol", key: "checkout-2", requestHash: try OrdersRoutes.fingerprint(CheckoutRequest()),
+                    now: Date(),
                     in: harness.store)
                 let running = try await harness.headers(subject: "carol", idempotencyKey: "checkout-2")
                 response = try await client.send(.post, "/v1/orders", headers: running)

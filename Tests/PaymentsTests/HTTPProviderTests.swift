@@ -102,7 +102,7 @@ struct HTTPProviderTests {
                 #expect(
                     try await harness.replies(PaymentDeclined.self) == [PaymentDeclined(orderID: "o2", reason: "card_declined")])
 
-                let tokens = await TokenFactory.make()
+                let tokens = await TestTokens.make()
                 let router = PaymentsHTTPTests.router(harness, tokens: tokens)
                 try await Application(router: router).test(.router) { client in
                     func notify(_ body: String, signedAt: Date? = nil, secret: String = Self.secret) async throws -> TestResponse
@@ -158,7 +158,7 @@ struct HTTPProviderTests {
     @Test func webhooksAreRefusedWhenTheProviderSendsNone() async throws {
         try await TestDatabases.withSQLite { store in
             let harness = try await PaymentsHarness.make(store: store)
-            let router = PaymentsHTTPTests.router(harness, tokens: await TokenFactory.make())
+            let router = PaymentsHTTPTests.router(harness, tokens: await TestTokens.make())
             try await Application(router: router).test(.router) { client in
                 let response = try await client.send(
                     .post, "/v1/payments/webhooks/provider", json: ["reference": "r", "status": "approved"])

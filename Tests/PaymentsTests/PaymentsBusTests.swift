@@ -133,7 +133,7 @@ struct PaymentsApplicationTests {
             try await transport.bind(
                 subscription: PaymentCommandHandler.subscription.name, to: PaymentCommandHandler.subscription.types)
             let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: PaymentsService.name), logger: testLogger)
-            let tokens = await TokenFactory.make()
+            let tokens = await TestTokens.make()
             let app = try await PaymentsService.buildApplication(
                 configuration: PaymentsConfiguration(processorInterval: .milliseconds(50)), runtime: runtime, store: store,
                 verifier: tokens.verifier, transport: transport, httpClient: .shared)

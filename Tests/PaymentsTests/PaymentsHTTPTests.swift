@@ -22,7 +22,7 @@ struct PaymentsHTTPTests {
         return try #require(try await harness.payment(order: "o1"))
     }
 
-    static func router(_ harness: PaymentsHarness, tokens: TokenFactory) -> Router<ServiceRequestContext> {
+    static func router(_ harness: PaymentsHarness, tokens: TestTokens) -> Router<ServiceRequestContext> {
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: PaymentsService.name), logger: testLogger)
         return PaymentsService.buildRouter(
             configuration: harness.configuration, runtime: runtime, store: harness.store, verifier: tokens.verifier,
@@ -32,7 +32,7 @@ struct PaymentsHTTPTests {
     @Test func openAPIDescribesExactlyTheRoutes() async throws {
         try await TestDatabases.withSQLite { store in
             let harness = try await PaymentsHarness.make(store: store)
-            let routes = Set(Self.router(harness, tokens: await TokenFactory.make()).routes.map { "\($0.method) \($0.path)" })
+            let routes = Set(Self.router(harness, tokens: await TestTokens.make()).routes.map { "\($0.method) \($0.path)" })
             #expect(routes == PaymentsService.openAPI.routeKeys)
             #expect(PaymentsService.routeRules.contains { $0.prefix == "/v1/payments/webhooks" && $0.policy == "public" })
         }
@@ -41,7 +41,7 @@ struct PaymentsHTTPTests {
     @Test func ownersAndAdminsReadPaymentsAndNobodyElse() async throws {
         try await TestDatabases.withEachBackend { store in
             let harness = try await PaymentsHarness.make(store: store)
-            let tokens = await TokenFactory.make()
+            let tokens = await TestTokens.make()
             let payment = try await Self.capturedPayment(harness, customer: "alice")
             let alice = try await tokens.headers(subject: "alice")
             let mallory = try await tokens.headers(subject: "mallory")
@@ -79,7 +79,7 @@ struct PaymentsHTTPTests {
     @Test func refundsFollowTheRulesAndTheirIdempotencyKeys() async throws {
         try await TestDatabases.withEachBackend { store in
             let harness = try await PaymentsHarness.make(store: store)
-            let tokens = await TokenFactory.make()
+            let tokens = await TestTokens.make()
             let payment = try await Self.capturedPayment(harness, customer: "alice")
             try await harness.authorize("uncaptured", customer: "alice")
             let uncaptured = try #require(try await harness.payment(order: "uncaptured"))
@@ -129,7 +129,7 @@ struct PaymentsHTTPTests {
     @Test func adminsDecideReviews() async throws {
         try await TestDatabases.withEachBackend { store in
             let harness = try await PaymentsHarness.make(store: store)
-            let tokens = await TokenFactory.make()
+            let tokens = await TestTokens.make()
             try await harness.authorize("big", amount: 3_000_000, customer: "alice")
             try await harness.authorize("small", amount: 100, customer: "alice")
             try await harness.processor.processDue()

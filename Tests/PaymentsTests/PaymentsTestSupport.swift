@@ -142,30 +142,6 @@ final class UnavailableProvider: PaymentProvider {
 
 // MARK: HTTP
 
-/// Signs tokens and verifies them as the service would.
-struct TokenFactory: Sendable {
-    static let issuer = "https://identity.test"
-    static let audience = "malha-test"
-
-    let signer: TokenSigner
-    let verifier: AccessTokenVerifier
-
-    static func make() async -> TokenFactory {
-        let key = SigningKey.generate()
-        let verifier = AccessTokenVerifier(
-            settings: .init(issuer: issuer, audience: audience),
-            provider: ClosureJWKSProvider { JWKSDocument(keys: [key.publicJWK]) }, logger: testLogger)
-        return TokenFactory(signer: await TokenSigner(key: key), verifier: verifier)
-    }
-
-    func headers(subject: String, roles: [String] = [Role.customer]) async throws -> HTTPFields {
-        let token = try await signer.sign(
-            AccessTokenClaims(
-                sub: subject, roles: roles, iss: Self.issuer, aud: Self.audience, issuedAt: Date(), lifetime: .seconds(900)))
-        return [.authorization: "Bearer \(token)", .contentType: "application/json"]
-    }
-}
-
 extension TestResponse {
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try JSONCoding.decoder.decode(type, from: Data(body.readableBytesView))

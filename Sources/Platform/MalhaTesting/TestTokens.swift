@@ -1,0 +1,34 @@
+public import Foundation
+public import HTTPTypes
+public import MalhaCore
+public import MalhaIdentity
+
+/// Access tokens for in-process service tests: a fresh ES256 key, a verifier that trusts only it
+/// (as a service's would, through a JWKS), and request headers carrying a signed token.
+public struct TestTokens: Sendable {
+    public static let issuer = "https://identity.test"
+    public static let audience = "malha-test"
+
+    public let signer: TokenSigner
+    public let verifier: AccessTokenVerifier
+
+    public static func make() async -> TestTokens {
+        let key = SigningKey.generate()
+        let verifier = AccessTokenVerifier(
+            settings: .init(issuer: issuer, audience: audience),
+            provider: ClosureJWKSProvider { JWKSDocument(keys: [key.publicJWK]) }, logger: .init(label: "test.tokens"))
+        return TestTokens(signer: await TokenSigner(key: key), verifier: verifier)
+    }
+
+    /// A signed access token for `subject` with `roles`, valid for 15 minutes.
+    public func token(subject: String, roles: [String] = [Role.customer]) async throws -> String {
+        try await signer.sign(
+            AccessTokenClaims(
+                sub: subject, roles: roles, iss: Self.issuer, aud: Self.audience, issuedAt: Date(), lifetime: .seconds(900)))
+    }
+
+    /// `Authorization: Bearer …` and a JSON content type.
+    public func headers(subject: String, roles: [String] = [Role.customer]) async throws -> HTTPFields {
+        [.authorization: "Bearer \(try await token(subject: subject, roles: roles))", .contentType: "application/json"]
+    }
+}
