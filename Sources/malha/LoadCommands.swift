@@ -12,10 +12,13 @@ struct Load: AsyncParsableCommand {
         subcommands: [LoadCheckout.self])
 }
 
-/// Checkouts at a fixed concurrency: each worker is one customer who puts one unit in the cart and
-/// checks out, again and again, for `--duration` seconds. Then it waits for every accepted order to
-/// end and reports sagas per second and completion times (from the orders' own timestamps: created
-/// at checkout, updated by the saga's last transition).
+/// Checkouts at a fixed concurrency: each worker is one customer who puts one unit in the cart,
+/// checks out, and waits for that order to end (confirmed or cancelled) before the next — so the
+/// offered load follows what the sagas sustain and completion times are not a queue's length.
+/// `--open-loop` checks out again without waiting (overload: the saga queues grow). After
+/// `--duration` seconds it waits for every accepted order to end and reports sagas per second and
+/// completion times (from the orders' own timestamps: created at checkout, updated by the saga's
+/// last transition).
 struct LoadCheckout: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkout", abstract: "TechStore checkouts: completed sagas per second and their completion time.")
@@ -29,6 +32,9 @@ struct LoadCheckout: AsyncParsableCommand {
     @Option(help: "Seconds of load.") var duration = 15
     @Option(help: "Every Nth checkout uses a declined card (0: none).") var declineEvery = 0
     @Option(help: "Write the summary as JSON to this file too.") var output: String?
+    @Flag(help: "Check out again without waiting for the previous order to end.") var openLoop = false
+    @Option(help: "How often a customer looks at its order while waiting (ms); polling is load too.")
+    var pollMs = 100
 
     func run() async throws {
         let client = LoadClient(base: url)
@@ -72,6 +78,8 @@ struct LoadCheckout: AsyncParsableCommand {
 
         let deadline = ContinuousClock.now + .seconds(duration)
         let declineEvery = declineEvery
+        let openLoop = openLoop
+        let poll = Duration.milliseconds(pollMs)
         let results = try await withThrowingTaskGroup(of: WorkerResult.self) { group in
             for (index, token) in customers.enumerated() {
                 group.addTask {
@@ -92,12 +100,13 @@ struct LoadCheckout: AsyncParsableCommand {
                             result.errors += 1
                             continue
                         }
-                        if order.status == 201 {
-                            result.accepted += 1
-                            result.checkoutLatencies.append(started.duration(to: .now))
-                        } else {
+                        guard order.status == 201, let id = order.json["id"] as? String else {
                             result.errors += 1
+                            continue
                         }
+                        result.accepted += 1
+                        result.checkoutLatencies.append(started.duration(to: .now))
+                        if !openLoop { await orders.waitUntilFinal(id, token: token, every: poll) }
                     }
                     result.token = token
                     return result
@@ -234,6 +243,19 @@ struct LoadClient: Sendable {
             throw ValidationError("register \(email): \(registered.status) \(registered.text)")
         }
         return try await login(email, password)
+    }
+
+    /// Polls the order until it is confirmed or cancelled (every `interval`, for at most a minute).
+    func waitUntilFinal(_ id: String, token: String, every interval: Duration) async {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let order = try? await send(.GET, "/v1/orders/\(id)", token: token),
+                ["confirmed", "cancelled"].contains(order.json["status"] as? String ?? "")
+            {
+                return
+            }
+            try? await Task.sleep(for: interval)
+        }
     }
 
     func allOrders(token: String) async throws -> [[String: Any]] {

@@ -78,7 +78,36 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
     let postgres: PostgresClient?
     let clock: any WallClock
     let logger: Logger
-    let wakeUps = WakeUpSignal()
+    /// One wake-up per subscription. A single shared signal loses wake-ups: it resumes whoever
+    /// waits right now, and a consumer between its empty query and its wait then sleeps the whole
+    /// idle interval — a second per hop under load. Per subscription, a signal that finds nobody
+    /// waiting is kept for that subscription's next wait.
+    private let wakeUps = Mutex<[String: WakeUpSignal]>([:])
+
+    func wakeUp(_ subscription: String) -> WakeUpSignal {
+        wakeUps.withLock { signals in
+            if let signal = signals[subscription] { return signal }
+            let signal = WakeUpSignal()
+            signals[subscription] = signal
+            return signal
+        }
+    }
+
+    /// The types each subscription bound through this instance took: a publish here wakes only the
+    /// local receivers of what it published (other processes hear of it by NOTIFY, or by polling).
+    private let localBindings = Mutex<[String: Set<String>]>([:])
+
+    func signal(typesPublished types: Set<String>) {
+        let subscriptions = localBindings.withLock { bindings in
+            bindings.filter { !$0.value.isDisjoint(with: types) }.map(\.key)
+        }
+        for subscription in subscriptions { wakeUp(subscription).signal() }
+    }
+
+    /// Wakes every subscription's receivers (what changed is not known, or concerns several).
+    func signalAll() {
+        for signal in wakeUps.withLock({ Array($0.values) }) { signal.signal() }
+    }
 
     /// `store` must already be migrated with `SQLTransport.migrations` (see `open`).
     public init(store: any SQLStore, clock: any WallClock = SystemWallClock(), logger: Logger) {
@@ -124,8 +153,8 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
                     try await postgres.withConnection { connection in
                         try await connection.listen(on: Self.notifyChannel) { notifications in
                             // Anything published while not listening is found by the next receive.
-                            self.wakeUps.signal()
-                            for try await _ in notifications { self.wakeUps.signal() }
+                            self.signalAll()
+                            for try await _ in notifications { self.signalAll() }
                         }
                     }
                     return nil
@@ -145,6 +174,8 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
     // MARK: MessageTransport
 
     public func bind(subscription: String, to types: Set<String>) async throws {
+        _ = wakeUp(subscription)  // from now on, publishes leave a wake-up for its receivers
+        localBindings.withLock { $0[subscription, default: []].formUnion(types) }
         try await store.transaction { db in
             for type in types.sorted() {
                 try await db.raw(
@@ -177,7 +208,7 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
                 try await db.raw("SELECT pg_notify(\(bind: Self.notifyChannel), '')").run()
             }
         }
-        wakeUps.signal()
+        signal(typesPublished: Set(envelopes.map(\.type)))
     }
 
     public func receive(from subscription: String, limit: Int, lease: Duration) async throws -> [Delivery] {
@@ -185,6 +216,19 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
         let leasedUntil = now + Int64(lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000)
         let token = UUID().uuidString.lowercased()
         let lock = store.backend == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
+        // Most polls find nothing: ask with a read first, so an empty poll never takes the writer
+        // (on SQLite the bus's one writer is shared by every publish, receive and acknowledgement).
+        let ready = try await store.read { db in
+            try await db.raw(
+                """
+                SELECT 1 AS ready FROM bus_messages
+                WHERE subscription = \(bind: subscription) AND available_at <= \(bind: now)
+                  AND (leased_until IS NULL OR leased_until <= \(bind: now))
+                LIMIT 1
+                """
+            ).first() != nil
+        }
+        guard ready else { return [] }
         let rows = try await store.transaction { db in
             try await db.raw(
                 """
@@ -212,7 +256,7 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
     }
 
     public func waitForMessages(on subscription: String, timeout: Duration) async {
-        await wakeUps.wait(timeout: timeout)
+        await wakeUp(subscription).wait(timeout: timeout)
     }
 
     @discardableResult
@@ -223,7 +267,7 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
                 "DELETE FROM bus_messages WHERE seq = \(bind: seq) AND lease_token = \(bind: token) RETURNING seq"
             ).all()
         }
-        wakeUps.signal()  // the next message of its key may now be deliverable
+        wakeUp(delivery.subscription).signal()  // the next message of its key may now be deliverable
         return !rows.isEmpty
     }
 
@@ -269,7 +313,7 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
             ).run()
             return true
         }
-        if moved { wakeUps.signal() }
+        if moved { wakeUp(delivery.subscription).signal() }
         return moved
     }
 
@@ -355,7 +399,7 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
             if store.backend == .postgres {
                 try await store.read { db in try await db.raw("SELECT pg_notify(\(bind: Self.notifyChannel), '')").run() }
             }
-            wakeUps.signal()
+            signalAll()
         }
         return count
     }
