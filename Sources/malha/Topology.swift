@@ -64,11 +64,14 @@ struct Topology {
                 gatewayRuntime.readiness.set("services", true)
             }
         }
-        let serviceGroup = ServiceGroup(
-            configuration: .init(
-                services: (group + registrars).map { .init(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+        var configuration = ServiceGroupConfiguration(
+            services: (group + registrars).map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        // A service stuck in its start (a database that never answers) ignores a graceful stop;
+        // after this long the stop turns into cancellation, so SIGTERM always ends the process.
+        configuration.maximumGracefulShutdownDuration = .seconds(15)
+        configuration.maximumCancellationDuration = .seconds(5)
+        let serviceGroup = ServiceGroup(configuration: configuration)
         if printBanner, let gatewayRuntime {
             Task { await printWhenReady(gateway: gatewayRuntime) }
         }

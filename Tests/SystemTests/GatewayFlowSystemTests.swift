@@ -199,7 +199,7 @@ struct EmbeddedUpSystemTests {
                 .POST, "/v1/auth/register", json: ["email": email, "password": "a long passphrase 42", "name": "Keep"]
             ).status == 201)
         // After that traffic, every service's /metrics is valid Prometheus text (checked by promtool when installed).
-        for offset in 0...4 {
+        for offset in 0...7 {
             let service = TestClient(base: "http://127.0.0.1:\(port + offset)", http: http)
             // Traffic of its own for each (the bus's admin API has none yet in this flow).
             #expect(try await service.request(.GET, "/openapi.json").status == 200)
@@ -227,6 +227,28 @@ struct EmbeddedUpSystemTests {
         let relogin = try await client.request(
             .POST, "/v1/auth/login", json: ["email": email, "password": "a long passphrase 42"])
         #expect(relogin.status == 200, "user lost across restart: \(relogin.text)")
+    }
+}
+
+extension EmbeddedUpSystemTests {
+    /// A service stuck in its start (here the bus's PostgreSQL never accepts a connection) must
+    /// not make `malha up` deaf to SIGTERM: the graceful stop escalates to cancellation.
+    @Test func sigtermEndsAStartThatHangs() async throws {
+        let sandbox = try UpSandbox("stuck")
+        // Port 9 on loopback refuses connections: the client retries for ever.
+        let up = try sandbox.start(environment: ["MALHA_BUS_DATABASE_URL": "postgres://malha@127.0.0.1:9/bus"], name: "stuck")
+        defer { up.kill9() }
+        try await Task.sleep(for: .seconds(3))
+        #expect(up.process.isRunning, "up gave up on its own: \(up.log.suffix(2000))")
+        let stopping = ContinuousClock.now
+        kill(up.process.processIdentifier, SIGTERM)
+        while up.process.isRunning && ContinuousClock.now - stopping < .seconds(50) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let took = ContinuousClock.now - stopping
+        #expect(!up.process.isRunning, "still running \(took) after SIGTERM")
+        // 15 s of graceful stop (what a healthy drain may use), then cancellation.
+        #expect(took < .seconds(40), "stop took \(took)")
     }
 }
 
