@@ -85,14 +85,6 @@ struct CatalogHarness: Sendable {
     }
 }
 
-extension TestResponse {
-    func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONCoding.decoder.decode(type, from: Data(body.readableBytesView))
-    }
-
-    var problem: ProblemBody? { try? decode(ProblemBody.self) }
-}
-
 func jsonBody(_ object: [String: Any]) -> ByteBuffer {
     ByteBuffer(bytes: (try? JSONSerialization.data(withJSONObject: object)) ?? Data())
 }

@@ -142,14 +142,6 @@ final class UnavailableProvider: PaymentProvider {
 
 // MARK: HTTP
 
-extension TestResponse {
-    func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        try JSONCoding.decoder.decode(type, from: Data(body.readableBytesView))
-    }
-
-    var problem: ProblemBody? { try? decode(ProblemBody.self) }
-}
-
 extension TestClientProtocol {
     func send(
         _ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields = [:], json: [String: Any]? = nil
