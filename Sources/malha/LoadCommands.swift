@@ -194,7 +194,7 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
 }
 
 extension Duration {
-    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+    var milliseconds: Double { seconds * 1000 }
 }
 
 /// A small JSON-over-HTTP client for the load tools.

@@ -18,10 +18,19 @@ public struct Backoff: Sendable, Hashable {
 
     /// A jittered wait for retry `attempt` (0-based).
     public func delay<G: RandomNumberGenerator>(attempt: Int, using generator: inout G) -> Duration {
-        let ceiling = ceiling(attempt: attempt)
-        let nanoseconds = ceiling.components.seconds * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000
+        Self.fullJitter(ceiling(attempt: attempt), using: &generator)
+    }
+
+    /// A uniform random wait in `0...ceiling`.
+    public static func fullJitter<G: RandomNumberGenerator>(_ ceiling: Duration, using generator: inout G) -> Duration {
+        let nanoseconds = ceiling.nanoseconds
         guard nanoseconds > 0 else { return .zero }
         return .nanoseconds(Int64.random(in: 0...nanoseconds, using: &generator))
+    }
+
+    public static func fullJitter(_ ceiling: Duration) -> Duration {
+        var generator = SystemRandomNumberGenerator()
+        return fullJitter(ceiling, using: &generator)
     }
 
     public func delay(attempt: Int) -> Duration {

@@ -31,12 +31,3 @@ public struct REDMetricsMiddleware<Context: MalhaRequestContext>: RouterMiddlewa
         return response
     }
 }
-
-extension Duration {
-    /// Whole nanoseconds, saturating.
-    public var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow
-            ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-}

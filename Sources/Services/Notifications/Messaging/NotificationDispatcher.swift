@@ -36,7 +36,7 @@ public final class NotificationDispatcher: Service {
         store: any SQLStore, providers: [NotificationChannel: any NotificationProvider], retry: RetryPolicy,
         pollInterval: Duration = .seconds(1), batchSize: Int = 32, lease: Duration = .seconds(60),
         clock: any WallClock = SystemWallClock(), logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        jitter: @escaping @Sendable (Duration) -> Duration = NotificationDispatcher.fullJitter
+        jitter: @escaping @Sendable (Duration) -> Duration = Backoff.fullJitter
     ) {
         self.repository = NotificationRepository(store: store)
         self.providers = providers
@@ -48,12 +48,6 @@ public final class NotificationDispatcher: Service {
         self.logger = logger
         self.jitter = jitter
         self.counters = NotificationCounters(factory: metricsFactory)
-    }
-
-    /// A uniform random wait in `0...ceiling`.
-    public static func fullJitter(_ ceiling: Duration) -> Duration {
-        let nanoseconds = ceiling.nanoseconds
-        return nanoseconds > 0 ? .nanoseconds(Int64.random(in: 0...nanoseconds)) : .zero
     }
 
     /// Tells the dispatcher that notifications were just recorded.

@@ -1,5 +1,6 @@
 public import Contracts
 public import Foundation
+import MalhaCore
 
 /// Where an order's checkout stands. The saga orchestrates: reserve stock → authorize payment →
 /// confirm (capture payment and commit stock); on a failure, a timeout or the customer's cancel
@@ -235,11 +236,5 @@ public struct OrderSaga: Codable, Sendable, Hashable {
         case stockCommitted = "stock_committed"
         case awaitingStockRelease = "awaiting_stock_release"
         case awaitingPaymentVoid = "awaiting_payment_void"
-    }
-}
-
-extension Date {
-    func adding(_ duration: Duration) -> Date {
-        addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
     }
 }

@@ -40,8 +40,7 @@ public struct CatalogHTTPPrices: PriceSource {
     public init(baseURL: String, httpClient: HTTPClient, timeout: Duration = .seconds(2)) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.httpClient = httpClient
-        self.timeout = .nanoseconds(
-            Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        self.timeout = .nanoseconds(timeout.nanoseconds)
     }
 
     struct ProductBody: Decodable {

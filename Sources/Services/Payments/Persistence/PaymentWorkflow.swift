@@ -484,12 +484,6 @@ extension ProviderOutcome {
     }
 }
 
-extension Date {
-    func adding(_ duration: Duration) -> Date {
-        addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
-    }
-}
-
 // MARK: - Webhooks
 
 extension PaymentWorkflow {
