@@ -199,15 +199,15 @@ struct EmbeddedUpSystemTests {
                 .POST, "/v1/auth/register", json: ["email": email, "password": "a long passphrase 42", "name": "Keep"]
             ).status == 201)
         // After that traffic, every service's /metrics is valid Prometheus text (checked by promtool when installed).
-        for offset in 0...7 {
-            let service = TestClient(base: "http://127.0.0.1:\(port + offset)", http: http)
+        for offset in [port] + sandbox.servicePorts.values.sorted() {
+            let service = TestClient(base: "http://127.0.0.1:\(offset)", http: http)
             // Traffic of its own for each (the bus's admin API has none yet in this flow).
             #expect(try await service.request(.GET, "/openapi.json").status == 200)
             let metrics = try await service.request(.GET, "/metrics")
             #expect(metrics.status == 200)
-            #expect(metrics.text.contains("http_requests_total"), "service at +\(offset) has no RED metrics")
+            #expect(metrics.text.contains("http_requests_total"), "service on port \(offset) has no RED metrics")
             if let promtool = promtoolPath() {
-                #expect(try runPromtool(promtool, input: metrics.body) == 0, "promtool rejected /metrics of port +\(offset)")
+                #expect(try runPromtool(promtool, input: metrics.body) == 0, "promtool rejected /metrics of port \(offset)")
             }
         }
 

@@ -122,15 +122,26 @@ struct UpSandbox {
     var arguments: [String] { ["up", "--port", String(port), "--data-dir", dataDir, "--text-logs"] }
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
+    /// Every service's port, each one found free (the gateway's next ports may be taken by another
+    /// test's connections; a service that cannot bind stops the whole process).
+    let servicePorts: [String: Int]
+
     init(_ name: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("malha-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         dataDir = directory.appendingPathComponent("data").path
         port = try freePort()
+        var ports: [String: Int] = [:]
+        for service in ["registry", "identity", "catalog", "bus", "orders", "payments", "notifications"] {
+            ports[service] = try freePort()
+        }
+        servicePorts = ports
     }
 
     /// Starts `malha up` in the sandbox.
     func start(environment: [String: String] = [:], name: String = "up") throws -> MalhaProcess {
-        try MalhaProcess(arguments: arguments, environment: environment, name: name, logDirectory: directory)
+        var environment = environment
+        for (service, port) in servicePorts { environment["MALHA_\(service.uppercased())_PORT"] = String(port) }
+        return try MalhaProcess(arguments: arguments, environment: environment, name: name, logDirectory: directory)
     }
 }
