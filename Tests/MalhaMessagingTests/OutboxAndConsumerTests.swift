@@ -116,6 +116,41 @@ struct OutboxAndConsumerTests {
         }
     }
 
+    /// SQLite's group commit lets a transaction see the writes grouped before it: a relay pass in
+    /// the group would publish an outbox row that the group then rolls back. It reads committed rows.
+    @Test func relayNeverPublishesWhatItsCommitGroupRollsBack() async throws {
+        let service = try await TestDatabases.sqlite()
+        let bus = try await TestDatabases.sqlite()
+        defer {
+            Task {
+                await service.close(); await bus.close()
+            }
+        }
+        try await prepareService(service)
+        let transport = try await SQLTransport.open(store: bus, logger: testLogger)
+        try await transport.bind(subscription: "s", to: [Note.type])
+        let relay = OutboxRelay(store: service, transport: transport, service: "test", logger: testLogger)
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let holder = Task {
+            try await service.transaction { db in
+                try await Outbox.enqueue(try Envelope(Note(n: 1), source: "test", at: Date()), in: db)
+                for await _ in gate { break }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let pass = Task { try await relay.relayOnce() }
+        try await Task.sleep(for: .milliseconds(100))
+        // Queued behind the holder (and the relay, had it queued for the writer): wrecks the group.
+        let wrecker = Task { try await service.transaction { db in try await db.raw("ROLLBACK").run() } }
+        try await Task.sleep(for: .milliseconds(100))
+        open.finish()
+        await #expect(throws: (any Error).self) { try await holder.value }
+        _ = try? await pass.value
+        _ = try? await wrecker.value
+        #expect(try await relay.pending() == 0, "the row rolled back with its group")
+        #expect(try await transport.receive(from: "s", limit: 10, lease: .seconds(30)).isEmpty, "nothing was published")
+    }
+
     @Test func runnerAppliesEveryMessageOnceWithConcurrencyAndRetries() async throws {
         try await withServiceAndBus { service, bus in
             try await prepareService(service)

@@ -52,6 +52,16 @@ public final class AsyncSemaphore: Sendable {
         }
     }
 
+    /// Passes the caller's permit straight to the longest waiter and returns true; returns false,
+    /// the caller keeping its permit, when nobody waits. (Group commit hands the writer on this way.)
+    public func handOverIfWaited() -> Bool {
+        let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            state.waiters.isEmpty ? nil : state.waiters.removeFirst().continuation
+        }
+        next?.resume()
+        return next != nil
+    }
+
     public func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in
             if state.waiters.isEmpty {

@@ -53,12 +53,16 @@ public enum Outbox {
 
 /// Moves outbox rows to the transport in batches, strictly in the order they were written.
 ///
-/// Each pass runs in one transaction on the service's database: read the oldest `batchSize` rows,
-/// publish them, delete them. A failed publish leaves the rows (and their order) untouched and the
-/// relay retries with backoff; a crash after publishing but before the delete commits republishes
-/// the batch, which the transport and the consumers' inboxes deduplicate. On PostgreSQL a
-/// transaction-scoped advisory lock keeps replicas from relaying the same outbox at once (which
-/// could reorder rows of one key).
+/// A pass reads the oldest `batchSize` committed rows, publishes them, and deletes exactly those.
+/// A failed publish leaves the rows (and their order) untouched and the relay retries with
+/// backoff; a crash after publishing but before the delete commits republishes the batch, which
+/// the transport and the consumers' inboxes deduplicate.
+///
+/// On SQLite the rows are read outside any write transaction: the store's group commit lets a
+/// transaction see the uncommitted writes of the transactions grouped before it, and a relay must
+/// never publish what might still roll back. Passes of one relay never overlap. On PostgreSQL the
+/// pass is one transaction holding a transaction-scoped advisory lock, which keeps replicas from
+/// relaying the same outbox at once (that could reorder rows of one key).
 public final class OutboxRelay: Service {
     let store: any SQLStore
     let transport: any MessageTransport
@@ -71,6 +75,8 @@ public final class OutboxRelay: Service {
     let published: Counter
     let failures: Counter
     let wakeUps = WakeUpSignal()
+    /// One pass at a time (the run loop, and tests or shutdown calling `relayOnce`).
+    let passes = AsyncSemaphore(permits: 1)
 
     public init(
         store: any SQLStore, transport: any MessageTransport, service: String, batchSize: Int = 200,
@@ -118,33 +124,54 @@ public final class OutboxRelay: Service {
     /// One pass: publishes and deletes up to `batchSize` rows; returns how many.
     @discardableResult
     public func relayOnce() async throws -> Int {
-        try await store.transaction { db -> Int in
-            if self.store.backend == .postgres {
-                let row = try await db.raw("SELECT pg_try_advisory_xact_lock(72617) AS locked").first()
-                guard try row?.decode(column: "locked", as: Bool.self) == true else { return 0 }
-            }
-            let rows = try await db.raw(
-                "SELECT seq, \(unsafeRaw: Envelope.sqlColumns) FROM outbox ORDER BY seq LIMIT \(bind: self.batchSize)"
-            ).all()
-            guard !rows.isEmpty else {
-                self.lag.record(0)
-                return 0
-            }
-            let seqs = try rows.map { try $0.decode(column: "seq", as: Int64.self) }
-            let envelopes = try rows.map(Envelope.init(sqlRow:))
-            self.lag.record(max(0, self.clock.now().timeIntervalSince(envelopes[0].occurredAt)))
+        try await passes.acquire()
+        defer { passes.release() }
+        guard store.backend == .postgres else {
+            let rows = try await store.read { db in try await self.oldestRows(db) }
+            guard let (seqs, envelopes) = try publishable(rows) else { return 0 }
+            try await transport.publish(envelopes)
+            try await store.transaction { db in try await Self.delete(seqs, db) }
+            published.increment(by: envelopes.count)
+            return envelopes.count
+        }
+        return try await store.transaction { db -> Int in
+            let row = try await db.raw("SELECT pg_try_advisory_xact_lock(72617) AS locked").first()
+            guard try row?.decode(column: "locked", as: Bool.self) == true else { return 0 }
+            guard let (seqs, envelopes) = try self.publishable(try await self.oldestRows(db)) else { return 0 }
             try await self.transport.publish(envelopes)
-            // Exactly the rows published: on PostgreSQL a row with a smaller seq may commit later.
-            var delete = SQLQueryString("DELETE FROM outbox WHERE seq IN (")
-            for (index, seq) in seqs.enumerated() {
-                if index > 0 { delete.appendInterpolation(unsafeRaw: ", ") }
-                delete.appendInterpolation(bind: seq)
-            }
-            delete.appendInterpolation(unsafeRaw: ")")
-            try await db.raw(delete).run()
+            try await Self.delete(seqs, db)
             self.published.increment(by: envelopes.count)
             return envelopes.count
         }
+    }
+
+    private func oldestRows(_ db: any SQLDatabase) async throws -> [any SQLRow] {
+        try await db.raw(
+            "SELECT seq, \(unsafeRaw: Envelope.sqlColumns) FROM outbox ORDER BY seq LIMIT \(bind: batchSize)"
+        ).all()
+    }
+
+    /// The rows' sequence numbers and envelopes (nil when there are none), recording the lag.
+    private func publishable(_ rows: [any SQLRow]) throws -> ([Int64], [Envelope])? {
+        guard !rows.isEmpty else {
+            lag.record(0)
+            return nil
+        }
+        let seqs = try rows.map { try $0.decode(column: "seq", as: Int64.self) }
+        let envelopes = try rows.map(Envelope.init(sqlRow:))
+        lag.record(max(0, clock.now().timeIntervalSince(envelopes[0].occurredAt)))
+        return (seqs, envelopes)
+    }
+
+    /// Deletes exactly the rows published: on PostgreSQL a row with a smaller seq may commit later.
+    private static func delete(_ seqs: [Int64], _ db: any SQLDatabase) async throws {
+        var delete = SQLQueryString("DELETE FROM outbox WHERE seq IN (")
+        for (index, seq) in seqs.enumerated() {
+            if index > 0 { delete.appendInterpolation(unsafeRaw: ", ") }
+            delete.appendInterpolation(bind: seq)
+        }
+        delete.appendInterpolation(unsafeRaw: ")")
+        try await db.raw(delete).run()
     }
 
     /// Rows waiting in the outbox.

@@ -1,6 +1,5 @@
 import Foundation
 public import Logging
-import MalhaCore
 import NIOPosix
 public import SQLKit
 import SQLiteKit
@@ -9,27 +8,36 @@ public import ServiceLifecycle
 import Synchronization
 
 /// A service database in one SQLite file: WAL journal, `synchronous=FULL` (an acknowledged commit
-/// survives power loss), one writer connection behind an async lock and a few reader connections
-/// (WAL lets readers run while the writer writes).
+/// survives power loss), one writer connection with group commit (transactions that queue for it
+/// share one COMMIT, see `GroupCommitWriter`) and a few reader connections (WAL lets readers run
+/// while the writer writes).
 public final class SQLiteStore: SQLStore, Service {
     public var backend: SQLBackendKind { .sqlite }
     public let path: String
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
-    private let writeLock = AsyncSemaphore(permits: 1)
+    private let groupCommit: GroupCommitWriter
+    private let transactionCount = Atomic<Int>(0)
+    private let commitCount = Atomic<Int>(0)
     private let nextReader = Atomic<Int>(0)
     private let closed = Atomic<Bool>(false)
     private let logger: Logger
 
-    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
+    private init(
+        path: String, writer: SQLiteConnection, readers: [SQLiteConnection], maxGroupSize: Int, logger: Logger
+    ) {
         self.path = path
         self.writer = writer
         self.readers = readers
+        self.groupCommit = GroupCommitWriter(maxMembers: maxGroupSize)
         self.logger = logger
     }
 
     /// Opens (creating if needed) the database file at `path`, and its parent directory.
-    public static func open(path: String, readers readerCount: Int = 2, logger: Logger) async throws -> SQLiteStore {
+    /// `maxGroupSize` bounds how many transactions share one COMMIT (1 turns group commit off).
+    public static func open(
+        path: String, readers readerCount: Int = 2, maxGroupSize: Int = 128, logger: Logger
+    ) async throws -> SQLiteStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -43,7 +51,7 @@ public final class SQLiteStore: SQLStore, Service {
             _ = try await reader.query("PRAGMA query_only=ON")
             readers.append(reader)
         }
-        return SQLiteStore(path: path, writer: writer, readers: readers, logger: logger)
+        return SQLiteStore(path: path, writer: writer, readers: readers, maxGroupSize: maxGroupSize, logger: logger)
     }
 
     private static func openConnection(path: String, logger: Logger) async throws -> SQLiteConnection {
@@ -59,10 +67,96 @@ public final class SQLiteStore: SQLStore, Service {
         return try await body(readers[abs(index) % readers.count].sql(queryLogLevel: nil))
     }
 
+    /// Transactions run and COMMITs issued since the store opened: their ratio is the average
+    /// commit group's size.
+    public var writeStatistics: (transactions: Int, commits: Int) {
+        (transactionCount.load(ordering: .relaxed), commitCount.load(ordering: .relaxed))
+    }
+
     public func transaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writeLock.acquire()
-        defer { writeLock.release() }
-        return try await writer.sql(queryLogLevel: nil).inTransaction(begin: "BEGIN IMMEDIATE", logger: logger, body)
+        try await groupCommit.acquire()
+        transactionCount.add(1, ordering: .relaxed)
+        let db = writer.sql(queryLogLevel: nil)
+        let group: GroupCommitWriter.Group
+        if let open = groupCommit.openGroup {
+            group = open
+        } else {
+            do {
+                try await db.raw("BEGIN IMMEDIATE").run()
+            } catch {
+                groupCommit.release()
+                throw error
+            }
+            group = GroupCommitWriter.Group()
+            groupCommit.opened(group)
+        }
+        group.join()
+        let result = await Self.member(of: group, on: db, body)
+        let committed: Result<Void, any Error>
+        if groupCommit.handOffOrCommit(group) {
+            do { committed = .success(try await group.outcome()) } catch { committed = .failure(error) }
+        } else {
+            committed = await commit(group, on: db)
+            group.finish(committed)
+            groupCommit.release()
+        }
+        let value = try result.get()  // the body's own error first: it says more than the commit's
+        try committed.get()
+        return value
+    }
+
+    /// Runs one member's body inside a savepoint of the group's transaction: released when the
+    /// body returns, rolled back (its writes only) when it throws. A savepoint that cannot be
+    /// released or rolled back poisons the group.
+    private static func member<T>(
+        of group: GroupCommitWriter.Group, on db: any SQLDatabase, _ body: (any SQLDatabase) async throws -> T
+    ) async -> Result<T, any Error> {
+        do {
+            try await db.raw("SAVEPOINT malha_member").run()
+        } catch {
+            group.poison(error)
+            return .failure(error)
+        }
+        let value: T
+        do {
+            value = try await body(db)
+        } catch {
+            do {
+                try await db.raw("ROLLBACK TO malha_member").run()
+                try await db.raw("RELEASE malha_member").run()
+            } catch let rollbackError {
+                group.poison(rollbackError)
+            }
+            return .failure(error)
+        }
+        do {
+            try await db.raw("RELEASE malha_member").run()
+        } catch {
+            group.poison(error)
+            return .failure(error)
+        }
+        return .success(value)
+    }
+
+    /// Ends the group's transaction: COMMIT, or ROLLBACK when a member poisoned it or the commit
+    /// failed (then no member's writes are kept, and every member is told).
+    private func commit(_ group: GroupCommitWriter.Group, on db: any SQLDatabase) async -> Result<Void, any Error> {
+        let failure: any Error
+        if let poisoned = group.poisoned {
+            failure = GroupCommitAborted(cause: String(describing: poisoned))
+        } else {
+            do {
+                commitCount.add(1, ordering: .relaxed)
+                try await db.raw("COMMIT").run()
+                return .success(())
+            } catch {
+                failure = error
+            }
+        }
+        do { try await db.raw("ROLLBACK").run() } catch {
+            logger.error("rollback failed", metadata: ["error": "\(error)"])
+        }
+        return .failure(failure)
     }
 
     /// Keeps the connections open until graceful shutdown, then closes them (after the services
@@ -87,4 +181,11 @@ public final class SQLiteStore: SQLStore, Service {
             _ = connection.close()
         }
     }
+}
+
+/// A transaction's writes were rolled back because another transaction of its commit group left the
+/// database transaction in an unknown state (its savepoint could not be undone).
+public struct GroupCommitAborted: Error, CustomStringConvertible {
+    public var cause: String
+    public var description: String { "the commit group was rolled back: \(cause)" }
 }
