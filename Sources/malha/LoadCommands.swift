@@ -15,7 +15,11 @@ struct Load: AsyncParsableCommand {
 /// Checkouts at a fixed concurrency: each worker is one customer who puts one unit in the cart,
 /// checks out, and waits for that order to end (confirmed or cancelled) before the next — so the
 /// offered load follows what the sagas sustain and completion times are not a queue's length.
-/// `--open-loop` checks out again without waiting (overload: the saga queues grow). After
+/// `--open-loop` checks out again without waiting (overload: the saga queues grow). `--rate N`
+/// offers a fixed arrival rate instead: N checkouts a second in all, customer `i` taking arrivals
+/// i, i + C, i + 2C… (C customers) at their scheduled times, without waiting for the orders —
+/// the throughput a system sustains is the highest rate whose sagas keep up at an acceptable
+/// p99, and the checkout latency is measured from the scheduled time (a late start counts). After
 /// `--duration` seconds it waits for every accepted order to end and reports sagas per second and
 /// completion times (from the orders' own timestamps: created at checkout, updated by the saga's
 /// last transition).
@@ -35,6 +39,14 @@ struct LoadCheckout: AsyncParsableCommand {
     @Flag(help: "Check out again without waiting for the previous order to end.") var openLoop = false
     @Option(help: "How often a customer looks at its order while waiting (ms); polling is load too.")
     var pollMs = 100
+    @Option(help: "Offer this many checkouts per second in all (open loop at a fixed arrival rate).")
+    var rate: Double?
+
+    func validate() throws {
+        if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
+        if rate != nil, openLoop { throw ValidationError("--rate and --open-loop are two different load shapes") }
+        if concurrency < 1 || duration < 1 { throw ValidationError("--concurrency and --duration must be at least 1") }
+    }
 
     func run() async throws {
         let client = LoadClient(base: url)
@@ -74,9 +86,14 @@ struct LoadCheckout: AsyncParsableCommand {
             }
             return try await group.reduce(into: [String]()) { $0.append($1) }
         }
-        print("load: \(concurrency) customers, \(duration) s, product \(productID)")
+        print(
+            "load: \(concurrency) customers, \(duration) s, product \(productID)"
+                + (rate.map { ", \($0) checkouts/s offered" } ?? ""))
 
-        let deadline = ContinuousClock.now + .seconds(duration)
+        let start = ContinuousClock.now
+        let deadline = start + .seconds(duration)
+        let customerCount = customers.count
+        let rate = rate
         let declineEvery = declineEvery
         let openLoop = openLoop
         let poll = Duration.milliseconds(pollMs)
@@ -87,8 +104,15 @@ struct LoadCheckout: AsyncParsableCommand {
                     var round = 0
                     while ContinuousClock.now < deadline {
                         round += 1
-                        let started = ContinuousClock.now
-                        let declined = declineEvery > 0 && round % declineEvery == 0
+                        var started = ContinuousClock.now
+                        // With a rate, arrivals are numbered from 1 across customers (every Nth declined).
+                        let arrival = rate == nil ? round : index + (round - 1) * customerCount + 1
+                        if let rate {
+                            started = start + .nanoseconds(Int64(Double(arrival - 1) / rate * 1e9))
+                            if started >= deadline { break }
+                            if started > .now { try? await Task.sleep(until: started) }
+                        }
+                        let declined = declineEvery > 0 && arrival % declineEvery == 0
                         guard
                             let cart = try? await orders.send(
                                 .PUT, "/v1/cart/items/\(productID)", json: ["quantity": 1], token: token),
@@ -106,7 +130,7 @@ struct LoadCheckout: AsyncParsableCommand {
                         }
                         result.accepted += 1
                         result.checkoutLatencies.append(started.duration(to: .now))
-                        if !openLoop { await orders.waitUntilFinal(id, token: token, every: poll) }
+                        if !openLoop, rate == nil { await orders.waitUntilFinal(id, token: token, every: poll) }
                     }
                     result.token = token
                     return result
@@ -140,7 +164,7 @@ struct LoadCheckout: AsyncParsableCommand {
         let last = final.compactMap { date($0["updated_at"]) }.max()
         let span = (first != nil && last != nil) ? last!.timeIntervalSince(first!) : 0
         let summary = LoadSummary(
-            accepted: accepted, errors: errors, orders: orders.count,
+            offeredPerSecond: rate, accepted: accepted, errors: errors, orders: orders.count,
             confirmed: final.filter { $0["status"] as? String == "confirmed" }.count,
             cancelled: final.filter { $0["status"] as? String == "cancelled" }.count,
             unfinished: orders.count - final.count,
@@ -164,6 +188,7 @@ struct LoadCheckout: AsyncParsableCommand {
 }
 
 struct LoadSummary: Codable {
+    var offeredPerSecond: Double?
     var accepted: Int
     var errors: Int
     var orders: Int

@@ -49,7 +49,8 @@ struct SQLTransportPostgresTests {
     }
 
     /// A publish in one process wakes a receiver in another through LISTEN/NOTIFY: two transports on
-    /// one database stand for two processes (neither sees the other's in-process wake-ups).
+    /// one database stand for two processes (neither sees the other's in-process wake-ups). Only the
+    /// receivers of the published types wake: a publish of another type leaves them waiting.
     @Test(.enabled(if: TestDatabases.postgresURL != nil))
     func notifyWakesAReceiverOfAnotherTransport() async throws {
         try await TestDatabases.withPostgres { store in
@@ -58,9 +59,29 @@ struct SQLTransportPostgresTests {
             try await listener.bind(subscription: "s", to: [Ping.type])
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await listener.run() }
-                // Let the listener start listening, then drain its first (startup) wake-up.
-                try await Task.sleep(for: .milliseconds(500))
-                await listener.waitForMessages(on: "s", timeout: .milliseconds(10))
+                // Wait until the listener listens (its LISTEN is the last statement of a session),
+                // then drain its first (startup) wake-up.
+                let deadline = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < deadline {
+                    let listening = try await store.read { db in
+                        try await db.raw(
+                            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                        ).first()?.decode(column: "n", as: Int.self) ?? 0
+                    }
+                    if listening > 0 { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                await listener.waitForMessages(on: "s", timeout: .milliseconds(200))
+                struct Other: MessageContract {
+                    static let type = "test.other.v1"
+                    var n: Int
+                }
+                let quiet = ContinuousClock.now
+                async let untouched: Void = listener.waitForMessages(on: "s", timeout: .milliseconds(1500))
+                try await Task.sleep(for: .milliseconds(100))
+                try await publisher.publish([try Envelope(Other(n: 1), source: "t", at: Date())])
+                await untouched
+                #expect(ContinuousClock.now - quiet >= .milliseconds(1400), "another type's publish woke it")
                 let start = ContinuousClock.now
                 async let waited: Void = listener.waitForMessages(on: "s", timeout: .seconds(20))
                 try await Task.sleep(for: .milliseconds(100))

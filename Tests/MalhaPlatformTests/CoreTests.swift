@@ -97,6 +97,40 @@ struct CoreTests {
         try await semaphore.acquire()
     }
 
+    /// A release that lands while an acquirer is between "no permit free" and joining the queue
+    /// must not bank the permit while the acquirer sleeps (it then waited for good when nobody else
+    /// came along — what stranded the bus's acknowledgements). Many rounds of exactly that race,
+    /// each with nobody else to unstick it.
+    @Test func aReleaseRacingAnAcquireNeverStrandsIt() async throws {
+        let semaphore = AsyncSemaphore(permits: 1)
+        for round in 0..<20_000 {
+            try await semaphore.acquire()
+            let contender = Task {
+                try await semaphore.acquire()
+                semaphore.release()
+            }
+            if round % 2 == 0 { await Task.yield() }
+            semaphore.release()
+            let finished = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    (try? await contender.value) != nil
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(2))
+                    contender.cancel()  // a stranded contender leaves the queue, so the group can end
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            guard finished else {
+                Issue.record("round \(round): the contender never got the released permit")
+                return
+            }
+        }
+    }
+
     @Test func uuidV7SortsByTime() {
         let start = Date(timeIntervalSince1970: 1_767_225_600)
         let dates = (0..<500).map { start.addingTimeInterval(Double($0) * 0.005) }

@@ -36,12 +36,23 @@ public final class AsyncSemaphore: Sendable {
         guard let id else { return }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let cancelled = state.withLock { state -> Bool in
-                    if Task.isCancelled { return true }
+                // Look again, under the lock that queues us: a release since the first look left
+                // its permit in `available` (nobody was queued yet), and sleeping now would strand it.
+                enum Next { case cancelled, acquired, queued }
+                let next = state.withLock { state -> Next in
+                    if Task.isCancelled { return .cancelled }
+                    if state.available > 0 {
+                        state.available -= 1
+                        return .acquired
+                    }
                     state.waiters.append((id, continuation))
-                    return false
+                    return .queued
                 }
-                if cancelled { continuation.resume(throwing: CancellationError()) }
+                switch next {
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .acquired: continuation.resume()
+                case .queued: break
+                }
             }
         } onCancel: {
             let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in

@@ -131,6 +131,7 @@ public final class ConsumerRunner: Service {
     let inFlight: Gauge
     private let running = Atomic<Int>(0)
     private let slotFreed = WakeUpSignal()
+    private let acknowledgements: AcknowledgementBatcher
 
     public init(
         subscription: Subscription, transport: any MessageTransport, store: any SQLStore,
@@ -147,6 +148,17 @@ public final class ConsumerRunner: Service {
         self.idleWait = idleWait
         self.metricsFactory = metricsFactory
         self.inFlight = Gauge(label: "bus_in_flight", dimensions: [("subscription", subscription.name)], factory: metricsFactory)
+        self.acknowledgements = AcknowledgementBatcher { [transport, logger] deliveries in
+            do {
+                try await transport.acknowledge(deliveries)
+            } catch {
+                logger.warning(
+                    "could not acknowledge deliveries; they return when their leases lapse",
+                    metadata: [
+                        "subscription": "\(subscription.name)", "messages": "\(deliveries.count)", "error": "\(error)",
+                    ])
+            }
+        }
     }
 
     public func run() async throws {
@@ -240,7 +252,7 @@ public final class ConsumerRunner: Service {
             }
             let applied = context != nil
             await context?.runAfterCommit()
-            await settleSafely(delivery) { try await self.transport.acknowledge(delivery) }
+            await acknowledgements.acknowledge(delivery)
             return applied ? .applied : .duplicate
         } catch {
             let description = String(describing: error)

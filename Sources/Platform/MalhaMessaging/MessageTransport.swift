@@ -79,6 +79,11 @@ public protocol MessageTransport: Sendable {
     @discardableResult
     func acknowledge(_ delivery: Delivery) async throws -> Bool
 
+    /// Settles several deliveries as done in one write. Returns how many were still held (the
+    /// others' leases had lapsed; see `acknowledge(_:)`).
+    @discardableResult
+    func acknowledge(_ deliveries: [Delivery]) async throws -> Int
+
     /// Puts the message back, deliverable again after `delay`, recording the failed attempt.
     @discardableResult
     func retry(_ delivery: Delivery, after delay: Duration, error: String) async throws -> Bool
@@ -86,6 +91,16 @@ public protocol MessageTransport: Sendable {
     /// Moves the message to the dead letters with the failed attempt recorded.
     @discardableResult
     func deadLetter(_ delivery: Delivery, error: String) async throws -> Bool
+}
+
+extension MessageTransport {
+    /// One at a time, for transports without a batched acknowledgement.
+    @discardableResult
+    public func acknowledge(_ deliveries: [Delivery]) async throws -> Int {
+        var held = 0
+        for delivery in deliveries where try await acknowledge(delivery) { held += 1 }
+        return held
+    }
 }
 
 /// Dead letters for people: list, inspect, replay, purge.

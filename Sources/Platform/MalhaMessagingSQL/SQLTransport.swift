@@ -73,6 +73,27 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
     ]
 
     static let notifyChannel = "malha_bus"
+    /// `Envelope.sqlColumns` of the VALUES list `v` a batch publish inserts from.
+    static let valuesColumns = Envelope.sqlColumns.split(separator: ",")
+        .map { "v." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+    /// Names this instance in its notifications, so that it skips its own (it woke its local
+    /// receivers already when it published).
+    let instance = UUID().uuidString.lowercased()
+
+    /// A notification's payload: the publishing instance and the types it published ("*": any).
+    /// PostgreSQL caps a payload below 8,000 bytes; a longer list becomes "*".
+    func notification(types: Set<String>?) -> String {
+        let list = types.map { $0.sorted().joined(separator: ",") } ?? "*"
+        return instance + " " + (list.utf8.count > 7_000 ? "*" : list)
+    }
+
+    /// Wakes the local receivers a notification concerns.
+    func received(notification payload: String) {
+        let parts = payload.split(separator: " ", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[1] != "*" else { return signalAll() }
+        if parts[0] == instance { return }
+        signal(typesPublished: Set(parts[1].split(separator: ",").map(String.init)))
+    }
 
     let store: any SQLStore
     let postgres: PostgresClient?
@@ -154,7 +175,7 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
                         try await connection.listen(on: Self.notifyChannel) { notifications in
                             // Anything published while not listening is found by the next receive.
                             self.signalAll()
-                            for try await _ in notifications { self.signalAll() }
+                            for try await notification in notifications { self.received(notification: notification.payload) }
                         }
                     }
                     return nil
@@ -191,21 +212,36 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
     public func publish(_ envelopes: [Envelope]) async throws {
         guard !envelopes.isEmpty else { return }
         let now = clock.now().epochMilliseconds
+        // One statement for the batch: one copy per (envelope, bound subscription), inserted in the
+        // envelopes' order (their seq order is the delivery order); a copy a subscription still
+        // holds is not duplicated.
+        var insert = SQLQueryString("WITH v (ord, \(unsafeRaw: Envelope.sqlColumns)) AS (VALUES ")
+        for (index, envelope) in envelopes.enumerated() {
+            insert.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
+            insert.appendInterpolation(bind: index)
+            insert.appendInterpolation(unsafeRaw: ", ")
+            insert.appendInterpolation(binds: envelope.sqlBinds)
+            insert.appendInterpolation(unsafeRaw: ")")
+        }
+        insert.appendInterpolation(
+            unsafeRaw: """
+                ) INSERT INTO bus_messages (subscription, \(Envelope.sqlColumns), deliveries, available_at, history,
+                    published_at)
+                SELECT b.subscription, \(Self.valuesColumns), 0,\u{20}
+                """)
+        insert.appendInterpolation(bind: now)
+        insert.appendInterpolation(unsafeRaw: ", '[]', ")
+        insert.appendInterpolation(bind: now)
+        insert.appendInterpolation(
+            unsafeRaw: """
+                 FROM v JOIN bus_bindings b ON b.message_type = v.message_type WHERE true ORDER BY v.ord, b.subscription
+                ON CONFLICT (subscription, message_id) DO NOTHING
+                """)
         try await store.transaction { db in
-            for envelope in envelopes {
-                // One copy per bound subscription; a copy a subscription still holds is not duplicated.
-                try await db.raw(
-                    """
-                    INSERT INTO bus_messages (subscription, \(unsafeRaw: Envelope.sqlColumns), deliveries, available_at,
-                        history, published_at)
-                    SELECT subscription, \(binds: envelope.sqlBinds), 0, \(bind: now), '[]', \(bind: now)
-                    FROM bus_bindings WHERE message_type = \(bind: envelope.type)
-                    ON CONFLICT (subscription, message_id) DO NOTHING
-                    """
-                ).run()
-            }
+            try await db.raw(insert).run()
             if store.backend == .postgres {
-                try await db.raw("SELECT pg_notify(\(bind: Self.notifyChannel), '')").run()
+                let payload = notification(types: Set(envelopes.map(\.type)))
+                try await db.raw("SELECT pg_notify(\(bind: Self.notifyChannel), \(bind: payload))").run()
             }
         }
         signal(typesPublished: Set(envelopes.map(\.type)))
@@ -261,14 +297,26 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
 
     @discardableResult
     public func acknowledge(_ delivery: Delivery) async throws -> Bool {
-        let (seq, token) = try Self.parse(delivery.receipt)
-        let rows = try await store.transaction { db in
-            try await db.raw(
-                "DELETE FROM bus_messages WHERE seq = \(bind: seq) AND lease_token = \(bind: token) RETURNING seq"
-            ).all()
+        try await acknowledge([delivery]) == 1
+    }
+
+    @discardableResult
+    public func acknowledge(_ deliveries: [Delivery]) async throws -> Int {
+        guard !deliveries.isEmpty else { return 0 }
+        var delete = SQLQueryString("DELETE FROM bus_messages WHERE (seq, lease_token) IN (VALUES ")
+        for (index, delivery) in deliveries.enumerated() {
+            let (seq, token) = try Self.parse(delivery.receipt)
+            delete.appendInterpolation(unsafeRaw: index == 0 ? "(" : ", (")
+            delete.appendInterpolation(bind: seq)
+            delete.appendInterpolation(unsafeRaw: ", ")
+            delete.appendInterpolation(bind: token)
+            delete.appendInterpolation(unsafeRaw: ")")
         }
-        wakeUp(delivery.subscription).signal()  // the next message of its key may now be deliverable
-        return !rows.isEmpty
+        delete.appendInterpolation(unsafeRaw: ") RETURNING seq")
+        let rows = try await store.transaction { db in try await db.raw(delete).all() }
+        // The next message of each key may now be deliverable.
+        for subscription in Set(deliveries.map(\.subscription)) { wakeUp(subscription).signal() }
+        return rows.count
     }
 
     @discardableResult
@@ -397,7 +445,10 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
         }
         if count > 0 {
             if store.backend == .postgres {
-                try await store.read { db in try await db.raw("SELECT pg_notify(\(bind: Self.notifyChannel), '')").run() }
+                let payload = notification(types: nil)
+                try await store.read { db in
+                    try await db.raw("SELECT pg_notify(\(bind: Self.notifyChannel), \(bind: payload))").run()
+                }
             }
             signalAll()
         }

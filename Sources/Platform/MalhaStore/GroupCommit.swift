@@ -11,7 +11,8 @@ import Synchronization
 ///
 /// 1. it waits for the writer (`acquire`); the first of a group opens the database transaction;
 /// 2. it runs its body inside a SAVEPOINT, released on success and rolled back on failure, so a
-///    failing body undoes only its own writes;
+///    failing body undoes only its own writes (the first member needs none: when its body fails,
+///    nobody else is in the group yet and the whole transaction rolls back);
 /// 3. if someone is queued and the group is not full, it hands the writer to the next caller
 ///    (`handOffOrCommit`) and waits for the group's outcome; otherwise it commits the group and
 ///    tells every member.
@@ -96,9 +97,12 @@ final class GroupCommitWriter: Sendable {
     /// — the caller must commit or roll back, `finish` the group and `release`).
     func handOffOrCommit(_ group: Group) -> Bool {
         if group.members < maxMembers, group.poisoned == nil, writer.handOverIfWaited() { return true }
-        open.withLock { $0 = nil }
+        closeGroup()
         return false
     }
+
+    /// The holder ends the open group (it commits or rolls back its transaction next).
+    func closeGroup() { open.withLock { $0 = nil } }
 
     /// Gives the writer to the next queued caller, or frees it.
     func release() {

@@ -78,8 +78,11 @@ public final class SQLiteStore: SQLStore, Service {
         transactionCount.add(1, ordering: .relaxed)
         let db = writer.sql(queryLogLevel: nil)
         let group: GroupCommitWriter.Group
+        let result: Result<T, any Error>
         if let open = groupCommit.openGroup {
             group = open
+            group.join()
+            result = await Self.member(of: group, on: db, body)
         } else {
             do {
                 try await db.raw("BEGIN IMMEDIATE").run()
@@ -89,9 +92,19 @@ public final class SQLiteStore: SQLStore, Service {
             }
             group = GroupCommitWriter.Group()
             groupCommit.opened(group)
+            group.join()
+            // The first member needs no savepoint: nobody else is in the group yet, so when its
+            // body fails the whole transaction rolls back and the group ends with it.
+            do {
+                result = .success(try await body(db))
+            } catch {
+                groupCommit.closeGroup()
+                await rollback(on: db)
+                group.finish(.failure(error))
+                groupCommit.release()
+                throw error
+            }
         }
-        group.join()
-        let result = await Self.member(of: group, on: db, body)
         let committed: Result<Void, any Error>
         if groupCommit.handOffOrCommit(group) {
             do { committed = .success(try await group.outcome()) } catch { committed = .failure(error) }
@@ -153,10 +166,14 @@ public final class SQLiteStore: SQLStore, Service {
                 failure = error
             }
         }
+        await rollback(on: db)
+        return .failure(failure)
+    }
+
+    private func rollback(on db: any SQLDatabase) async {
         do { try await db.raw("ROLLBACK").run() } catch {
             logger.error("rollback failed", metadata: ["error": "\(error)"])
         }
-        return .failure(failure)
     }
 
     /// Keeps the connections open until graceful shutdown, then closes them (after the services

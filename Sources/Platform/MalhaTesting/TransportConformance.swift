@@ -36,6 +36,7 @@ public struct TransportConformance: Sendable {
     public static let checks: [String: @Sendable (Subject) async throws -> Void] = [
         "fan-out and acknowledgement": fanOutAndAcknowledgement,
         "redelivery after a lapsed lease": redeliveryAfterLapsedLease,
+        "a batched acknowledgement settles only held leases": batchedAcknowledgementSettlesOnlyHeldLeases,
         "retry waits for its delay": retryWaitsForItsDelay,
         "dead letter after N attempts, then replay applied once": deadLetterAfterAttemptsThenReplayOnce,
         "permanent errors dead-letter at once": permanentErrorsDeadLetterAtOnce,
@@ -125,6 +126,26 @@ public struct TransportConformance: Sendable {
         try expect(second[0].envelope.attempt == 2, "attempt 2, got \(second[0].envelope.attempt)")
         try expect(!(try await transport.acknowledge(first[0])), "the lapsed lease cannot settle it")
         try expect(try await transport.acknowledge(second[0]), "the new holder can")
+    }
+
+    static func batchedAcknowledgementSettlesOnlyHeldLeases(_ subject: Subject) async throws {
+        let transport = subject.transport
+        try await transport.bind(subscription: "s", to: [Ping.type])
+        try await transport.publish((1...3).map { try envelope($0, at: subject.clock.now()) })
+        let first = try await transport.receive(from: "s", limit: 3, lease: .seconds(10))
+        try expect(first.count == 3, "all three delivered")
+        subject.clock.advance(by: .seconds(10))
+        let again = try await transport.receive(from: "s", limit: 1, lease: .seconds(10))
+        try expect(again.map(\.envelope.id) == [first[0].envelope.id], "the first comes back after its lease")
+        try expect(try await transport.acknowledge(first) == 2, "only the two still held are settled")
+        subject.clock.advance(by: .seconds(10))
+        let left = try await transport.receive(from: "s", limit: 10, lease: .seconds(10))
+        try expect(
+            left.map(\.envelope.id) == [first[0].envelope.id] && left[0].envelope.attempt == 3,
+            "the stale acknowledgement did not remove the message another holder had: \(left.map(\.envelope.attempt))")
+        try expect(try await transport.acknowledge(left) == 1, "its holder settles it")
+        subject.clock.advance(by: .seconds(60))
+        try expect(try await transport.receive(from: "s", limit: 10, lease: .seconds(10)).isEmpty, "nothing left")
     }
 
     static func retryWaitsForItsDelay(_ subject: Subject) async throws {
