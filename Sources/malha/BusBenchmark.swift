@@ -30,6 +30,7 @@ struct BenchBus: AsyncParsableCommand {
     @Option(help: "PostgreSQL server for the three databases (producer, consumer, bus); SQLite files when absent.")
     var postgresURL: String?
     @Option(help: "Write the results as JSON to this file too.") var output: String?
+    @Option(help: "SQLite: most transactions one COMMIT carries (1: no group commit).") var maxGroupSize = 128
 
     struct Note: MessageContract {
         static let type = "bench.note.v1"
@@ -77,8 +78,8 @@ struct BenchBus: AsyncParsableCommand {
         guard let postgresURL else {
             var stores: [SQLiteStore] = []
             for name in names {
-                stores.append(
-                    try await SQLiteStore.open(path: directory.appendingPathComponent("\(name).sqlite").path, logger: logger))
+                let path = directory.appendingPathComponent("\(name).sqlite").path
+                stores.append(try await SQLiteStore.open(path: path, maxGroupSize: maxGroupSize, logger: logger))
             }
             defer { Task { [stores] in for store in stores { await store.close() } } }
             return try await body(stores)

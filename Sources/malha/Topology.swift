@@ -12,6 +12,8 @@ import MalhaMessaging
 import MalhaMessagingSQL
 import MalhaRegistry
 import MalhaStore
+import NIOCore
+import NIOPosix
 import Notifications
 import Orders
 import Payments
@@ -29,11 +31,12 @@ struct Topology {
     let logger = Logger(label: "malha")
 
     func run(printBanner: Bool) async throws {
+        try await checkPortsAreFree()
         let httpClient = HTTPClient(
             eventLoopGroupProvider: .singleton,
             configuration: .init(timeout: .init(connect: .seconds(1)), decompression: .disabled))
-        var group: [any Service] = []
-        var registrars: [any Service] = []
+        var group: [ReportsFailure] = []
+        var registrars: [ReportsFailure] = []
         var gatewayRuntime: ServiceRuntime?
         var otherRuntimes: [ServiceRuntime] = []
         // One bus per process, shared by every service in it that publishes or consumes. It starts
@@ -44,13 +47,18 @@ struct Topology {
             busLogger[metadataKey: "service"] = "bus"
             let store = try await openStore(for: .bus, logger: busLogger)
             let transport = SQLTransport(store: store, logger: busLogger)
-            group += [store, transport]
+            group += [
+                ReportsFailure(store, name: "bus store", logger: logger),
+                ReportsFailure(transport, name: "bus transport", logger: logger),
+            ]
             bus = transport
         }
         for name in services {
             let built = try await build(name, httpClient: httpClient, bus: bus)
-            group.append(built.application)
-            if let registrar = built.registrar { registrars.append(registrar) }
+            group.append(ReportsFailure(built.application, name: name.rawValue, logger: logger))
+            if let registrar = built.registrar {
+                registrars.append(ReportsFailure(registrar, name: "\(name.rawValue) registration", logger: logger))
+            }
             if name == .gateway { gatewayRuntime = built.runtime } else { otherRuntimes.append(built.runtime) }
         }
         // With everything in one process, the gateway reports ready only when every service is
@@ -75,6 +83,9 @@ struct Topology {
         if printBanner, let gatewayRuntime {
             Task { await printWhenReady(gateway: gatewayRuntime) }
         }
+        // Started before the group (whose stop it backs up), kept until the group returns.
+        let watchdog = ShutdownWatchdog()
+        defer { withExtendedLifetime(watchdog) {} }
         do {
             try await serviceGroup.run()
         } catch {
@@ -84,6 +95,32 @@ struct Topology {
             throw error
         }
         try await httpClient.shutdown()
+    }
+
+    struct PortTaken: Error, CustomStringConvertible {
+        var service: ServiceName
+        var endpoint: MalhaSettings.Endpoint
+        var description: String {
+            "port \(endpoint.port) on \(endpoint.host) (\(service.rawValue)) is in use: stop what holds it, or start "
+                + "elsewhere (--port, or malha.\(service.rawValue).port)"
+        }
+    }
+
+    /// Refuses to start when a service's port is taken, saying which: otherwise that service fails
+    /// to bind after the others started, and the whole process stops halfway. (A port taken in the
+    /// instant between this check and the bind still stops it, with the bind error logged.)
+    func checkPortsAreFree() async throws {
+        for name in services {
+            guard let endpoint = settings.endpoints[name], endpoint.port != 0 else { continue }
+            do {
+                let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .bind(host: endpoint.host, port: endpoint.port).get()
+                try await channel.close()
+            } catch {
+                throw PortTaken(service: name, endpoint: endpoint)
+            }
+        }
     }
 
     struct Built {
@@ -269,6 +306,32 @@ struct Topology {
 /// Writes to standard output at once (`print` is block-buffered when stdout is a file or pipe).
 func printNow(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+/// Logs a service's failure the moment it happens, naming it, at error level: the group then
+/// cancels everything else, and whatever that takes or prints must not hide what started it.
+struct ReportsFailure: Service {
+    let base: any Service
+    let name: String
+    let logger: Logger
+
+    init(_ base: any Service, name: String, logger: Logger) {
+        self.base = base
+        self.name = name
+        self.logger = logger
+    }
+
+    func run() async throws {
+        do {
+            try await base.run()
+        } catch {
+            if !(error is CancellationError) {
+                // `reflecting`: PostgresNIO's errors hide their detail from `description`.
+                logger.error("\(name) failed; stopping", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            throw error
+        }
+    }
 }
 
 /// Shuts an HTTP client down when its service group stops (after the server that uses it).

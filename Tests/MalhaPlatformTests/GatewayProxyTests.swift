@@ -80,8 +80,8 @@ struct GatewayHarness: Sendable {
 @Suite("Gateway proxy")
 struct GatewayProxyTests {
     @Test func routesByLongestPrefixOnSegmentBoundaries() async throws {
-        let catalog = await GatewayTestServer.upstream("catalog")
-        let other = await GatewayTestServer.upstream("other")
+        let catalog = try await GatewayTestServer.upstream("catalog")
+        let other = try await GatewayTestServer.upstream("other")
         defer {
             Task {
                 await catalog.stop(); await other.stop()
@@ -107,8 +107,8 @@ struct GatewayProxyTests {
     }
 
     @Test func spreadsRequestsRoundRobin() async throws {
-        let first = await GatewayTestServer.upstream("first")
-        let second = await GatewayTestServer.upstream("second")
+        let first = try await GatewayTestServer.upstream("first")
+        let second = try await GatewayTestServer.upstream("second")
         defer {
             Task {
                 await first.stop(); await second.stop()
@@ -129,7 +129,7 @@ struct GatewayProxyTests {
     }
 
     @Test func forwardsRequestAndStripsHopByHopHeaders() async throws {
-        let upstream = await GatewayTestServer.upstream("echo")
+        let upstream = try await GatewayTestServer.upstream("echo")
         defer { Task { await upstream.stop() } }
         let instances = [gatewayInstance("e", service: "echo", baseURL: upstream.baseURL, routes: [.public("/v1/echo")])]
         try await GatewayHarness.run(instances: instances) { gateway in
@@ -176,7 +176,7 @@ struct GatewayProxyTests {
     }
 
     @Test func enforcesRoutePolicies() async throws {
-        let upstream = await GatewayTestServer.upstream("svc")
+        let upstream = try await GatewayTestServer.upstream("svc")
         defer { Task { await upstream.stop() } }
         let routes: [RouteRule] = [
             .public("/v1/open"), .authenticated("/v1/me"), .roles([Role.admin], "/v1/admin"),
@@ -222,7 +222,7 @@ struct GatewayProxyTests {
     }
 
     @Test func refusesForgedAndUnsignedTokens() async throws {
-        let upstream = await GatewayTestServer.upstream("svc")
+        let upstream = try await GatewayTestServer.upstream("svc")
         defer { Task { await upstream.stop() } }
         let instances = [
             gatewayInstance(
@@ -248,7 +248,7 @@ struct GatewayProxyTests {
     }
 
     @Test func stoppedUpstreamAnswers503AndTrafficReturns() async throws {
-        let catalog = await GatewayTestServer.upstream("catalog")
+        let catalog = try await GatewayTestServer.upstream("catalog")
         let rule = RouteRule.public("/v1/products")
         let instances = [gatewayInstance("c1", service: "catalog", baseURL: catalog.baseURL, routes: [rule])]
         try await GatewayHarness.run(instances: instances) { gateway in
@@ -268,7 +268,7 @@ struct GatewayProxyTests {
             #expect(try absent.problem().code == "service_unavailable")
 
             // A new instance registers: traffic returns without restarting the gateway.
-            let restarted = await GatewayTestServer.upstream("catalog-2")
+            let restarted = try await GatewayTestServer.upstream("catalog-2")
             defer { Task { await restarted.stop() } }
             gateway.source.set([gatewayInstance("c2", service: "catalog", baseURL: restarted.baseURL, routes: [rule])])
             #expect(try await gateway.get("/v1/products").echo().upstream == "catalog-2")
@@ -281,7 +281,7 @@ struct GatewayProxyTests {
     }
 
     @Test func slowUpstreamBeyondRouteTimeoutAnswers504() async throws {
-        let slow = await GatewayTestServer.upstream("slow")
+        let slow = try await GatewayTestServer.upstream("slow")
         defer { Task { await slow.stop() } }
         let instances = [
             gatewayInstance(
@@ -297,7 +297,7 @@ struct GatewayProxyTests {
     }
 
     @Test func staticRoutesFileServesLegacyUpstreams() async throws {
-        let legacy = await GatewayTestServer.upstream("legacy")
+        let legacy = try await GatewayTestServer.upstream("legacy")
         defer { Task { await legacy.stop() } }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-routes-\(UUID()).json")
         let json = """
@@ -322,8 +322,8 @@ struct GatewayProxyTests {
 
     @Test(arguments: [HealthSwitch.Mode.notReady, .hanging])
     func instanceFailingItsHealthChecksLeavesRotationAndReturns(_ failure: HealthSwitch.Mode) async throws {
-        let sick = await GatewayTestServer.upstream("sick")
-        let well = await GatewayTestServer.upstream("well")
+        let sick = try await GatewayTestServer.upstream("sick")
+        let well = try await GatewayTestServer.upstream("well")
         defer {
             Task {
                 await sick.stop(); await well.stop()
@@ -358,9 +358,9 @@ struct GatewayProxyTests {
     }
 
     @Test func refusedInstanceIsSkippedThenRetriedAfterEjection() async throws {
-        let dead = await GatewayTestServer.upstream("dead")
+        let dead = try await GatewayTestServer.upstream("dead")
         await dead.stop()
-        let live = await GatewayTestServer.upstream("live")
+        let live = try await GatewayTestServer.upstream("live")
         defer { Task { await live.stop() } }
         let rule = RouteRule.public("/v1/products")
         let instances = [

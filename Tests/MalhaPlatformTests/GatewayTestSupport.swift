@@ -42,7 +42,7 @@ final class GatewayTestServer: Sendable {
     func setHealth(_ mode: HealthSwitch.Mode) { health.set(mode) }
 
     /// An upstream echoing every request (any path), with a gated `/slow` path.
-    static func upstream(_ name: String) async -> GatewayTestServer {
+    static func upstream(_ name: String) async throws -> GatewayTestServer {
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: name), logger: Logger(label: "test.\(name)"))
         let released = GatewayGate()
         let health = HealthSwitch()
@@ -91,7 +91,7 @@ final class GatewayTestServer: Sendable {
         router.on("/", method: .get, use: echo)
         let app = runtime.makeApplication(responder: router.buildResponder(), host: "127.0.0.1", port: 0)
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        let baseURL = await runtime.boundAddress.baseURL()
+        let baseURL = try await runtime.boundAddress.baseURL()
         return GatewayTestServer(name: name, baseURL: baseURL, task: task, released: released, health: health)
     }
 
@@ -106,7 +106,7 @@ final class GatewayTestServer: Sendable {
             configuration: configuration, runtime: runtime, instances: instances, verifier: verifier, httpClient: httpClient,
             services: [], clock: clock)
         let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        let baseURL = await runtime.boundAddress.baseURL()
+        let baseURL = try await runtime.boundAddress.baseURL()
         return GatewayTestServer(
             name: "gateway", baseURL: baseURL, task: task, released: GatewayGate(), health: HealthSwitch())
     }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -56,6 +57,30 @@ import Testing
             let object = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
             return (object?["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
         }
+    }
+
+    /// A service whose server never binds (its port taken, another service failed first) must not
+    /// hold its registrar forever: cancelled, the registrar returns at once, registering nothing.
+    @Test func aRegistrarWhoseServerNeverBindsStopsWhenCancelled() async throws {
+        let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: "never-bound"))
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = httpClient.shutdown() }
+        let registrar = RegistryRegistrar(
+            client: RegistryClient(baseURL: "http://127.0.0.1:9", token: "unused", httpClient: httpClient),
+            runtime: runtime, routes: [])
+        let run = Task { try await registrar.run() }
+        try await Task.sleep(for: .milliseconds(100))
+        let cancelled = ContinuousClock.now
+        run.cancel()
+        _ = await run.result
+        #expect(ContinuousClock.now - cancelled < .seconds(1))
+        #expect(!runtime.readiness.isReady, "nothing was registered")
+
+        // And a waiter for the address still gets it once the server binds.
+        let waiter = Task { try await runtime.boundAddress.value() }
+        try await Task.sleep(for: .milliseconds(50))
+        runtime.boundAddress.set(host: "127.0.0.1", port: 4242)
+        #expect(try await waiter.value.port == 4242)
     }
 
     @Test func leaseLifecycleOnEachBackend() async throws {

@@ -78,7 +78,7 @@ func withLiveCatalog(
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         await runtime.readiness.wait(for: "migrations")
-        let baseURL = await runtime.boundAddress.baseURL()
+        let baseURL = try await runtime.boundAddress.baseURL()
         do {
             try await body(baseURL)
         } catch {

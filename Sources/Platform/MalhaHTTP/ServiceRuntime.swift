@@ -194,11 +194,14 @@ public final class Readiness: Sendable {
     }
 }
 
-/// The address a server actually bound to, known once it runs. Waiters suspend until then.
+/// The address a server actually bound to, known once it runs. Waiters suspend until then, or
+/// until their task is cancelled (a server that never binds — its port taken — must not keep the
+/// services waiting for it from stopping).
 public final class BoundAddress: Sendable {
     private struct State {
         var address: (host: String, port: Int)?
-        var waiters: [CheckedContinuation<(host: String, port: Int), Never>] = []
+        var waiters: [UInt64: CheckedContinuation<(host: String, port: Int), any Error>] = [:]
+        var nextID: UInt64 = 0
     }
     private let state = Mutex(State())
 
@@ -207,29 +210,46 @@ public final class BoundAddress: Sendable {
     public func set(host: String, port: Int) {
         let waiters = state.withLock { state in
             state.address = (host, port)
-            defer { state.waiters = [] }
-            return state.waiters
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume(returning: (host, port)) }
     }
 
     public var current: (host: String, port: Int)? { state.withLock { $0.address } }
 
-    /// Suspends until the server is bound.
-    public func value() async -> (host: String, port: Int) {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> (host: String, port: Int)? in
-                if let address = state.address { return address }
-                state.waiters.append(continuation)
-                return nil
+    /// Suspends until the server is bound; throws `CancellationError` when the task is cancelled first.
+    public func value() async throws -> (host: String, port: Int) {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                enum Next {
+                    case ready((host: String, port: Int))
+                    case cancelled, waiting
+                }
+                let next = state.withLock { state -> Next in
+                    if let address = state.address { return .ready(address) }
+                    if Task.isCancelled { return .cancelled }
+                    state.waiters[id] = continuation
+                    return .waiting
+                }
+                switch next {
+                case .ready(let address): continuation.resume(returning: address)
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .waiting: break
+                }
             }
-            if let ready { continuation.resume(returning: ready) }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
         }
     }
 
     /// `http://host:port` once bound.
-    public func baseURL() async -> String {
-        let (host, port) = await value()
+    public func baseURL() async throws -> String {
+        let (host, port) = try await value()
         return "http://\(host):\(port)"
     }
 }

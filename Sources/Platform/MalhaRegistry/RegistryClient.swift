@@ -109,7 +109,11 @@ public struct RegistryRegistrar: Service {
     }
 
     public func run() async throws {
-        let baseURL = await runtime.boundAddress.baseURL()
+        // Stopped before the server was bound (its port taken, another service failed): nothing to
+        // register, and no waiting for a server that will never come.
+        guard let baseURL = try? await cancelWhenGracefulShutdown({ try await runtime.boundAddress.baseURL() }) else {
+            return
+        }
         let ttlSeconds = Int(max(1, ttl.components.seconds))
         let registration = RegistryClient.Registration(
             id: runtime.descriptor.instanceID, service: runtime.descriptor.name, version: runtime.descriptor.version,
