@@ -243,6 +243,20 @@ let package = Package(
             path: "Sources/Services/Notifications",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "Ledger",
+            dependencies: [
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Services/Ledger",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Executable
         .executableTarget(
@@ -334,6 +348,18 @@ let package = Package(
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LedgerTests",
+            dependencies: [
+                "Ledger", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore",
+                "MalhaHTTP", "MalhaIdentity",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

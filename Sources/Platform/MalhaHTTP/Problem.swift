@@ -92,6 +92,15 @@ extension Problem {
         Problem(.conflict, code: code, title: "Conflict", detail: detail)
     }
 
+    /// 409 `idempotency_key_in_use`: the first request with this `Idempotency-Key` still runs.
+    public static func idempotencyKeyInUse(_ what: String = "a request") -> Problem {
+        conflict("idempotency_key_in_use", "\(what) with this Idempotency-Key is still running; retry shortly")
+    }
+
+    /// 422 `idempotency_key_reused`: this `Idempotency-Key` came with a different request before.
+    public static let idempotencyKeyReused = Problem(
+        .unprocessableContent, code: "idempotency_key_reused", detail: "this Idempotency-Key was used for a different request")
+
     public static func unauthorized(_ detail: String, challenge: String = "Bearer") -> Problem {
         var headers = HTTPFields()
         headers[.wwwAuthenticate] = challenge
@@ -107,4 +116,11 @@ extension Problem {
         headers[.retryAfter] = String(max(1, retryAfterSeconds))
         return Problem(.tooManyRequests, code: "rate_limited", title: "Too many requests", detail: detail, headers: headers)
     }
+}
+
+extension HTTPField.Name {
+    /// The client's key for a request that must take effect once (`POST` that creates).
+    public static let idempotencyKey = Self("Idempotency-Key")!
+    /// On a response: this is the stored answer to an earlier request with the same key.
+    public static let idempotentReplayed = Self("Idempotent-Replayed")!
 }

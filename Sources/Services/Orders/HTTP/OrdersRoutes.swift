@@ -164,12 +164,9 @@ struct OrdersRoutes: Sendable {
         case .replay(let status, let response):
             return Self.json(status: .init(code: status), response, replayed: true)
         case .inProgress:
-            throw Problem.conflict(
-                "idempotency_key_in_use", "a checkout with this Idempotency-Key is still running; retry shortly")
+            throw Problem.idempotencyKeyInUse("a checkout")
         case .mismatch:
-            throw Problem(
-                .unprocessableContent, code: "idempotency_key_reused",
-                detail: "this Idempotency-Key was used for a different request")
+            throw Problem.idempotencyKeyReused
         case .claimed:
             break
         }
@@ -342,7 +339,3 @@ struct OrdersRoutes: Sendable {
     }
 }
 
-extension HTTPField.Name {
-    static let idempotencyKey = Self("Idempotency-Key")!
-    static let idempotentReplayed = Self("Idempotent-Replayed")!
-}

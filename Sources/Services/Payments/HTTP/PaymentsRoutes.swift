@@ -229,7 +229,6 @@ struct PaymentsRoutes: Sendable {
 }
 
 extension HTTPField.Name {
-    static let idempotencyKey = Self("Idempotency-Key")!
     static let idempotencyReplayed = Self("Idempotency-Replayed")!
     static let malhaSignature = Self(WebhookSignature.header)!
 }
