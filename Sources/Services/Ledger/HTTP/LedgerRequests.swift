@@ -225,4 +225,3 @@ enum RequestFingerprint {
         of(["reversal.v1", entryID, draft.description, draft.occurredAt.map { String($0.epochMilliseconds) }])
     }
 }
-

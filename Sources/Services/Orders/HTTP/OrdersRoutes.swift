@@ -338,4 +338,3 @@ struct OrdersRoutes: Sendable {
         return order
     }
 }
-
