@@ -264,7 +264,7 @@ let package = Package(
             dependencies: [
                 "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
                 "MalhaMessaging", "MalhaMessagingSQL", "MalhaBus", "Identity", "Catalog", "Orders", "Payments",
-                "Notifications",
+                "Notifications", "Ledger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -6,7 +6,7 @@ import SystemPackage
 /// The deployable units `malha` can run.
 enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
     // Start order in `up`: the registry first (others register with it), the gateway last.
-    case registry, bus, identity, catalog, orders, payments, notifications, gateway
+    case registry, bus, identity, catalog, orders, payments, notifications, ledger, gateway
 
     /// Port offset from the gateway port in `up`.
     var offset: Int {
@@ -19,11 +19,12 @@ enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
         case .orders: 5
         case .payments: 6
         case .notifications: 7
+        case .ledger: 8
         }
     }
 
     /// Whether the service publishes or consumes on the bus (and so needs the process's bus).
-    var usesBus: Bool { [.bus, .catalog, .orders, .payments, .notifications].contains(self) }
+    var usesBus: Bool { [.bus, .catalog, .orders, .payments, .notifications, .ledger].contains(self) }
 }
 
 /// Typed configuration, read once at start from (highest first) command-line flags, `MALHA_*`

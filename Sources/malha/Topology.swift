@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Catalog
 import Foundation
 import Identity
+import Ledger
 import Logging
 import MalhaBus
 import MalhaCore
@@ -234,6 +235,14 @@ struct Topology {
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
                 httpClient: httpClient, services: [store])
             return Built(runtime: runtime, application: application, registrar: registrar(NotificationsService.routeRules))
+        case .ledger:
+            let store = try await openStore(for: name, logger: runtime.logger)
+            let configuration = LedgerConfiguration(
+                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience)
+            let application = try await LedgerService.buildApplication(
+                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
+                services: [store])
+            return Built(runtime: runtime, application: application, registrar: registrar(LedgerService.routeRules))
         case .gateway:
             var configuration = GatewayConfiguration(issuer: settings.issuer, audience: settings.audience)
             configuration.host = endpoint.host
