@@ -124,3 +124,13 @@ extension HTTPField.Name {
     /// On a response: this is the stored answer to an earlier request with the same key.
     public static let idempotentReplayed = Self("Idempotent-Replayed")!
 }
+
+extension Response {
+    /// A JSON body already encoded (as an idempotency key keeps it), marked
+    /// `Idempotent-Replayed: true` when it answers a repeated request.
+    public static func storedJSON(status: HTTPResponse.Status, _ json: String, replayed: Bool) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if replayed { headers[.idempotentReplayed] = "true" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+}

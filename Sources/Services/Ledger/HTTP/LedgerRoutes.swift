@@ -153,7 +153,7 @@ struct LedgerRoutes: Sendable {
         let scope = "ledger:\(principal.subject)"
         switch try await IdempotencyKeys.claim(scope: scope, key: key, requestHash: fingerprint, now: now, in: store) {
         case .replay(let status, let response):
-            return Self.json(status: .init(code: status), response, replayed: true)
+            return Response.storedJSON(status: .init(code: status), response, replayed: true)
         case .inProgress:
             throw Problem.idempotencyKeyInUse()
         case .mismatch:
@@ -169,7 +169,7 @@ struct LedgerRoutes: Sendable {
                 return (entry, json)
             }
             wakeRelay()
-            var response = Self.json(status: .created, json, replayed: false)
+            var response = Response.storedJSON(status: .created, json, replayed: false)
             response.headers[.location] = "/v1/entries/\(entry.id)"
             return response
         } catch {
@@ -197,12 +197,6 @@ struct LedgerRoutes: Sendable {
             throw Problem.badRequest("invalid_idempotency_key", "the Idempotency-Key must be 1 to 255 visible ASCII characters")
         }
         return key
-    }
-
-    static func json(status: HTTPResponse.Status, _ json: String, replayed: Bool) -> Response {
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if replayed { headers[.idempotentReplayed] = "true" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 
     // MARK: Request parts

@@ -162,7 +162,7 @@ struct OrdersRoutes: Sendable {
         let fingerprint = try Self.fingerprint(body)
         switch try await IdempotencyKeys.claim(scope: scope, key: key, requestHash: fingerprint, now: clock.now(), in: store) {
         case .replay(let status, let response):
-            return Self.json(status: .init(code: status), response, replayed: true)
+            return Response.storedJSON(status: .init(code: status), response, replayed: true)
         case .inProgress:
             throw Problem.idempotencyKeyInUse("a checkout")
         case .mismatch:
@@ -173,7 +173,7 @@ struct OrdersRoutes: Sendable {
         do {
             let (order, json) = try await placeOrder(customer: customer, request: body, scope: scope, key: key)
             wakeRelay()
-            var response = Self.json(status: .created, json, replayed: false)
+            var response = Response.storedJSON(status: .created, json, replayed: false)
             response.headers[.location] = "/v1/orders/\(order.id)"
             return response
         } catch {
@@ -258,12 +258,6 @@ struct OrdersRoutes: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return SHA256.hash(data: try encoder.encode(body)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func json(status: HTTPResponse.Status, _ json: String, replayed: Bool) -> Response {
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if replayed { headers[.idempotentReplayed] = "true" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 
     // MARK: Orders
