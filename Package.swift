@@ -257,6 +257,21 @@ let package = Package(
             path: "Sources/Services/Ledger",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "Consolidation",
+            dependencies: [
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Services/Consolidation",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Executable
         .executableTarget(
@@ -264,7 +279,7 @@ let package = Package(
             dependencies: [
                 "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
                 "MalhaMessaging", "MalhaMessagingSQL", "MalhaBus", "Identity", "Catalog", "Orders", "Payments",
-                "Notifications", "Ledger",
+                "Notifications", "Ledger", "Consolidation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

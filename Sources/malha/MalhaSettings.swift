@@ -6,7 +6,7 @@ import SystemPackage
 /// The deployable units `malha` can run.
 enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
     // Start order in `up`: the registry first (others register with it), the gateway last.
-    case registry, bus, identity, catalog, orders, payments, notifications, ledger, gateway
+    case registry, bus, identity, catalog, orders, payments, notifications, ledger, consolidation, gateway
 
     /// Port offset from the gateway port in `up`.
     var offset: Int {
@@ -20,11 +20,12 @@ enum ServiceName: String, CaseIterable, Sendable, ExpressibleByArgument {
         case .payments: 6
         case .notifications: 7
         case .ledger: 8
+        case .consolidation: 9
         }
     }
 
     /// Whether the service publishes or consumes on the bus (and so needs the process's bus).
-    var usesBus: Bool { [.bus, .catalog, .orders, .payments, .notifications, .ledger].contains(self) }
+    var usesBus: Bool { [.bus, .catalog, .orders, .payments, .notifications, .ledger, .consolidation].contains(self) }
 }
 
 /// Typed configuration, read once at start from (highest first) command-line flags, `MALHA_*`
@@ -63,6 +64,8 @@ struct MalhaSettings: Sendable {
     var seedDemoCatalog: Bool
     /// `malha.orders.catalog-url`: where orders reads current prices (default: the catalog endpoint).
     var ordersCatalogURL: String
+    /// `malha.consolidation.ledger-url`: where the consolidation reads the ledger for rebuilds.
+    var consolidationLedgerURL: String
     /// `malha.orders.step-timeout-ms`: how long a checkout step waits for its answer (default 30000).
     var orderStepTimeoutMilliseconds: Int
     /// `malha.payments.provider`: `simulated` (default) or `http`; with `http`,
@@ -176,6 +179,8 @@ struct MalhaSettings: Sendable {
             bcryptCost: config.int(forKey: "malha.identity.bcrypt-cost", default: 12),
             seedDemoCatalog: config.bool(forKey: "malha.catalog.seed-demo-data", default: mode == .embedded),
             ordersCatalogURL: config.string(forKey: "malha.orders.catalog-url", default: endpoints[.catalog]!.url),
+            consolidationLedgerURL: config.string(
+                forKey: "malha.consolidation.ledger-url", default: endpoints[.ledger]!.url),
             orderStepTimeoutMilliseconds: stepTimeout,
             paymentsProvider: paymentsProvider,
             paymentsProviderURL: paymentsProviderURL,

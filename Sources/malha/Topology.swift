@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Catalog
+import Consolidation
 import Foundation
 import Identity
 import Ledger
@@ -39,7 +40,9 @@ struct Topology {
         var group: [ReportsFailure] = []
         var registrars: [ReportsFailure] = []
         var gatewayRuntime: ServiceRuntime?
+        var gatewayInstances: PollingInstanceSource?
         var otherRuntimes: [ServiceRuntime] = []
+        var registeringServices: Set<String> = []
         // One bus per process, shared by every service in it that publishes or consumes. It starts
         // first and stops last (a service group stops in reverse order).
         var bus: SQLTransport?
@@ -59,17 +62,26 @@ struct Topology {
             group.append(ReportsFailure(built.application, name: name.rawValue, logger: logger))
             if let registrar = built.registrar {
                 registrars.append(ReportsFailure(registrar, name: "\(name.rawValue) registration", logger: logger))
+                registeringServices.insert(built.runtime.descriptor.name)
             }
-            if name == .gateway { gatewayRuntime = built.runtime } else { otherRuntimes.append(built.runtime) }
+            if name == .gateway {
+                gatewayRuntime = built.runtime
+                gatewayInstances = built.instances
+            } else {
+                otherRuntimes.append(built.runtime)
+            }
         }
         // With everything in one process, the gateway reports ready only when every service is
-        // migrated and registered, so "ready" means the whole system answers.
-        if let gatewayRuntime, !otherRuntimes.isEmpty {
+        // migrated and its registration is in the gateway's own view of the registry (the route
+        // table is built from that view), so "ready" means the whole system answers.
+        if let gatewayRuntime, let gatewayInstances, !otherRuntimes.isEmpty {
             gatewayRuntime.readiness.require("services")
-            Task {
-                while !otherRuntimes.allSatisfy(\.readiness.isReady) { try? await Task.sleep(for: .milliseconds(10)) }
-                // One more registry poll so the gateway's view includes the last registration.
-                try? await Task.sleep(for: .milliseconds(300))
+            Task { [registeringServices] in
+                while !otherRuntimes.allSatisfy(\.readiness.isReady)
+                    || !registeringServices.isSubset(of: Set(gatewayInstances.currentInstances().map(\.service)))
+                {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
                 gatewayRuntime.readiness.set("services", true)
             }
         }
@@ -128,6 +140,8 @@ struct Topology {
         var runtime: ServiceRuntime
         var application: any Service
         var registrar: (any Service)?
+        /// The gateway's view of the registry.
+        var instances: PollingInstanceSource? = nil
     }
 
     func build(_ name: ServiceName, httpClient: HTTPClient, bus: SQLTransport?) async throws -> Built {
@@ -243,6 +257,15 @@ struct Topology {
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
                 services: [store])
             return Built(runtime: runtime, application: application, registrar: registrar(LedgerService.routeRules))
+        case .consolidation:
+            let store = try await openStore(for: name, logger: runtime.logger)
+            let configuration = ConsolidationConfiguration(
+                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience,
+                ledgerURL: settings.consolidationLedgerURL)
+            let application = try await ConsolidationService.buildApplication(
+                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
+                httpClient: httpClient, services: [store])
+            return Built(runtime: runtime, application: application, registrar: registrar(ConsolidationService.routeRules))
         case .gateway:
             var configuration = GatewayConfiguration(issuer: settings.issuer, audience: settings.audience)
             configuration.host = endpoint.host
@@ -262,7 +285,7 @@ struct Topology {
             let application = try await GatewayService.buildApplication(
                 configuration: configuration, runtime: runtime, instances: instances, verifier: verifier(),
                 httpClient: proxyClient, services: [instances, HTTPClientCloser(client: proxyClient)])
-            return Built(runtime: runtime, application: application, registrar: nil)
+            return Built(runtime: runtime, application: application, registrar: nil, instances: instances)
         }
     }
 

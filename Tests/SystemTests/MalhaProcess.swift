@@ -132,7 +132,7 @@ struct UpSandbox {
         dataDir = directory.appendingPathComponent("data").path
         port = try freePort()
         var ports: [String: Int] = [:]
-        for service in ["registry", "identity", "catalog", "bus", "orders", "payments", "notifications", "ledger"] {
+        for service in ["registry", "identity", "catalog", "bus", "orders", "payments", "notifications", "ledger", "consolidation"] {
             ports[service] = try freePort()
         }
         servicePorts = ports

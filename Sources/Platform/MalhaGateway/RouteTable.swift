@@ -79,7 +79,8 @@ final class RouteEntry: Sendable {
 /// The gateway's routing table: entries by prefix, longest prefix first.
 final class RouteTable: Sendable {
     /// Each distinct prefix with its rules (in declaration order), longest prefix first.
-    let prefixes: [(prefix: String, entries: [RouteEntry])]
+    /// `isPattern`: the prefix has a `*` segment (matches any one non-empty segment).
+    let prefixes: [(prefix: String, isPattern: Bool, entries: [RouteEntry])]
 
     init(entries: [RouteEntry]) {
         var byPrefix: [String: [RouteEntry]] = [:]
@@ -88,7 +89,9 @@ final class RouteTable: Sendable {
             if byPrefix[entry.prefix] == nil { order.append(entry.prefix) }
             byPrefix[entry.prefix, default: []].append(entry)
         }
-        prefixes = order.sorted { $0.utf8.count > $1.utf8.count }.map { ($0, byPrefix[$0] ?? []) }
+        prefixes = order.sorted { $0.utf8.count > $1.utf8.count }.map {
+            ($0, $0.split(separator: "/").contains("*"), byPrefix[$0] ?? [])
+        }
     }
 
     enum Match {
@@ -100,13 +103,27 @@ final class RouteTable: Sendable {
 
     /// The longest prefix matching `path` on a segment boundary, then the first rule accepting `method`.
     func match(path: Substring, method: String) -> Match {
-        for (prefix, entries) in prefixes where Self.path(path, hasSegmentPrefix: prefix) {
+        for (prefix, isPattern, entries) in prefixes
+        where isPattern ? Self.path(path, matchesPattern: prefix) : Self.path(path, hasSegmentPrefix: prefix) {
             if let entry = entries.first(where: { $0.accepts(method: method) }) { return .route(entry) }
             // A longer prefix that refuses the method must not fall through to a shorter, maybe more
             // permissive one: its owner declared the path space.
             return .methodNotAllowed
         }
         return .none
+    }
+
+    /// `path` starts with the segments of `pattern`, a `*` segment standing for any one non-empty
+    /// segment: `/v1/accounts/*/balances` matches `/v1/accounts/42/balances/2026-11-29`, not
+    /// `/v1/accounts/42` nor `/v1/accounts//balances`.
+    static func path(_ path: Substring, matchesPattern pattern: String) -> Bool {
+        let wanted = pattern.split(separator: "/", omittingEmptySubsequences: false)
+        var segments = path.split(separator: "/", maxSplits: wanted.count, omittingEmptySubsequences: false)[...]
+        for segment in wanted {
+            guard let actual = segments.popFirst() else { return false }
+            if segment == "*" ? actual.isEmpty : actual != segment { return false }
+        }
+        return true
     }
 
     static func path(_ path: Substring, hasSegmentPrefix prefix: String) -> Bool {

@@ -7,6 +7,8 @@ import Foundation
 public struct OpenAPIDocument: Sendable {
     public enum Access: String, Sendable {
         case `public`, authenticated, admin, service
+        /// The people who keep the books: the `finance` role or administrators.
+        case finance
     }
 
     public struct Operation: Sendable {

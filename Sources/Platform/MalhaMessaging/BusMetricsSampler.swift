@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 import Metrics
 public import ServiceLifecycle
@@ -8,10 +9,14 @@ public protocol BusStatistics: Sendable {
     func depths() async throws -> [String: Int]
     /// Dead letters kept, per subscription.
     func deadLetterCounts() async throws -> [String: Int]
+    /// When the oldest message waiting (or in flight) on each subscription occurred: how far
+    /// behind its consumer is. Subscriptions with nothing waiting are absent.
+    func oldestWaiting() async throws -> [String: Date]
 }
 
-/// Samples queue depth and dead letters per subscription into gauges (`bus_queue_depth`,
-/// `bus_dead_letters`) every `interval`. A subscription that empties reads 0, not its last value.
+/// Samples queue depth, dead letters and lag per subscription into gauges (`bus_queue_depth`,
+/// `bus_dead_letters`, `bus_oldest_message_age_seconds`) every `interval`. A subscription that
+/// empties reads 0, not its last value.
 public struct BusMetricsSampler: Service {
     let statistics: any BusStatistics
     let interval: Duration
@@ -44,12 +49,18 @@ public struct BusMetricsSampler: Service {
         do {
             let depths = try await statistics.depths()
             let dead = try await statistics.deadLetterCounts()
+            let oldest = try await statistics.oldestWaiting()
+            let now = Date()
             let all = known.union(depths.keys).union(dead.keys)
             for subscription in all {
                 Gauge(label: "bus_queue_depth", dimensions: [("subscription", subscription)], factory: metricsFactory)
                     .record(depths[subscription] ?? 0)
                 Gauge(label: "bus_dead_letters", dimensions: [("subscription", subscription)], factory: metricsFactory)
                     .record(dead[subscription] ?? 0)
+                Gauge(
+                    label: "bus_oldest_message_age_seconds", dimensions: [("subscription", subscription)], factory: metricsFactory
+                )
+                .record(oldest[subscription].map { max(0, now.timeIntervalSince($0)) } ?? 0)
             }
             return all
         } catch {

@@ -484,6 +484,18 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
         try await countsPerSubscription(in: "bus_messages")
     }
 
+    public func oldestWaiting() async throws -> [String: Date] {
+        let rows = try await store.read { db in
+            try await db.raw("SELECT subscription, MIN(occurred_at) AS oldest FROM bus_messages GROUP BY subscription").all()
+        }
+        var oldest: [String: Date] = [:]
+        for row in rows {
+            oldest[try row.decode(column: "subscription", as: String.self)] = Date(
+                epochMilliseconds: try row.decode(column: "oldest", as: Int64.self))
+        }
+        return oldest
+    }
+
     private func countsPerSubscription(in table: String) async throws -> [String: Int] {
         let rows = try await store.read { db in
             try await db.raw("SELECT subscription, COUNT(*) AS n FROM \(unsafeRaw: table) GROUP BY subscription").all()

@@ -1,0 +1,108 @@
+public import AsyncHTTPClient
+import Contracts
+import Foundation
+import MalhaCore
+import MalhaHTTP
+import NIOCore
+import NIOHTTP1
+
+/// Reads the ledger's own record through its HTTP API, for rebuilds and verification. It sends
+/// the caller's `Authorization` on: whoever asks for a rebuild must be allowed to read the
+/// account's entries themselves (finance or admin), and the ledger checks it.
+public struct LedgerReader: Sendable {
+    let baseURL: String
+    let httpClient: HTTPClient
+    let timeout: Duration
+
+    public init(baseURL: String, httpClient: HTTPClient, timeout: Duration = .seconds(10)) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.httpClient = httpClient
+        self.timeout = timeout
+    }
+
+    struct Account: Decodable, Sendable {
+        var id: String
+        var currency: String
+        var ownerID: String
+        var timezone: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, currency, timezone
+            case ownerID = "owner_id"
+        }
+    }
+
+    struct Entry: Decodable, Sendable {
+        var id: String
+        var accountID: String
+        var sequence: Int64
+        var type: LedgerEntryType
+        var amountCents: Int64
+        var currency: String
+        var businessDate: String
+        var createdAt: Date
+
+        enum CodingKeys: String, CodingKey {
+            case id, sequence, type, currency
+            case accountID = "account_id"
+            case amountCents = "amount_cents"
+            case businessDate = "business_date"
+            case createdAt = "created_at"
+        }
+
+        var projected: ProjectedEntry {
+            ProjectedEntry(
+                entryID: id, accountID: accountID, sequence: sequence, businessDate: businessDate, entryType: type,
+                amountCents: amountCents, currency: currency, recordedAt: createdAt)
+        }
+    }
+
+    struct Page: Decodable {
+        var items: [Entry]
+        var nextCursor: String?
+        enum CodingKeys: String, CodingKey {
+            case items
+            case nextCursor = "next_cursor"
+        }
+    }
+
+    /// The ledger answered something other than what a rebuild can use.
+    struct Unavailable: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The account, or nil when the ledger says 404 (no such account, or not the caller's).
+    func account(_ id: String, authorization: String) async throws -> Account? {
+        let (status, body) = try await get("/v1/accounts/\(id)", authorization: authorization)
+        if status == 404 { return nil }
+        guard status == 200 else { throw Unavailable(description: "the ledger answered \(status) for the account") }
+        return try JSONCoding.decoder.decode(Account.self, from: body)
+    }
+
+    /// Every entry of the account with a business date in `from…to` (each end optional), by sequence.
+    func entries(_ id: String, from: String?, to: String?, authorization: String) async throws -> [Entry] {
+        var entries: [Entry] = []
+        var cursor: String?
+        repeat {
+            var query = "limit=500"
+            if let from { query += "&from=\(from)" }
+            if let to { query += "&to=\(to)" }
+            if let cursor { query += "&cursor=\(cursor)" }
+            let (status, body) = try await get("/v1/accounts/\(id)/entries?\(query)", authorization: authorization)
+            guard status == 200 else { throw Unavailable(description: "the ledger answered \(status) for the entries") }
+            let page = try JSONCoding.decoder.decode(Page.self, from: body)
+            entries += page.items
+            cursor = page.nextCursor
+        } while cursor != nil
+        return entries
+    }
+
+    func get(_ path: String, authorization: String) async throws -> (status: UInt, body: Data) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.headers.add(name: "Authorization", value: authorization)
+        request.headers.add(name: "Accept", value: "application/json")
+        let response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.nanoseconds)))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return (response.status.code, Data(buffer: body))
+    }
+}
