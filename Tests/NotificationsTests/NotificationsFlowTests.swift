@@ -31,7 +31,9 @@ struct NotificationsFlowTests {
             let cancelled = try Events.cancelled(order: "o-77", customer: "ana", reason: "payment_declined")
 
             try await app.test(.router) { client in
-                #expect(try await client.send(.get, "/health/ready").status == .ok)
+                // Ready once migrated and subscribed: from then on nothing published is missed.
+                let ready = await eventually { (try? await client.send(.get, "/health/ready").status) == .ok }
+                #expect(ready)
                 try await transport.publish([cancelled])
                 let delivered = await eventually(timeout: .seconds(30)) {
                     let page = try? await client.send(.get, "/v1/notifications", headers: ana).decode(NotificationPage.self)

@@ -138,7 +138,9 @@ struct PaymentsApplicationTests {
                 configuration: PaymentsConfiguration(processorInterval: .milliseconds(50)), runtime: runtime, store: store,
                 verifier: tokens.verifier, transport: transport, httpClient: .shared)
             try await app.test(.router) { client in
-                #expect(try await client.send(.get, "/health/ready").status == .ok)
+                // Ready once migrated and subscribed: from then on nothing published is missed.
+                let ready = await eventually { (try? await client.send(.get, "/health/ready").status) == .ok }
+                #expect(ready)
                 let authorize = try Envelope(
                     AuthorizePayment(orderID: "o1", customerID: "alice", amountCents: 990, currency: "BRL"), source: "orders",
                     at: Date(), key: "o1", correlationID: "o1")

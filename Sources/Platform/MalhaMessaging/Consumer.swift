@@ -161,15 +161,18 @@ public final class ConsumerRunner: Service {
         }
     }
 
-    public func run() async throws {
-        // The bus may still be starting (or briefly down): bind with backoff until it answers.
+    /// Binds the subscription, retrying with backoff while the bus is starting or down; false when
+    /// the service stops first. A subscription receives only what is published after it is bound,
+    /// so a service whose consumer must see every event binds before it reports ready.
+    @discardableResult
+    public func bind() async -> Bool {
         var attempt = 0
         while true {
             do {
                 try await transport.bind(subscription: subscription.name, to: subscription.types)
-                break
+                return true
             } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                if Task.isCancelled || Task.isShuttingDownGracefully { return false }
                 if attempt >= 5 {
                     logger.warning(
                         "cannot bind the subscription yet",
@@ -180,6 +183,11 @@ public final class ConsumerRunner: Service {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
             }
         }
+    }
+
+    public func run() async throws {
+        // The bus may still be starting (or briefly down): bind with backoff until it answers.
+        guard await bind() else { return }
         let limit = subscription.concurrency
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled, !Task.isShuttingDownGracefully {
@@ -278,5 +286,33 @@ public final class ConsumerRunner: Service {
                 "could not settle a delivery; it returns when its lease lapses",
                 metadata: ["subscription": "\(subscription.name)", "message_id": "\(delivery.envelope.id)", "error": "\(error)"])
         }
+    }
+}
+
+/// Runs a consumer once its service is migrated, binding its subscription first; readiness
+/// `subscription` (declared here, unmet) holds from the bind on.
+///
+/// A subscription receives only what is published after it is bound. Binding before the service
+/// reports ready closes the window in which a publisher — another service that `malha up` or a
+/// load balancer considers ready — could publish an event this one would never see. The binding
+/// is durable: once made, events wait on the bus across this service's restarts and outages.
+public struct SubscribesWhenReady: Service {
+    let consumer: ConsumerRunner
+    let readiness: Readiness
+    let condition: String
+
+    public init(_ consumer: ConsumerRunner, readiness: Readiness, after condition: String = "migrations") {
+        self.consumer = consumer
+        self.readiness = readiness
+        self.condition = condition
+        readiness.require("subscription")
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await readiness.wait(for: condition) }
+        if Task.isCancelled || Task.isShuttingDownGracefully { return }
+        guard await consumer.bind() else { return }
+        readiness.set("subscription", true)
+        try await consumer.run()
     }
 }

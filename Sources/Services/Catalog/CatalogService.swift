@@ -112,7 +112,7 @@ public enum CatalogService {
                 subscription: StockCommandHandler.subscription, transport: transport, store: store, clock: clock, logger: logger,
                 metricsFactory: runtime.metricsFactory, handler: handler.handle)
             services += [
-                StartsWhenReady(relay, readiness: runtime.readiness), StartsWhenReady(consumer, readiness: runtime.readiness),
+                StartsWhenReady(relay, readiness: runtime.readiness), SubscribesWhenReady(consumer, readiness: runtime.readiness),
             ]
         }
         return runtime.makeApplication(

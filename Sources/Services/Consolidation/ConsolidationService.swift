@@ -132,10 +132,10 @@ public enum ConsolidationService {
         if let transport {
             let handler = LedgerEventHandler(
                 backend: store.backend, cache: balances, clock: clock, metricsFactory: runtime.metricsFactory)
-            let consumer = ConsumerRunner(
+            let runner = ConsumerRunner(
                 subscription: LedgerEventHandler.subscription, transport: transport, store: store, clock: clock,
                 logger: logger, metricsFactory: runtime.metricsFactory, handler: handler.handle)
-            services.append(StartsWhenReady(consumer, readiness: runtime.readiness))
+            services.append(SubscribesWhenReady(runner, readiness: runtime.readiness))
             if let statistics = transport as? any BusStatistics {
                 services.append(
                     LagSampler(

@@ -140,7 +140,7 @@ public enum NotificationsService {
             let consumer = ConsumerRunner(
                 subscription: NotificationEventHandler.subscription, transport: transport, store: store, clock: clock,
                 logger: logger, metricsFactory: runtime.metricsFactory, handler: handler.handle)
-            services.append(StartsWhenReady(consumer, readiness: runtime.readiness))
+            services.append(SubscribesWhenReady(consumer, readiness: runtime.readiness))
         }
         return runtime.makeApplication(
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services

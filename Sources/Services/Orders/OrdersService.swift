@@ -144,7 +144,7 @@ public enum OrdersService {
                 metricsFactory: runtime.metricsFactory, handler: driver.handle)
             services += [
                 StartsWhenReady(relay, readiness: runtime.readiness),
-                StartsWhenReady(consumer, readiness: runtime.readiness),
+                SubscribesWhenReady(consumer, readiness: runtime.readiness),
                 StartsWhenReady(
                     SagaTimeouts(driver: driver, store: store, interval: configuration.timeoutScanInterval),
                     readiness: runtime.readiness),

@@ -211,8 +211,9 @@ public enum PaymentsService {
                 subscription: PaymentCommandHandler.subscription, transport: transport, store: store, clock: clock,
                 logger: logger, metricsFactory: runtime.metricsFactory,
                 handler: PaymentCommandHandler(clock: clock, wake: wake).handle)
-            let background: [any Service] = [relay, consumer, processor]
+            let background: [any Service] = [relay, processor]
             services += background.map { StartsWhenReady($0, readiness: runtime.readiness) as any Service }
+            services.append(SubscribesWhenReady(consumer, readiness: runtime.readiness))
         }
         let router = buildRouter(
             configuration: configuration, runtime: runtime, store: store, verifier: verifier, clock: clock, wake: wake)
