@@ -381,6 +381,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ConsolidationTests",
+            dependencies: [
+                "Consolidation", "Ledger", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting",
+                "MalhaCore", "MalhaHTTP", "MalhaIdentity",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SystemTests",
             dependencies: [
                 "malha", "MalhaTesting", "MalhaStore", "MalhaCore", "MalhaMessaging", "MalhaMessagingSQL", "Contracts",

@@ -266,3 +266,108 @@ struct GatewayRoutingTests {
             ])
     }
 }
+
+// MARK: `*` segments (the consolidation's balances under the ledger's /v1/accounts)
+
+extension GatewayRoutingTests {
+    static let balancesPattern = "/v1/accounts/*/balances"
+
+    @Test func aStarSegmentMatchesExactlyOneNonEmptySegment() {
+        func matches(_ path: Substring) -> Bool { RouteTable.path(path, matchesPattern: Self.balancesPattern) }
+        #expect(matches("/v1/accounts/42/balances"))
+        #expect(matches("/v1/accounts/42/balances/2026-11-29"))
+        #expect(matches("/v1/accounts/0b7e5c1a-6f1e-4e8e-9d7a-3c1f2a9b8e01/balances/2026-11-29/more"))
+        #expect(!matches("/v1/accounts/42"))
+        #expect(!matches("/v1/accounts/42/"))
+        #expect(!matches("/v1/accounts"))
+        #expect(!matches("/v1/accounts//balances"))
+        #expect(!matches("/v1/accounts/42/balancesX"))
+        #expect(!matches("/v1/accounts/42/x/balances"))
+        #expect(!matches("/v1/accountsX/42/balances"))
+        #expect(!matches("/v2/accounts/42/balances"))
+        #expect(!matches("v1/accounts/42/balances"))
+        #expect(RouteTable.path("/v1/a/b", matchesPattern: "/v1/*/b"))
+        #expect(RouteTable.path("/v1/a/b/c", matchesPattern: "/v1/*/*/c"))
+        #expect(!RouteTable.path("/v1/a/c", matchesPattern: "/v1/*/*/c"))
+    }
+
+    /// The ledger and the consolidation as they register: the ledger owns /v1/accounts, the
+    /// consolidation GETs of one account's balances.
+    func cashFlowTable() -> RouteTable {
+        RouteTable.build(
+            instances: [
+                instance("l1", service: "ledger", [.authenticated("/v1/accounts"), .authenticated("/v1/entries")]),
+                instance(
+                    "c1", service: "consolidation",
+                    [
+                        .authenticated(Self.balancesPattern, methods: ["GET"]),
+                        .roles(["finance", "admin"], "/v1/admin/consolidation"),
+                    ]),
+            ], staticRoutes: .init(routes: []), defaultTimeout: .seconds(10))
+    }
+
+    @Test func aStarRuleWinsOverTheShorterPrefixItSitsUnder() {
+        let table = cashFlowTable()
+        #expect(service(of: table.match(path: "/v1/accounts/42/balances/2026-11-29", method: "GET")) == "consolidation")
+        // `?from=…&to=…` is cut off before routing: the path is what matches.
+        #expect(service(of: table.match(path: "/v1/accounts/42/balances", method: "GET")) == "consolidation")
+        #expect(service(of: table.match(path: "/v1/accounts/42", method: "GET")) == "ledger")
+        #expect(service(of: table.match(path: "/v1/accounts", method: "POST")) == "ledger")
+        #expect(service(of: table.match(path: "/v1/accounts//balances", method: "GET")) == "ledger")
+        #expect(service(of: table.match(path: "/v1/accounts/42/balancesX", method: "GET")) == "ledger")
+        #expect(service(of: table.match(path: "/v1/accounts/42/entries", method: "POST")) == "ledger")
+        #expect(service(of: table.match(path: "/v1/admin/consolidation/rebuild", method: "POST")) == "consolidation")
+        guard case .route(let balances) = table.match(path: "/v1/accounts/42/balances", method: "GET") else {
+            Issue.record("no balances route")
+            return
+        }
+        #expect(balances.policy == .authenticated && balances.prefix == Self.balancesPattern)
+    }
+
+    @Test func aMethodTheStarRuleDoesNotDeclareIsNotAllowedRatherThanGivenToTheLedger() {
+        let table = cashFlowTable()
+        for method in ["POST", "DELETE", "PUT"] {
+            guard case .methodNotAllowed = table.match(path: "/v1/accounts/42/balances/2026-11-29", method: method) else {
+                Issue.record("\(method) must not fall through to the ledger's /v1/accounts")
+                continue
+            }
+        }
+    }
+
+    @Test func theProxyRoutesBalancesWithTheirQueryToTheConsolidation() async throws {
+        let ledger = try await GatewayTestServer.upstream("ledger")
+        let consolidation = try await GatewayTestServer.upstream("consolidation")
+        let instances = [
+            gatewayInstance("l1", service: "ledger", baseURL: ledger.baseURL, routes: [.authenticated("/v1/accounts")]),
+            gatewayInstance(
+                "c1", service: "consolidation", baseURL: consolidation.baseURL,
+                routes: [.authenticated(Self.balancesPattern, methods: ["GET"])]),
+        ]
+        let outcome: Result<Void, any Error>
+        do {
+            try await GatewayHarness.run(instances: instances) { gateway in
+                let bearer = [("Authorization", "Bearer \(try await gateway.token(roles: ["customer"]))")]
+                let range = try await gateway.get("/v1/accounts/42/balances?from=2026-11-01&to=2026-11-29", headers: bearer)
+                #expect(range.status == 200)
+                #expect(try range.echo().upstream == "consolidation")
+                #expect(try range.echo().target == "/v1/accounts/42/balances?from=2026-11-01&to=2026-11-29")
+                #expect(
+                    try await gateway.get("/v1/accounts/42/balances/2026-11-29", headers: bearer).echo().upstream
+                        == "consolidation")
+                #expect(try await gateway.get("/v1/accounts/42", headers: bearer).echo().upstream == "ledger")
+                #expect(try await gateway.get("/v1/accounts/42/balancesX", headers: bearer).echo().upstream == "ledger")
+                #expect(try await gateway.get("/v1/accounts/42/balances/2026-11-29").status == 401)
+                let post = try await gateway.client.send(
+                    gateway.url("/v1/accounts/42/balances/2026-11-29"), method: .POST, headers: bearer, body: "{}")
+                #expect(post.status == 405)
+                #expect(try post.problem().code == "method_not_allowed")
+            }
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        await ledger.stop()
+        await consolidation.stop()
+        try outcome.get()
+    }
+}

@@ -93,6 +93,15 @@ public struct Freshness: Sendable, Hashable, Codable {
         case latestSequenceSeen = "latest_sequence_seen"
         case pendingOutOfOrder = "pending_out_of_order"
     }
+
+    /// `complete_through_recorded_at` is written as `null` before any entry: the keys never vary.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(completeThroughSequence, forKey: .completeThroughSequence)
+        try container.encode(completeThroughRecordedAt, forKey: .completeThroughRecordedAt)
+        try container.encode(latestSequenceSeen, forKey: .latestSequenceSeen)
+        try container.encode(pendingOutOfOrder, forKey: .pendingOutOfOrder)
+    }
 }
 
 /// What the consolidation knows of an account.

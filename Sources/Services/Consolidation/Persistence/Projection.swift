@@ -65,6 +65,9 @@ enum Projection {
         guard entry.amountCents > 0, entry.sequence > 0, BusinessDate.parse(entry.businessDate) != nil else {
             throw InconsistentEvent(description: "entry \(entry.entryID) has an invalid amount, sequence or business date")
         }
+        // The account first, then the entry: a rebuild holds the account while it writes the
+        // entries it read, so claiming the entry before waiting for the account deadlocks with it.
+        let account = try await lock(entry.accountID, currency: entry.currency, now: now, backend: backend, in: db)
         let claimed: Bool
         do {
             claimed = try await !db.raw(
@@ -82,7 +85,6 @@ enum Projection {
                 description: "entry \(entry.entryID): account \(entry.accountID) already has sequence \(entry.sequence)")
         }
         guard claimed else { return false }
-        let account = try await lock(entry.accountID, currency: entry.currency, now: now, backend: backend, in: db)
         try await add(entry, lastBusinessDate: account.lastBusinessDate, now: now, in: db)
         var freshness = account.freshness
         if entry.sequence == freshness.completeThroughSequence + 1 {
