@@ -9,7 +9,7 @@ import NIOHTTP1
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Drive load through the gateway and report throughput, latency and consistency.",
-        subcommands: [LoadCheckout.self])
+        subcommands: [LoadCheckout.self, LoadCashFlow.self])
 }
 
 /// Checkouts at a fixed concurrency: each worker is one customer who puts one unit in the cart,

@@ -19,6 +19,46 @@ struct CashFlowSystemTests {
         try await CheckoutSystemTests().withPostgresDatabases(Self.services) { try await balancesFlow(databaseURLs: $0) }
     }
 
+    @Test func killedMidLoadOnSQLite() async throws {
+        try await killedMidLoad(databaseURLs: [:])
+    }
+
+    @Test(.enabled(if: TestDatabases.postgresURL != nil))
+    func killedMidLoadOnPostgreSQL() async throws {
+        try await CheckoutSystemTests().withPostgresDatabases(Self.services) { try await killedMidLoad(databaseURLs: $0) }
+    }
+
+    /// `malha load cashflow` at a fixed rate; SIGKILL of `malha up` in the middle, then a restart.
+    /// The tool sends every unanswered entry again with its key until it gets an answer, then
+    /// reconciles every accepted entry against the balances and the ledger: none lost, none twice.
+    func killedMidLoad(databaseURLs: [String: String]) async throws {
+        var shop = try await Shop.start("cashflow-killed", databaseURLs: databaseURLs)
+        defer { shop.up.terminate() }
+        let output = shop.sandbox.directory.appendingPathComponent("load.json")
+        let load = try MalhaProcess(
+            arguments: [
+                "load", "cashflow", "--url", shop.sandbox.baseURL, "--rate", "60", "--duration", "12", "--accounts", "4",
+                "--days", "3", "--retry-for", "120", "--settle", "120", "--output", output.path,
+            ], environment: [:], name: "load", logDirectory: shop.sandbox.directory)
+        defer { load.terminate() }
+        try await Task.sleep(for: .seconds(4))
+        shop.up.kill9()
+        try await Task.sleep(for: .seconds(1))
+        shop = try await shop.restart()
+
+        let deadline = ContinuousClock.now + .seconds(300)
+        while load.process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        try #require(!load.process.isRunning, "the load tool did not finish: \(load.log.suffix(2000))")
+        #expect(load.process.terminationStatus == 0, "\(load.log.suffix(3000))")
+        let summary = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: output)) as? [String: Any], "\(load.log.suffix(2000))")
+        let check = try #require(summary["check"] as? [String: Any])
+        #expect((summary["accepted"] as? Int ?? 0) > 300, "\(summary)")
+        #expect(check["lost"] as? Int == 0 && check["duplicated"] as? Int == 0, "\(check)")
+        #expect(check["mismatchedDays"] as? Int == 0 && check["notInLedger"] as? Int == 0, "\(check)")
+        #expect(summary["unresolved"] as? Int == 0 && summary["caughtUp"] as? Bool == true, "\(summary)")
+    }
+
     /// Entries show up in the day's balance; a debit lowers it; a reversal cancels its entry; an
     /// entry dated yesterday corrects yesterday and today. Amounts are integers or refused. Then
     /// the balance endpoint at 50 requests a second: no error.
