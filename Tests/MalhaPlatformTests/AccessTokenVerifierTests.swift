@@ -88,6 +88,21 @@ struct AccessTokenVerifierTests {
         await #expect(throws: TokenRejection.badSignature) { try await verifier.verify(tampered) }
     }
 
+    @Test func aVerifiedTokenIsRecheckedOnEveryUseAndVerifiedAgainAfterAMinute() async throws {
+        let token = try await sign(claims(lifetime: .seconds(900)))
+        _ = try await verifier.verify(token)
+        // The same token again is served from the verified cache: the keys are not even looked at.
+        jwks.publish([])
+        #expect(try await verifier.verify(token).subject == "user-1")
+        // A byte changed in the signature is a different token: verified, and refused.
+        var bytes = Array(token.utf8)
+        bytes[bytes.count - 2] = bytes[bytes.count - 2] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        await #expect(throws: TokenRejection.self) { try await verifier.verify(String(decoding: bytes, as: UTF8.self)) }
+        // After a minute the signature is checked again (with the key the verifier holds).
+        clock.advance(by: .seconds(61))
+        #expect(try await verifier.verify(token).subject == "user-1")
+    }
+
     @Test func expiryHonoursLeeway() async throws {
         let token = try await sign(claims(lifetime: .seconds(900)))
         clock.advance(by: .seconds(900 + 29))

@@ -161,7 +161,10 @@ struct PaymentProcessorTests {
             let harness = try await PaymentsHarness.make(
                 store: store, provider: provider, configuration: configuration, batchSize: 1)
             for order in ["o1", "o2", "o3", "o4", "o5"] { try await harness.authorize(order) }
-            for _ in 0..<5 { #expect(try await harness.processor.processDue() == 1) }
+            // Until nothing is due: a failed attempt retries after a full-jitter delay that can round
+            // to 0 ms, so one order may be tried twice before the others (the clock does not move).
+            var rounds = 0
+            while try await harness.processor.processDue() > 0, rounds < 20 { rounds += 1 }
             #expect(harness.guarded.breaker.state.gaugeValue == 2, "open")
             #expect(provider.callCount == 3, "once open, the provider is not called")
             var trail: [String] = []
@@ -172,7 +175,8 @@ struct PaymentProcessorTests {
             var refused: [PaymentOperation] = []
             for order in ["o1", "o2", "o3", "o4", "o5"] { refused += try await harness.operations(order: order) }
             refused = refused.filter { $0.attempts == 0 }
-            #expect(refused.count == 2)
+            let sent = Set(provider.calls.withLock { $0 }).count
+            #expect(refused.count == 5 - sent && refused.count >= 2, "every order not sent was refused")
             #expect(refused.allSatisfy { ($0.nextAttemptAt ?? .distantPast) >= harness.clock.now().addingTimeInterval(59) })
             // Once the open time is up, one probe goes through (and fails: open again).
             harness.clock.advance(by: .seconds(60))

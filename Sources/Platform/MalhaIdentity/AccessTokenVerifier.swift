@@ -78,6 +78,16 @@ public final class AccessTokenVerifier: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
+    /// Tokens whose signature was verified, with their claims: a client sends the same token with
+    /// every request for its lifetime, and an ECDSA verification costs more than the rest of a
+    /// small request. Keyed by the whole token (signature included), so a token that differs in
+    /// any byte is verified afresh; the claims' times, issuer and audience are checked on every use.
+    /// The signature is checked again after `verifiedTokenTTL`; the cache is cleared when it
+    /// reaches `verifiedTokenCapacity` tokens.
+    private let verified = Mutex<[String: (claims: AccessTokenClaims, verifiedAt: Date)]>([:])
+    static let verifiedTokenCapacity = 10_000
+    static let verifiedTokenTTL: TimeInterval = 60
+
     public init(settings: Settings, provider: any JWKSProvider, clock: any WallClock = SystemWallClock(), logger: Logger) {
         self.settings = settings
         self.provider = provider
@@ -87,6 +97,10 @@ public final class AccessTokenVerifier: Sendable {
 
     /// Verifies `token` and returns its principal, or throws `TokenRejection`.
     public func verify(_ token: String) async throws(TokenRejection) -> Principal {
+        let now = clock.now()
+        if let hit = verified.withLock({ $0[token] }), now.timeIntervalSince(hit.verifiedAt) < Self.verifiedTokenTTL {
+            return try check(hit.claims)
+        }
         let header = try Self.header(of: token)
         guard header.alg == "ES256" else { throw .algorithmNotAllowed(header.alg ?? "none") }
         guard let kid = header.kid, !kid.isEmpty else { throw .unknownKey }
@@ -101,7 +115,12 @@ public final class AccessTokenVerifier: Sendable {
             // Anything else jwt-kit reports is a token we cannot read: bad base64, bad JSON, bad claims.
             throw .malformed
         }
-        return try check(claims)
+        let principal = try check(claims)
+        verified.withLock { verified in
+            if verified.count >= Self.verifiedTokenCapacity { verified.removeAll(keepingCapacity: true) }
+            verified[token] = (claims, now)
+        }
+        return principal
     }
 
     func check(_ claims: AccessTokenClaims) throws(TokenRejection) -> Principal {
