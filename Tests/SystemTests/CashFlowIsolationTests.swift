@@ -100,6 +100,10 @@ final class OutageTransport: MessageTransport {
         try check()
         return try await inner.receive(from: subscription, limit: limit, lease: lease)
     }
+    func receive(from subscription: String, limit: Int, lease: Duration, keyOrder: Bool) async throws -> [Delivery] {
+        try check()
+        return try await inner.receive(from: subscription, limit: limit, lease: lease, keyOrder: keyOrder)
+    }
     func waitForMessages(on subscription: String, timeout: Duration) async {
         if isDown { try? await Task.sleep(for: timeout) } else { await inner.waitForMessages(on: subscription, timeout: timeout) }
     }

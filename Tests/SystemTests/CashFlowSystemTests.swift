@@ -138,6 +138,7 @@ struct CashFlowSystemTests {
             .POST, "/v1/admin/consolidation/rebuild", json: ["account_id": account, "verify": true], token: admin)
         #expect(verified.status == 200 && verified.json["consistent"] as? Bool == true, "\(verified.text)")
         #expect(verified.json["ledger_entries"] as? Int == 4)
+        #expect(verified.json["from"] is NSNull && verified.json["to"] is NSNull, "open ends are null, not absent")
 
         // The peak the challenge names, 50 balance requests a second (bounded here; a full
         // minute and far more in scripts/bench/cashflow): every one answers 200.

@@ -87,16 +87,20 @@ public struct Subscription: Sendable, Hashable {
     public var concurrency: Int
     /// How long a received message stays leased; longer than the slowest handler.
     public var lease: Duration
+    /// One message at a time per key, in publish order (the default). A consumer whose effect
+    /// does not depend on the order turns it off and takes every ready message at once.
+    public var keyOrder: Bool
 
     public init(
         name: String, types: Set<String>, retry: RetryPolicy = RetryPolicy(), concurrency: Int = 8,
-        lease: Duration = .seconds(30)
+        lease: Duration = .seconds(30), keyOrder: Bool = true
     ) {
         self.name = name
         self.types = types
         self.retry = retry
         self.concurrency = max(1, concurrency)
         self.lease = lease
+        self.keyOrder = keyOrder
     }
 }
 
@@ -198,7 +202,8 @@ public final class ConsumerRunner: Service {
                 }
                 let deliveries: [Delivery]
                 do {
-                    deliveries = try await transport.receive(from: subscription.name, limit: free, lease: subscription.lease)
+                    deliveries = try await transport.receive(
+                        from: subscription.name, limit: free, lease: subscription.lease, keyOrder: subscription.keyOrder)
                 } catch {
                     logger.warning("receive failed", metadata: ["subscription": "\(subscription.name)", "error": "\(error)"])
                     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.idleWait) }

@@ -71,6 +71,11 @@ public protocol MessageTransport: Sendable {
     /// Never two messages with the same key at once, nor one while an older one with its key waits.
     func receive(from subscription: String, limit: Int, lease: Duration) async throws -> [Delivery]
 
+    /// With `keyOrder` false, every ready message is deliverable, whatever its key: for consumers
+    /// whose effect does not depend on the order (a commutative projection that orders by its own
+    /// sequence numbers), so one busy key does not hold the others back. True is the call above.
+    func receive(from subscription: String, limit: Int, lease: Duration, keyOrder: Bool) async throws -> [Delivery]
+
     /// Suspends until a message may be available for `subscription` or `timeout` passes.
     func waitForMessages(on subscription: String, timeout: Duration) async
 
@@ -96,6 +101,15 @@ public protocol MessageTransport: Sendable {
 extension MessageTransport {
     /// One at a time, for transports without a batched acknowledgement.
     @discardableResult
+    /// A transport that always keeps the key order (stronger than asked) serves both calls.
+    public func receive(
+        from subscription: String, limit: Int, lease: Duration, keyOrder: Bool
+    ) async throws
+        -> [Delivery]
+    {
+        try await receive(from: subscription, limit: limit, lease: lease)
+    }
+
     public func acknowledge(_ deliveries: [Delivery]) async throws -> Int {
         var held = 0
         for delivery in deliveries where try await acknowledge(delivery) { held += 1 }

@@ -248,6 +248,14 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
     }
 
     public func receive(from subscription: String, limit: Int, lease: Duration) async throws -> [Delivery] {
+        try await receive(from: subscription, limit: limit, lease: lease, keyOrder: true)
+    }
+
+    public func receive(
+        from subscription: String, limit: Int, lease: Duration, keyOrder: Bool
+    ) async throws
+        -> [Delivery]
+    {
         let now = clock.now().epochMilliseconds
         let leasedUntil = now + Int64(lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000)
         let token = UUID().uuidString.lowercased()
@@ -274,9 +282,7 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
                     SELECT m.seq FROM bus_messages m
                     WHERE m.subscription = \(bind: subscription) AND m.available_at <= \(bind: now)
                       AND (m.leased_until IS NULL OR m.leased_until <= \(bind: now))
-                      AND (m.message_key IS NULL OR NOT EXISTS (
-                          SELECT 1 FROM bus_messages e
-                          WHERE e.subscription = m.subscription AND e.message_key = m.message_key AND e.seq < m.seq))
+                      \(unsafeRaw: keyOrder ? Self.headOfItsKey : "")
                     ORDER BY m.seq LIMIT \(bind: max(1, limit)) \(unsafeRaw: lock))
                 RETURNING seq, \(unsafeRaw: Envelope.sqlColumns), deliveries, history
                 """
@@ -290,6 +296,14 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
             return (seq, Delivery(subscription: subscription, envelope: envelope, receipt: "\(seq):\(token)", history: history))
         }.sorted { $0.0 < $1.0 }.map(\.1)
     }
+
+    /// A keyed message is deliverable only when no older message with its key is left (waiting,
+    /// leased or retrying): one at a time per key, in publish order.
+    static let headOfItsKey = """
+        AND (m.message_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM bus_messages e
+            WHERE e.subscription = m.subscription AND e.message_key = m.message_key AND e.seq < m.seq))
+        """
 
     public func waitForMessages(on subscription: String, timeout: Duration) async {
         await wakeUp(subscription).wait(timeout: timeout)

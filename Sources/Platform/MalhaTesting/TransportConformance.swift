@@ -42,6 +42,7 @@ public struct TransportConformance: Sendable {
         "permanent errors dead-letter at once": permanentErrorsDeadLetterAtOnce,
         "competing consumers never share a message": competingConsumersNeverShare,
         "per-key order": perKeyOrder,
+        "without key order every ready message is deliverable": withoutKeyOrder,
         "republish is not duplicated": republishIsNotDuplicated,
         "a publish wakes a waiting receiver": publishWakesWaitingReceiver,
         "dead letters list, page and purge": deadLettersListPageAndPurge,
@@ -270,6 +271,27 @@ public struct TransportConformance: Sendable {
         let ids = seen.values
         try expect(ids.count == messages.count, "every message delivered once: \(ids.count) deliveries for \(messages.count)")
         try expect(Set(ids) == Set(messages.map(\.id)), "and every one delivered")
+    }
+
+    static func withoutKeyOrder(_ subject: Subject) async throws {
+        let transport = subject.transport
+        try await transport.bind(subscription: "s", to: [Ping.type])
+        let now = subject.clock.now()
+        let k1 = try (1...3).map { try envelope($0, key: "k1", at: now) }
+        let k2 = try envelope(10, key: "k2", at: now)
+        try await transport.publish([k1[0], k1[1], k2, k1[2]])
+        let batch = try await transport.receive(from: "s", limit: 10, lease: .seconds(30), keyOrder: false)
+        try expect(
+            batch.map(\.envelope.id) == [k1[0].id, k1[1].id, k2.id, k1[2].id],
+            "every message at once, oldest first: \(batch.map { try! $0.envelope.decode(Ping.self).n })")
+        try expect(
+            try await transport.receive(from: "s", limit: 10, lease: .seconds(30), keyOrder: false).isEmpty,
+            "leased ones are still not delivered twice")
+        try await transport.retry(batch[0], after: .seconds(1), error: "later")
+        subject.clock.advance(by: .seconds(1))
+        let again = try await transport.receive(from: "s", limit: 10, lease: .seconds(30), keyOrder: false)
+        try expect(again.map(\.envelope.id) == [k1[0].id], "a retried message comes back after its delay")
+        try expect(try await transport.acknowledge(batch.dropFirst() + again) == 4, "all settled")
     }
 
     static func perKeyOrder(_ subject: Subject) async throws {

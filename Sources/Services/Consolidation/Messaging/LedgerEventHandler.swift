@@ -9,10 +9,14 @@ import Metrics
 /// inbox record). An entry is applied once per entry id, whichever message carries it; after
 /// the commit the account's cached balances are invalidated.
 public struct LedgerEventHandler: Sendable {
-    /// Entries of one account serialize on its row, so more concurrency helps only across accounts.
+    /// Without the bus's per-key order: the projection does not depend on the order (sums commute,
+    /// freshness follows the ledger's own sequence, an entry before its account's opening creates
+    /// the row), so an account's entries need not wait for one another on the bus. They still
+    /// serialize on the account's row while applied.
     public static let subscription = Subscription(
         name: "consolidation.ledger", types: [LedgerAccountOpened.type, LedgerEntryRecorded.type],
-        retry: RetryPolicy(base: .milliseconds(100), cap: .seconds(30), maxAttempts: 10), concurrency: 16)
+        retry: RetryPolicy(base: .milliseconds(100), cap: .seconds(30), maxAttempts: 10), concurrency: 16,
+        keyOrder: false)
 
     let backend: SQLBackendKind
     let clock: any WallClock

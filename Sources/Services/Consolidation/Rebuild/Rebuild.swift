@@ -28,6 +28,16 @@ public struct RebuildReport: Sendable, Encodable {
         public var expected: Figures
         /// What the consolidation held (nil: no row for the day).
         public var actual: Figures?
+
+        enum CodingKeys: String, CodingKey { case date, expected, actual }
+
+        /// `actual` is written as `null` when absent: the keys never vary.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(date, forKey: .date)
+            try container.encode(expected, forKey: .expected)
+            try container.encode(actual, forKey: .actual)
+        }
     }
 
     public var accountID: String
@@ -58,6 +68,24 @@ public struct RebuildReport: Sendable, Encodable {
         case missingEntryCount = "missing_entry_count"
         case unexpectedEntries = "unexpected_entries"
         case unexpectedEntryCount = "unexpected_entry_count"
+    }
+
+    /// Open ends of the range are written as `null`: the keys never vary.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(accountID, forKey: .accountID)
+        try container.encode(from, forKey: .from)
+        try container.encode(to, forKey: .to)
+        try container.encode(mode, forKey: .mode)
+        try container.encode(consistent, forKey: .consistent)
+        try container.encode(ledgerEntries, forKey: .ledgerEntries)
+        try container.encode(daysChecked, forKey: .daysChecked)
+        try container.encode(differences, forKey: .differences)
+        try container.encode(missingEntries, forKey: .missingEntries)
+        try container.encode(missingEntryCount, forKey: .missingEntryCount)
+        try container.encode(unexpectedEntries, forKey: .unexpectedEntries)
+        try container.encode(unexpectedEntryCount, forKey: .unexpectedEntryCount)
+        try container.encode(repaired, forKey: .repaired)
     }
 }
 
