@@ -59,39 +59,51 @@ public enum IdempotencyKeys {
         in store: any SQLStore
     ) async throws -> Claim {
         try await store.transaction { db -> Claim in
-            let inserted = try await db.raw(
-                """
-                INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, state, created_at)
-                VALUES (\(bind: scope), \(bind: key), \(bind: requestHash), 'in_progress', \(bind: now.epochMilliseconds))
-                ON CONFLICT (scope, idempotency_key) DO NOTHING RETURNING scope
-                """
-            ).all()
-            if !inserted.isEmpty { return .claimed }
-            guard
-                let row = try await db.raw(
-                    """
-                    SELECT request_hash, state, status, response, created_at FROM idempotency_keys
-                    WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
-                    """
-                ).first()
-            else { return .inProgress }  // released between the two statements: let the client retry
-            guard try row.decode(column: "request_hash", as: String.self) == requestHash else { return .mismatch }
-            if try row.decode(column: "state", as: String.self) == "done" {
-                return .replay(
-                    status: try row.decode(column: "status", as: Int.self),
-                    response: try row.decode(column: "response", as: String.self))
-            }
-            let claimedAt = Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self))
-            let abandoned = Double(abandonAfter.components.seconds) + Double(abandonAfter.components.attoseconds) / 1e18
-            guard now.timeIntervalSince(claimedAt) >= abandoned else { return .inProgress }
-            try await db.raw(
-                """
-                UPDATE idempotency_keys SET created_at = \(bind: now.epochMilliseconds)
-                WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key) AND state = 'in_progress'
-                """
-            ).run()
-            return .claimed
+            try await claim(scope: scope, key: key, requestHash: requestHash, now: now, abandonAfter: abandonAfter, in: db)
         }
+    }
+
+    /// Claims `key` in the caller's transaction, for work that is all in that transaction: the
+    /// claim, the effect and `complete` commit together, and a failure rolls the claim back with
+    /// the rest (nothing to release). A concurrent request with the same key waits for this
+    /// transaction (the unique key's lock on PostgreSQL, the one writer on SQLite) and then finds
+    /// the key done: it answers with the replay instead of 409.
+    public static func claim(
+        scope: String, key: String, requestHash: String, now: Date, abandonAfter: Duration = .seconds(60),
+        in db: any SQLDatabase
+    ) async throws -> Claim {
+        let inserted = try await db.raw(
+            """
+            INSERT INTO idempotency_keys (scope, idempotency_key, request_hash, state, created_at)
+            VALUES (\(bind: scope), \(bind: key), \(bind: requestHash), 'in_progress', \(bind: now.epochMilliseconds))
+            ON CONFLICT (scope, idempotency_key) DO NOTHING RETURNING scope
+            """
+        ).all()
+        if !inserted.isEmpty { return .claimed }
+        guard
+            let row = try await db.raw(
+                """
+                SELECT request_hash, state, status, response, created_at FROM idempotency_keys
+                WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
+                """
+            ).first()
+        else { return .inProgress }  // released between the two statements: let the client retry
+        guard try row.decode(column: "request_hash", as: String.self) == requestHash else { return .mismatch }
+        if try row.decode(column: "state", as: String.self) == "done" {
+            return .replay(
+                status: try row.decode(column: "status", as: Int.self),
+                response: try row.decode(column: "response", as: String.self))
+        }
+        let claimedAt = Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self))
+        let abandoned = Double(abandonAfter.components.seconds) + Double(abandonAfter.components.attoseconds) / 1e18
+        guard now.timeIntervalSince(claimedAt) >= abandoned else { return .inProgress }
+        try await db.raw(
+            """
+            UPDATE idempotency_keys SET created_at = \(bind: now.epochMilliseconds)
+            WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key) AND state = 'in_progress'
+            """
+        ).run()
+        return .claimed
     }
 
     /// Stores the response of the claimed request, in the transaction of its effect.

@@ -143,47 +143,51 @@ struct LedgerRoutes: Sendable {
     // MARK: Idempotency
 
     /// Runs `append` under the caller's `Idempotency-Key`: claims the key, appends and completes
-    /// the key in one transaction, then wakes the relay. A refusal (or any failure) releases the
-    /// key, so the client may fix the request and retry with it; nothing was written.
+    /// it in one transaction, then wakes the relay. A refusal (or any failure) rolls the claim
+    /// back with the rest, so the client may fix the request and retry with it; nothing was written.
+    /// A second request with the key while the first runs waits for it, then gets its replay.
     func idempotently(
         principal: Principal, key: String, fingerprint: String, now: Date,
         _ append: (any SQLDatabase) async throws -> LedgerEntry
     ) async throws -> Response {
         // Keys are the caller's own: two users' "k1" never meet.
         let scope = "ledger:\(principal.subject)"
-        switch try await IdempotencyKeys.claim(scope: scope, key: key, requestHash: fingerprint, now: now, in: store) {
-        case .replay(let status, let response):
-            return Response.storedJSON(status: .init(code: status), response, replayed: true)
-        case .inProgress:
-            throw Problem.idempotencyKeyInUse()
-        case .mismatch:
-            throw Problem.idempotencyKeyReused
-        case .claimed:
-            break
+        enum Outcome {
+            case created(LedgerEntry, String)
+            case answered(IdempotencyKeys.Claim)
         }
+        let outcome: Outcome
         do {
-            let (entry, json) = try await store.write { db -> (LedgerEntry, String) in
+            // One transaction: the claim, the entry, its event and the stored answer commit together,
+            // and a refusal rolls the claim back with the rest (the client may fix and retry the key).
+            outcome = try await store.write { db -> Outcome in
+                let claim = try await IdempotencyKeys.claim(
+                    scope: scope, key: key, requestHash: fingerprint, now: now, in: db)
+                guard claim == .claimed else { return .answered(claim) }
                 let entry = try await append(db)
                 let json = String(decoding: try JSONCoding.encoder.encode(entry), as: UTF8.self)
                 try await IdempotencyKeys.complete(scope: scope, key: key, status: 201, response: json, in: db)
-                return (entry, json)
+                return .created(entry, json)
             }
+        } catch let refusal as LedgerRefusal {
+            throw refusal.problem
+        } catch is StoreError {
+            // Only a second reversal of one entry can get here (the account lock makes the
+            // sequence unique first): the UNIQUE reverses_entry_id held.
+            throw Problem.conflict("already_reversed", "the entry was already reversed; an entry is reversed once")
+        }
+        switch outcome {
+        case .created(let entry, let json):
             wakeRelay()
             var response = Response.storedJSON(status: .created, json, replayed: false)
             response.headers[.location] = "/v1/entries/\(entry.id)"
             return response
-        } catch {
-            try? await IdempotencyKeys.release(scope: scope, key: key, in: store)
-            switch error {
-            case let refusal as LedgerRefusal:
-                throw refusal.problem
-            case is StoreError:
-                // Only a second reversal of one entry can get here (the account lock makes the
-                // sequence unique first): the UNIQUE reverses_entry_id held.
-                throw Problem.conflict("already_reversed", "the entry was already reversed; an entry is reversed once")
-            default:
-                throw error
-            }
+        case .answered(.replay(let status, let response)):
+            return Response.storedJSON(status: .init(code: status), response, replayed: true)
+        case .answered(.mismatch):
+            throw Problem.idempotencyKeyReused
+        case .answered:
+            throw Problem.idempotencyKeyInUse()
         }
     }
 
