@@ -352,6 +352,37 @@ struct LedgerEntryTests {
         }
     }
 
+    @Test("20 requests at once with one key and body: one entry, every answer 201 with it, 19 replays")
+    func concurrentRequestsWithOneKey() async throws {
+        try await LedgerHarness.run { harness in
+            let ana = try await harness.headers("ana")
+            try await harness.test { client in
+                let account = try await client.openAccount(ana)
+                let answers = try await withThrowingTaskGroup(of: (HTTPResponse.Status, Bool, LedgerEntry?).self) { group in
+                    for _ in 0..<20 {
+                        group.addTask {
+                            let response = try await client.send(
+                                .post, "/v1/accounts/\(account.id)/entries",
+                                headers: try await harness.headers("ana", key: "once"),
+                                json: #"{"type": "credit", "amount_cents": 777}"#)
+                            return (
+                                response.status, response.headers[.idempotentReplayed] == "true",
+                                try? response.decode(LedgerEntry.self)
+                            )
+                        }
+                    }
+                    return try await group.reduce(into: [(HTTPResponse.Status, Bool, LedgerEntry?)]()) { $0.append($1) }
+                }
+                // The key's claim commits with the entry: a request that meets it waits for that
+                // commit and replays it, so none needs a 409 and a retry.
+                #expect(answers.allSatisfy { $0.0 == .created }, "\(answers.map(\.0))")
+                #expect(answers.filter(\.1).count == 19)
+                #expect(Set(answers.compactMap { $0.2?.id }).count == 1)
+            }
+            #expect(try await harness.allEntries().count == 1)
+        }
+    }
+
     @Test("50 entries at once on one account get sequences 1…50, no gap, no duplicate")
     func concurrentEntries() async throws {
         try await LedgerHarness.run { harness in
