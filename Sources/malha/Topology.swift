@@ -326,7 +326,7 @@ struct Topology {
         }
         var lines = ["", "Malha is up. Point a browser or curl at \(settings.publicURL)", ""]
         for name in ServiceName.allCases.sorted(by: { settings.endpoints[$0]!.port < settings.endpoints[$1]!.port }) {
-            lines.append("  \(name.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(settings.endpoints[name]!.url)")
+            lines.append("  \(name.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(settings.endpoints[name]!.url)")
         }
         lines += ["", "  try: curl \(settings.publicURL)/v1/products?limit=3"]
         lines.append("  admin credentials: \(settings.adminEmail ?? "see \(settings.dataDirectory)/demo-admin.txt")")

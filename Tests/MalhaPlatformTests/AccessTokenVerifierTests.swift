@@ -101,6 +101,9 @@ struct AccessTokenVerifierTests {
         // After a minute the signature is checked again (with the key the verifier holds).
         clock.advance(by: .seconds(61))
         #expect(try await verifier.verify(token).subject == "user-1")
+        // A refresh that drops the key drops what was verified with it.
+        await verifier.refresh()
+        await #expect(throws: TokenRejection.unknownKey) { try await verifier.verify(token) }
     }
 
     @Test func expiryHonoursLeeway() async throws {

@@ -220,7 +220,20 @@ struct Shop: Sendable {
     let client: TestClient
 
     static func start(_ name: String, databaseURLs: [String: String]) async throws -> Shop {
-        let sandbox = try UpSandbox(name)
+        // Ports are picked free, but a test running alongside may take one before `up` binds it:
+        // `up` then stops at once ("Address already in use"), and a new sandbox with new ports is
+        // tried.
+        for attempt in 1... {
+            do {
+                return try await start(try UpSandbox(name), databaseURLs: databaseURLs)
+            } catch let error as ShopError where attempt < 3 && error.description.contains("Address already in use") {
+                continue
+            }
+        }
+        fatalError("unreachable")
+    }
+
+    static func start(_ sandbox: UpSandbox, databaseURLs: [String: String]) async throws -> Shop {
         var environment = [
             "MALHA_ADMIN_EMAIL": adminEmail, "MALHA_ADMIN_PASSWORD": adminPassword,
             // Fast hashing for the many test customers (production keeps ≥ 12).
@@ -247,9 +260,15 @@ struct Shop: Sendable {
     }
 
     func ready() async throws -> Shop {
-        let ready = try await client.eventually("/health/ready", timeout: .seconds(90)) { $0.status == 200 }
-        guard ready?.status == 200 else { throw ShopError("malha up did not get ready: \(up.log.suffix(3000))") }
-        return self
+        let deadline = ContinuousClock.now + .seconds(90)
+        while ContinuousClock.now < deadline, up.process.isRunning {
+            if (try? await client.request(.GET, "/health/ready"))?.status == 200 { return self }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        up.terminate()
+        let log = up.log
+        let errors = log.split(separator: "\n").filter { $0.contains(" error ") || $0.contains("Fatal") }.prefix(20)
+        throw ShopError("malha up did not get ready: \(errors.joined(separator: "\n"))\n…\n\(log.suffix(1500))")
     }
 
     func customer(_ email: String) async throws -> String {

@@ -82,8 +82,9 @@ public final class AccessTokenVerifier: Sendable {
     /// every request for its lifetime, and an ECDSA verification costs more than the rest of a
     /// small request. Keyed by the whole token (signature included), so a token that differs in
     /// any byte is verified afresh; the claims' times, issuer and audience are checked on every use.
-    /// The signature is checked again after `verifiedTokenTTL`; the cache is cleared when it
-    /// reaches `verifiedTokenCapacity` tokens.
+    /// The signature is checked again after `verifiedTokenTTL`, and at once after the key set is
+    /// refreshed (a withdrawn key's tokens are refused); the cache is cleared when it reaches
+    /// `verifiedTokenCapacity` tokens.
     private let verified = Mutex<[String: (claims: AccessTokenClaims, verifiedAt: Date)]>([:])
     static let verifiedTokenCapacity = 10_000
     static let verifiedTokenTTL: TimeInterval = 60
@@ -187,6 +188,8 @@ public final class AccessTokenVerifier: Sendable {
                 keys[jwk.kid] = await JWTKeyCollection().add(ecdsa: publicKey, kid: JWKIdentifier(string: jwk.kid))
             }
             state.withLock { $0.keys = keys }
+            // A key may have been withdrawn: tokens verified with it must be verified again.
+            verified.withLock { $0.removeAll() }
         } catch {
             logger.warning("JWKS fetch failed", metadata: ["error": "\(error)"])
         }

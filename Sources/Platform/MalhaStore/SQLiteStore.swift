@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import NIOCore
 import NIOPosix
 public import SQLKit
 import SQLiteKit
@@ -186,7 +187,11 @@ public final class SQLiteStore: SQLStore, Service {
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         for connection in readers + [writer] {
-            try? await connection.close()
+            // The future-returning close: it runs even when the calling task is cancelled (a service
+            // group cancelled by a failed start), where the async one would throw before closing
+            // and leave the connection to trip sqlite-nio's "not closed" assertion at deinit.
+            let closing: EventLoopFuture<Void> = connection.close()
+            try? await closing.get()
         }
     }
 
