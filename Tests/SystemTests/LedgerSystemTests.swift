@@ -9,11 +9,9 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct LedgerSystemTests {
     @Test func accountsEntriesAndReversalsThroughTheGateway() async throws {
-        let sandbox = try UpSandbox("ledger")
-        let up = try sandbox.start(environment: ["MALHA_IDENTITY_BCRYPT_COST": "4"])
+        let (sandbox, up) = try await UpSandbox.started("ledger", environment: ["MALHA_IDENTITY_BCRYPT_COST": "4"])
         defer { up.terminate() }
         let client = TestClient(base: sandbox.baseURL, http: HTTPClient.shared)
-        _ = try await client.eventually("/health/ready", until: { $0.status == 200 })
 
         func user(_ email: String) async throws -> String {
             let password = "ledger passphrase 42"

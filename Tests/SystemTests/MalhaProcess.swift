@@ -132,10 +132,36 @@ struct UpSandbox {
         dataDir = directory.appendingPathComponent("data").path
         port = try freePort()
         var ports: [String: Int] = [:]
-        for service in ["registry", "identity", "catalog", "bus", "orders", "payments", "notifications", "ledger", "consolidation"] {
+        for service in [
+            "registry", "identity", "catalog", "bus", "orders", "payments", "notifications", "ledger", "consolidation",
+        ] {
             ports[service] = try freePort()
         }
         servicePorts = ports
+    }
+
+    /// A new sandbox with `malha up` running in it and ready. Ports are picked free, but a test
+    /// running alongside may take one before `up` binds it; `up` then stops at once ("Address
+    /// already in use") and a new sandbox with new ports is tried (three in all).
+    static func started(
+        _ name: String, environment: [String: String] = [:], processName: String = "up"
+    ) async throws -> (sandbox: UpSandbox, up: MalhaProcess) {
+        var lastLog = ""
+        for _ in 0..<3 {
+            let sandbox = try UpSandbox(name)
+            let up = try sandbox.start(environment: environment, name: processName)
+            let client = TestClient(base: sandbox.baseURL, http: HTTPClient.shared)
+            let deadline = ContinuousClock.now + .seconds(90)
+            while ContinuousClock.now < deadline, up.process.isRunning {
+                if (try? await client.request(.GET, "/health/ready"))?.status == 200 { return (sandbox, up) }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            up.terminate()
+            lastLog = up.log
+            guard lastLog.contains("Address already in use") else { break }
+        }
+        struct NeverReady: Error, CustomStringConvertible { var description: String }
+        throw NeverReady(description: "malha up never got ready: \(lastLog.suffix(3000))")
     }
 
     /// Starts `malha up` in the sandbox.

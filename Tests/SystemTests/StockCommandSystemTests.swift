@@ -13,9 +13,8 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct StockCommandSystemTests {
     @Test func reserveAndCommitThroughTheBus() async throws {
-        let sandbox = try UpSandbox("stock")
+        let (sandbox, up) = try await UpSandbox.started("stock")
         let dataDir = sandbox.dataDir
-        let up = try sandbox.start()
         defer { up.terminate() }
         let client = TestClient(base: sandbox.baseURL, http: HTTPClient.shared)
         let listing = try await client.eventually("/v1/products?limit=1&in_stock=true", until: { $0.status == 200 })
