@@ -34,13 +34,14 @@ struct RebuildTests {
     /// `Rebuild.run` as the route calls it, with `ledger` as what the ledger answered.
     static func run(
         _ harness: ConsolidationHarness, _ account: String, ledger: [TestEntry], from: String? = nil, to: String? = nil,
-        repair: Bool
+        lastSequence: Int64? = nil, repair: Bool
     ) async throws -> RebuildReport {
         // Every run is a later moment: a write would show in `updated_at`.
         harness.clock.advance(by: .seconds(60))
         return try await Rebuild.run(
             accountID: account, from: from, to: to, repair: repair,
-            ledgerAccount: LedgerReader.Account(id: account, currency: "BRL", ownerID: "ana", timezone: "UTC"),
+            ledgerAccount: LedgerReader.Account(
+                id: account, currency: "BRL", ownerID: "ana", timezone: "UTC", lastSequence: lastSequence),
             ledgerEntries: ledger.map(\.projected), now: harness.clock.now(), store: harness.store)
     }
 
@@ -146,6 +147,32 @@ struct RebuildTests {
             #expect(try await harness.freshness(account)?.pendingOutOfOrder == 0)
             #expect(try await Self.run(harness, account, ledger: ledger, repair: false).consistent)
             #expect(try await Self.run(harness, account, ledger: ledger + [newer], repair: false).consistent)
+        }
+    }
+
+    @Test("In a range, an entry the ledger lacks is found by the account's last sequence, not the range's highest")
+    func rangeRebuildUsesTheAccountsLastSequence() async throws {
+        try await ConsolidationHarness.run { harness in
+            let account = newAccountID()
+            let ledger = Self.ledgerEntries(account)
+            try await harness.deliver(try ledger.map { try $0.envelope() })
+            // Entry 5 (dated 03-05) replaced by one dated inside the range that the ledger never had.
+            let bogus = TestEntry.credit(9_999, on: "2026-03-03", account: account, sequence: 5)
+            try await harness.forgetEntry(ledger[4].id)
+            try await harness.deliver(try bogus.envelope())
+            let inRange = ledger.filter { $0.businessDate <= "2026-03-03" }
+
+            // Sequence 5 is above every sequence listed in the range (1, 2): without the account's
+            // last sequence it could have been recorded after the read.
+            let blind = try await Self.run(harness, account, ledger: inRange, from: "2026-03-02", to: "2026-03-03", repair: false)
+            #expect(blind.unexpectedEntries.isEmpty)
+            let report = try await Self.run(
+                harness, account, ledger: inRange, from: "2026-03-02", to: "2026-03-03", lastSequence: 6, repair: false)
+            #expect(report.unexpectedEntries == [bogus.id] && !report.consistent)
+            let rebuild = try await Self.run(
+                harness, account, ledger: inRange, from: "2026-03-02", to: "2026-03-03", lastSequence: 6, repair: true)
+            #expect(rebuild.repaired)
+            #expect(try await harness.appliedEntryIDs(account).contains(bogus.id) == false)
         }
     }
 

@@ -41,7 +41,8 @@ struct LedgerAccountTests {
                 #expect(response.headers[.location] == "/v1/accounts/\(account.id)")
                 let json = try #require(
                     try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
-                #expect(Set(json.keys) == ["id", "owner_id", "name", "currency", "timezone", "created_at"])
+                #expect(Set(json.keys) == ["id", "owner_id", "name", "currency", "timezone", "created_at", "last_sequence"])
+                #expect(json["last_sequence"] as? Int == 0, "no entry yet")
 
                 let read = try await client.send(.get, "/v1/accounts/\(account.id)", headers: ana)
                 #expect(read.status == .ok)

@@ -408,6 +408,10 @@ struct LedgerEntryTests {
             }
             let stored = try await harness.allEntries()
             #expect(stored.map(\.sequence) == Array(1...50))
+            try await harness.test { client in
+                let account = try await client.send(.get, "/v1/accounts/\(stored[0].accountID)", headers: ana)
+                #expect(try account.decode(LedgerAccount.self).lastSequence == 50)
+            }
             #expect(try await harness.nextSequence(of: stored[0].accountID) == 51)
             let recorded = try await harness.outbox().filter { $0.type == LedgerEntryRecorded.type }
                 .map { try $0.decode(LedgerEntryRecorded.self) }

@@ -25,10 +25,13 @@ public struct LedgerReader: Sendable {
         var currency: String
         var ownerID: String
         var timezone: String
+        /// The account's latest sequence when it was read (nil from a ledger that does not say).
+        var lastSequence: Int64? = nil
 
         enum CodingKeys: String, CodingKey {
             case id, currency, timezone
             case ownerID = "owner_id"
+            case lastSequence = "last_sequence"
         }
     }
 

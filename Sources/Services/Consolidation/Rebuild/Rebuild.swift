@@ -94,8 +94,9 @@ public struct RebuildReport: Sendable, Encodable {
 ///
 /// The range is `from…to` in business days (either end open; both open: the whole account).
 /// Days before `from` are trusted: the range's first opening is the stored closing before it.
-/// Entries recorded after the ledger was read (a sequence above the highest one read) are left
-/// as they are, so a rebuild under load never removes an entry it simply had not seen yet.
+/// Entries recorded after the ledger was read (a sequence above the account's last sequence, read
+/// before its entries) are left as they are, so a rebuild under load never removes an entry it
+/// simply had not seen yet.
 enum Rebuild {
     static func run(
         accountID: String, from: String?, to: String?, repair: Bool, ledgerAccount: LedgerReader.Account,
@@ -112,7 +113,9 @@ enum Rebuild {
                 _ = try await Projection.lock(accountID, currency: ledgerAccount.currency, now: now, backend: backend, in: db)
             }
             let stored = try await storedEntries(accountID, from: from, to: to, in: db)
-            let highestRead = ledgerEntries.map(\.sequence).max() ?? 0
+            // Every entry up to the account's last sequence when it was read (before its entries)
+            // was committed then, so one of those the ledger did not list is not the ledger's.
+            let highestRead = max(ledgerAccount.lastSequence ?? 0, ledgerEntries.map(\.sequence).max() ?? 0)
             let ledgerIDs = Set(ledgerEntries.map(\.entryID))
             let storedIDs = Set(stored.map(\.entryID))
             let missing = ledgerEntries.filter { !storedIDs.contains($0.entryID) }

@@ -13,20 +13,28 @@ public struct LedgerAccount: Sendable, Hashable, Codable {
     /// IANA time zone, e.g. "America/Sao_Paulo".
     public var timezone: String
     public var createdAt: Date
+    /// The sequence of the account's latest entry (0 before any): every entry up to it is
+    /// committed, which is what a reader of the entries (the consolidation's rebuild) compares with.
+    public var lastSequence: Int64
 
-    public init(id: String, ownerID: String, name: String, currency: String, timezone: String, createdAt: Date) {
+    public init(
+        id: String, ownerID: String, name: String, currency: String, timezone: String, createdAt: Date,
+        lastSequence: Int64 = 0
+    ) {
         self.id = id
         self.ownerID = ownerID
         self.name = name
         self.currency = currency
         self.timezone = timezone
         self.createdAt = createdAt
+        self.lastSequence = lastSequence
     }
 
     enum CodingKeys: String, CodingKey {
         case id, name, currency, timezone
         case ownerID = "owner_id"
         case createdAt = "created_at"
+        case lastSequence = "last_sequence"
     }
 }
 

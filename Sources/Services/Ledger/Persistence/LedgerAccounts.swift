@@ -7,7 +7,7 @@ import SQLKit
 /// The ledger's accounts in SQL. Functions take the caller's database (a read, or the
 /// transaction that also publishes and completes an `Idempotency-Key`).
 enum LedgerAccounts {
-    static let columns = "id, owner_id, name, currency, timezone, created_at"
+    static let columns = "id, owner_id, name, currency, timezone, created_at, next_sequence"
 
     /// Opens an account for `ownerID` (its first entry will be sequence 1) and publishes
     /// `LedgerAccountOpened`.
@@ -55,7 +55,7 @@ enum LedgerAccounts {
         let lock = backend == .postgres ? " FOR UPDATE" : ""
         guard
             let row = try await db.raw(
-                "SELECT \(unsafeRaw: columns), next_sequence FROM ledger_accounts WHERE id = \(bind: id)\(unsafeRaw: lock)"
+                "SELECT \(unsafeRaw: columns) FROM ledger_accounts WHERE id = \(bind: id)\(unsafeRaw: lock)"
             ).first()
         else { return nil }
         return (try LedgerAccount(row: row), try row.decode(column: "next_sequence", as: Int64.self))
@@ -70,6 +70,7 @@ extension LedgerAccount {
             name: try row.decode(column: "name", as: String.self),
             currency: try row.decode(column: "currency", as: String.self),
             timezone: try row.decode(column: "timezone", as: String.self),
-            createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)))
+            createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
+            lastSequence: try row.decode(column: "next_sequence", as: Int64.self) - 1)
     }
 }
