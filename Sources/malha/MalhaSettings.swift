@@ -66,6 +66,8 @@ struct MalhaSettings: Sendable {
     var ordersCatalogURL: String
     /// `malha.consolidation.ledger-url`: where the consolidation reads the ledger for rebuilds.
     var consolidationLedgerURL: String
+    /// `malha.consolidation.cache-ttl-ms`: how long a rendered balance may be served from the cache.
+    var consolidationCacheTTLMilliseconds: Int
     /// `malha.orders.step-timeout-ms`: how long a checkout step waits for its answer (default 30000).
     var orderStepTimeoutMilliseconds: Int
     /// `malha.payments.provider`: `simulated` (default) or `http`; with `http`,
@@ -181,6 +183,7 @@ struct MalhaSettings: Sendable {
             ordersCatalogURL: config.string(forKey: "malha.orders.catalog-url", default: endpoints[.catalog]!.url),
             consolidationLedgerURL: config.string(
                 forKey: "malha.consolidation.ledger-url", default: endpoints[.ledger]!.url),
+            consolidationCacheTTLMilliseconds: max(0, config.int(forKey: "malha.consolidation.cache-ttl-ms", default: 60_000)),
             orderStepTimeoutMilliseconds: stepTimeout,
             paymentsProvider: paymentsProvider,
             paymentsProviderURL: paymentsProviderURL,

@@ -261,7 +261,8 @@ struct Topology {
             let store = try await openStore(for: name, logger: runtime.logger)
             let configuration = ConsolidationConfiguration(
                 host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience,
-                ledgerURL: settings.consolidationLedgerURL)
+                ledgerURL: settings.consolidationLedgerURL,
+                cacheTTL: .milliseconds(settings.consolidationCacheTTLMilliseconds))
             let application = try await ConsolidationService.buildApplication(
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
                 httpClient: httpClient, services: [store])

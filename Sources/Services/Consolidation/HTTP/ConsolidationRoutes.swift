@@ -121,8 +121,12 @@ struct ConsolidationRoutes: Sendable {
             rendered = await cache.store(Array(try JSONCoding.encoder.encode(value)), accountID, header, view: view)
         }
         var headers: HTTPFields = [.eTag: rendered.etag, .cacheControl: "private, no-cache"]
+        // RFC 9110 §13.1.2: `*`, or any listed tag equal by weak comparison (a `W/` prefix ignored).
         if let match = request.headers[.ifNoneMatch],
-            match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == rendered.etag })
+            match.split(separator: ",").contains(where: { candidate in
+                let tag = candidate.trimmingCharacters(in: .whitespaces)
+                return tag == "*" || (tag.hasPrefix("W/") ? String(tag.dropFirst(2)) : tag) == rendered.etag
+            })
         {
             return Response(status: .notModified, headers: headers)
         }
