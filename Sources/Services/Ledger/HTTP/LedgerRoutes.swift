@@ -89,7 +89,7 @@ struct LedgerRoutes: Sendable {
         return try await idempotently(
             principal: principal, key: key, fingerprint: RequestFingerprint.entry(draft, accountID: account.id), now: now
         ) { db in
-            try await LedgerEntries.append(draft, to: account.id, now: now, backend: store.backend, in: db)
+            try await LedgerEntries.append(draft, to: account.id, now: now, in: db)
         }
     }
 
@@ -109,7 +109,7 @@ struct LedgerRoutes: Sendable {
         return try await idempotently(
             principal: principal, key: key, fingerprint: RequestFingerprint.reversal(draft, entryID: original.id), now: now
         ) { db in
-            try await LedgerEntries.reverse(original.id, with: draft, now: now, backend: store.backend, in: db)
+            try await LedgerEntries.reverse(original.id, with: draft, now: now, in: db)
         }
     }
 

@@ -47,18 +47,18 @@ enum LedgerAccounts {
         return try await db.raw(sql).all().map(LedgerAccount.init(row:))
     }
 
-    /// The account with its next sequence, its row locked until the transaction ends
-    /// (PostgreSQL: `FOR UPDATE`; SQLite: the transaction already holds the one writer).
-    static func lock(
-        id: String, backend: SQLBackendKind, in db: any SQLDatabase
-    ) async throws -> (account: LedgerAccount, nextSequence: Int64)? {
-        let lock = backend == .postgres ? " FOR UPDATE" : ""
-        guard
-            let row = try await db.raw(
-                "SELECT \(unsafeRaw: columns) FROM ledger_accounts WHERE id = \(bind: id)\(unsafeRaw: lock)"
-            ).first()
-        else { return nil }
-        return (try LedgerAccount(row: row), try row.decode(column: "next_sequence", as: Int64.self))
+    /// Takes the account's next sequence in one statement: bumps `next_sequence` and returns the
+    /// account (its `lastSequence` is the taken sequence). The UPDATE locks the row until the
+    /// transaction ends (PostgreSQL's row lock; SQLite's transaction already holds the one writer),
+    /// so entries of one account are numbered one after the other, without gaps: a transaction
+    /// that rolls back gives its sequence back.
+    static func takeSequence(id: String, in db: any SQLDatabase) async throws -> LedgerAccount? {
+        try await db.raw(
+            """
+            UPDATE ledger_accounts SET next_sequence = next_sequence + 1 WHERE id = \(bind: id)
+            RETURNING \(unsafeRaw: columns)
+            """
+        ).first().map(LedgerAccount.init(row:))
     }
 }
 

@@ -26,15 +26,15 @@ enum LedgerEntries {
     /// Appends `draft` as the account's next entry and publishes `LedgerEntryRecorded`, in the
     /// caller's transaction. Throws `LedgerRefusal.accountNotFound` for an unknown account.
     static func append(
-        _ draft: EntryDraft, to accountID: String, now: Date, backend: SQLBackendKind, in db: any SQLDatabase
+        _ draft: EntryDraft, to accountID: String, now: Date, in db: any SQLDatabase
     ) async throws -> LedgerEntry {
-        guard let locked = try await LedgerAccounts.lock(id: accountID, backend: backend, in: db) else {
+        guard let account = try await LedgerAccounts.takeSequence(id: accountID, in: db) else {
             throw LedgerRefusal.accountNotFound
         }
         let entry = NewEntry(
             type: draft.type, amountCents: draft.amountCents, description: draft.description, category: draft.category,
             occurredAt: draft.occurredAt ?? now, reversesEntryID: nil)
-        return try await insert(entry, into: locked, now: now, in: db)
+        return try await insert(entry, into: account, now: now, in: db)
     }
 
     /// Appends the reversal of entry `entryID` (same amount, the other type, same category) and
@@ -42,11 +42,13 @@ enum LedgerEntries {
     /// existing reversal, so two concurrent reversals of one entry run one after the other and
     /// the second sees the first; the UNIQUE `reverses_entry_id` backs that up.
     static func reverse(
-        _ entryID: String, with draft: ReversalDraft, now: Date, backend: SQLBackendKind, in db: any SQLDatabase
+        _ entryID: String, with draft: ReversalDraft, now: Date, in db: any SQLDatabase
     ) async throws -> LedgerEntry {
         guard let original = try await entry(id: entryID, in: db) else { throw LedgerRefusal.entryNotFound }
         guard !original.isReversal else { throw LedgerRefusal.cannotReverseAReversal }
-        guard let locked = try await LedgerAccounts.lock(id: original.accountID, backend: backend, in: db) else {
+        // Taking the sequence locks the account: a concurrent reversal of the same entry waits here
+        // and then sees this one (a refusal rolls the taken sequence back).
+        guard let account = try await LedgerAccounts.takeSequence(id: original.accountID, in: db) else {
             throw LedgerRefusal.accountNotFound
         }
         if let existing = try await reversal(of: entryID, in: db) {
@@ -56,28 +58,18 @@ enum LedgerEntries {
             type: original.type.opposite, amountCents: original.amountCents,
             description: draft.description ?? LedgerEntry.reversalDescription(of: original.id), category: original.category,
             occurredAt: draft.occurredAt ?? now, reversesEntryID: original.id)
-        return try await insert(reversal, into: locked, now: now, in: db)
+        return try await insert(reversal, into: account, now: now, in: db)
     }
 
-    /// Numbers the entry with the locked account's next sequence, bumps it, inserts the entry and
-    /// its event.
+    /// Inserts the entry with the sequence `account` was just given (`lastSequence`, taken with
+    /// the lock) and its event.
     private static func insert(
-        _ new: NewEntry, into locked: (account: LedgerAccount, nextSequence: Int64), now: Date, in db: any SQLDatabase
+        _ new: NewEntry, into account: LedgerAccount, now: Date, in db: any SQLDatabase
     ) async throws -> LedgerEntry {
-        let account = locked.account
         guard let timeZone = TimeZone(identifier: account.timezone) else {
             throw CorruptRow(detail: "account \(account.id) has time zone \(account.timezone)")
         }
-        let sequence = locked.nextSequence
-        // The `next_sequence = sequence` guard cannot fail while the row is locked; if it ever
-        // did, the transaction rolls back rather than number two entries alike.
-        let bumped = try await db.raw(
-            """
-            UPDATE ledger_accounts SET next_sequence = \(bind: sequence + 1)
-            WHERE id = \(bind: account.id) AND next_sequence = \(bind: sequence) RETURNING id
-            """
-        ).all()
-        guard bumped.count == 1 else { throw SequenceMoved(accountID: account.id, expected: sequence) }
+        let sequence = account.lastSequence
         // Truncated to the millisecond once: the business date, the row, the response and the
         // event all describe the same stored instant.
         let occurredMs = new.occurredAt.epochMilliseconds
@@ -132,13 +124,6 @@ enum LedgerEntries {
         sql += " ORDER BY sequence LIMIT \(literal: limit)"
         return try await db.raw(sql).all().map(LedgerEntry.init(row:))
     }
-}
-
-/// The account's sequence changed under a lock that should have prevented it.
-struct SequenceMoved: Error, CustomStringConvertible {
-    var accountID: String
-    var expected: Int64
-    var description: String { "account \(accountID): next_sequence was no longer \(expected) under the row lock" }
 }
 
 /// A stored value this code never writes (a hand edit, a newer version's row).
