@@ -52,19 +52,26 @@ final class MalhaProcess: @unchecked Sendable {
     deinit { terminate() }
 }
 
+/// A port free on 127.0.0.1 now, below the kernel's ephemeral range (32768–60999 on Linux): the
+/// many client connections of tests running alongside take ephemeral ports, and one of them could
+/// otherwise land on a port picked here before `malha up` binds it. Random within 20000–32767, so
+/// two tests rarely pick the same one, and checked by binding it.
 func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    for _ in 0..<200 {
+        let port = Int.random(in: 20_000...32_767)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if bound == 0 { return port }
     }
-    return Int(UInt16(bigEndian: address.sin_port))
+    struct NoFreePort: Error {}
+    throw NoFreePort()
 }
 
 struct HTTPResult {
