@@ -72,13 +72,12 @@ struct ConsolidationCommand: AsyncParsableCommand {
         func signIn(_ client: LoadClient) async throws -> String {
             if let email, let password { return try await client.login(email, password) }
             if let token = ProcessInfo.processInfo.environment["MALHA_TOKEN"], !token.isEmpty { return token }
-            let file = URL(fileURLWithPath: dataDir).appendingPathComponent("demo-admin.txt")
-            guard let text = try? String(contentsOf: file, encoding: .utf8) else {
-                throw ValidationError("no credentials: pass --email and --password, set MALHA_TOKEN, or --data-dir of `malha up`")
+            guard let admin = Topology.demoAdmin(in: dataDir) else {
+                throw ValidationError(
+                    "no credentials: pass --email and --password, set MALHA_TOKEN, or --data-dir of `malha up` "
+                        + "(\(Topology.demoAdminFile(in: dataDir).path) holds no e-mail and password)")
             }
-            let lines = text.split(separator: "\n").map(String.init)
-            guard lines.count >= 2 else { throw ValidationError("\(file.path) does not hold an e-mail and a password") }
-            return try await client.login(lines[0], lines[1])
+            return try await client.login(admin.email, admin.password)
         }
 
         func listAccounts(_ client: LoadClient, token: String) async throws -> [String] {

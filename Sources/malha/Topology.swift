@@ -295,11 +295,8 @@ struct Topology {
     func adminCredentials() throws -> (email: String, password: String)? {
         if let email = settings.adminEmail, let password = settings.adminPassword { return (email, password) }
         guard settings.mode == .embedded else { return nil }
-        let file = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("demo-admin.txt")
-        if let text = try? String(contentsOf: file, encoding: .utf8) {
-            let lines = text.split(separator: "\n").map(String.init)
-            if lines.count >= 2 { return (lines[0], lines[1]) }
-        }
+        if let stored = Self.demoAdmin(in: settings.dataDirectory) { return stored }
+        let file = Self.demoAdminFile(in: settings.dataDirectory)
         let credentials = (email: "admin@malha.local", password: MalhaSettings.randomToken().prefix(20).description)
         try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
         FileManager.default.createFile(
@@ -307,6 +304,18 @@ struct Topology {
             attributes: [.posixPermissions: 0o600])
         printNow("Demo admin created: \(credentials.email) / \(credentials.password)  (also in \(file.path))")
         return credentials
+    }
+
+    /// Where `up` keeps the demo admin's credentials: the e-mail, then the password, a line each.
+    static func demoAdminFile(in dataDirectory: String) -> URL {
+        URL(fileURLWithPath: dataDirectory).appendingPathComponent("demo-admin.txt")
+    }
+
+    /// The demo admin `up` created in `dataDirectory`, if any.
+    static func demoAdmin(in dataDirectory: String) -> (email: String, password: String)? {
+        guard let text = try? String(contentsOf: demoAdminFile(in: dataDirectory), encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n").map(String.init)
+        return lines.count >= 2 ? (lines[0], lines[1]) : nil
     }
 
     /// The service's own database: PostgreSQL when `malha.<service>.database-url` is set,

@@ -173,9 +173,11 @@ enum Rebuild {
     {
         var totals: [String: (credits: Int64, debits: Int64, count: Int64)] = [:]
         for entry in entries {
-            totals[entry.businessDate, default: (0, 0, 0)].credits += entry.creditCents
-            totals[entry.businessDate, default: (0, 0, 0)].debits += entry.debitCents
-            totals[entry.businessDate, default: (0, 0, 0)].count += 1
+            var day = totals[entry.businessDate] ?? (0, 0, 0)
+            day.credits += entry.creditCents
+            day.debits += entry.debitCents
+            day.count += 1
+            totals[entry.businessDate] = day
         }
         let storedByDate = Dictionary(uniqueKeysWithValues: stored.map { ($0.date, $0) })
         let dates = Set(totals.keys).union(storedByDate.keys).sorted()
