@@ -151,6 +151,26 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            // The service shape: what every service declares, and what the platform assembles
+            // from it (store, relay, consumers, readiness, registration), plus the cross-cutting
+            // HTTP pieces a service's routes use (idempotent commands, store failures as problems).
+            name: "MalhaService",
+            dependencies: [
+                "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaMessaging", "MalhaIdentity", "MalhaRegistry",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            path: "Sources/Platform/MalhaService",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MalhaTesting",
             dependencies: [
                 "MalhaCore",
@@ -179,6 +199,7 @@ let package = Package(
         .target(
             name: "Identity",
             dependencies: [
+                "MalhaService",
                 "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -190,6 +211,7 @@ let package = Package(
         .target(
             name: "Catalog",
             dependencies: [
+                "MalhaService",
                 "Contracts", "MalhaMessaging",
                 "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry",
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -201,6 +223,7 @@ let package = Package(
         .target(
             name: "Orders",
             dependencies: [
+                "MalhaService",
                 "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -216,6 +239,7 @@ let package = Package(
         .target(
             name: "Payments",
             dependencies: [
+                "MalhaService",
                 "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -231,6 +255,7 @@ let package = Package(
         .target(
             name: "Notifications",
             dependencies: [
+                "MalhaService",
                 "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -246,6 +271,7 @@ let package = Package(
         .target(
             name: "Ledger",
             dependencies: [
+                "MalhaService",
                 "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -260,6 +286,7 @@ let package = Package(
         .target(
             name: "Consolidation",
             dependencies: [
+                "MalhaService",
                 "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -278,7 +305,7 @@ let package = Package(
             name: "malha",
             dependencies: [
                 "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
-                "MalhaMessaging", "MalhaMessagingSQL", "MalhaBus", "Identity", "Catalog", "Orders", "Payments",
+                "MalhaMessaging", "MalhaMessagingSQL", "MalhaBus", "MalhaService", "Identity", "Catalog", "Orders", "Payments",
                 "Notifications", "Ledger", "Consolidation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),

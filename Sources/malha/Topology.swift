@@ -75,14 +75,14 @@ struct Topology {
         // migrated and its registration is in the gateway's own view of the registry (the route
         // table is built from that view), so "ready" means the whole system answers.
         if let gatewayRuntime, let gatewayInstances, !otherRuntimes.isEmpty {
-            gatewayRuntime.readiness.require("services")
+            gatewayRuntime.readiness.require(.services)
             Task { [registeringServices] in
                 while !otherRuntimes.allSatisfy(\.readiness.isReady)
                     || !registeringServices.isSubset(of: Set(gatewayInstances.currentInstances().map(\.service)))
                 {
                     try? await Task.sleep(for: .milliseconds(10))
                 }
-                gatewayRuntime.readiness.set("services", true)
+                gatewayRuntime.readiness.set(.services, true)
             }
         }
         var configuration = ServiceGroupConfiguration(
@@ -278,7 +278,7 @@ struct Topology {
             configuration.healthCheckThresholds = .init(
                 unhealthy: settings.unhealthyThreshold, healthy: settings.healthyThreshold)
             let instances = PollingInstanceSource(client: registryClient, logger: runtime.logger) {
-                runtime.readiness.set("registry", true)
+                runtime.readiness.set(.registry, true)
             }
             // The proxy has its own client: no retrying of refused connections (a stopped upstream
             // must answer 503 at once), the configured connect timeout, no redirects followed.

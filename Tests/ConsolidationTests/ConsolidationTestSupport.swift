@@ -422,7 +422,7 @@ struct LedgerFixture: Sendable {
         let group = ServiceGroup(services: [application], logger: testLogger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            await runtime.readiness.wait(for: "migrations")
+            await runtime.readiness.wait(for: .migrations)
             let result: Result<Void, any Error>
             do {
                 result = .success(try await body(try await runtime.boundAddress.baseURL()))

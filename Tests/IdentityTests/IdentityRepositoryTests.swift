@@ -52,7 +52,8 @@ struct IdentityRepositoryTests {
         let ana = User(
             id: UUID.v7(at: now).lowercased, email: "ana@example.com", name: "Ana", roles: [Role.customer], createdAt: now)
         try await repository.insert(user: ana, passwordHash: "hash-a", audit: nil)
-        await #expect(throws: StoreError.self) {
+        // The unique e-mail holds in the database; the repository names the refusal.
+        await #expect(throws: AccountRefusal.emailTaken) {
             let twin = User(id: UUID.v7(at: now).lowercased, email: "ana@example.com", name: "Twin", roles: [], createdAt: now)
             try await repository.insert(user: twin, passwordHash: "hash-b", audit: nil)
         }

@@ -390,7 +390,7 @@ struct GatewayProxyTests {
         try await GatewayHarness.run(instances: []) { gateway in
             #expect(try await gateway.get("/health/live").status == 200)
             #expect(try await gateway.get("/health/ready").status == 503)
-            gateway.runtime.readiness.set("registry", true)
+            gateway.runtime.readiness.set(.registry, true)
             #expect(try await gateway.get("/health/ready").status == 200)
             let metrics = try await gateway.get("/metrics")
             #expect(metrics.status == 200)

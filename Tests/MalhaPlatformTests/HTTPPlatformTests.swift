@@ -164,16 +164,16 @@ struct HTTPPlatformTests {
             #expect(try await client.execute(uri: "/health/live", method: .get).status == .ok)
             // No conditions declared yet: not ready.
             #expect(try await client.execute(uri: "/health/ready", method: .get).status == .serviceUnavailable)
-            runtime.readiness.require("migrations")
-            runtime.readiness.require("store")
-            runtime.readiness.set("store", true)
+            runtime.readiness.require(.migrations)
+            runtime.readiness.require(.store)
+            runtime.readiness.set(.store, true)
             let pending = try await client.execute(uri: "/health/ready", method: .get)
             #expect(pending.status == .serviceUnavailable)
             #expect(String(buffer: pending.body).contains("pending"))
-            runtime.readiness.set("migrations", true)
+            runtime.readiness.set(.migrations, true)
             #expect(try await client.execute(uri: "/health/ready", method: .get).status == .ok)
             #expect(runtime.readiness.isReady)
-            runtime.readiness.set("store", false)
+            runtime.readiness.set(.store, false)
             #expect(try await client.execute(uri: "/health/ready", method: .get).status == .serviceUnavailable)
         }
     }

@@ -77,7 +77,7 @@ func withLiveCatalog(
     let group = ServiceGroup(services: [application], logger: testLogger)
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
-        await runtime.readiness.wait(for: "migrations")
+        await runtime.readiness.wait(for: .migrations)
         let baseURL = try await runtime.boundAddress.baseURL()
         do {
             try await body(baseURL)

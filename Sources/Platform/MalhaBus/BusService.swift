@@ -60,12 +60,12 @@ public enum BusService {
         verifier: AccessTokenVerifier, services: [any Service], migrate: @escaping @Sendable () async throws -> Void
     ) -> some ApplicationProtocol {
         let router = buildRouter(runtime: runtime, deadLetters: deadLetters, verifier: verifier)
-        runtime.readiness.require("migrations")
+        runtime.readiness.require(.migrations)
         return runtime.makeApplication(
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
         ) {
             try await migrate()
-            runtime.readiness.set("migrations", true)
+            runtime.readiness.set(.migrations, true)
         }
     }
 }

@@ -77,7 +77,7 @@ public enum GatewayService {
         configuration: GatewayConfiguration, runtime: ServiceRuntime, instances: any ServiceInstanceSource,
         verifier: AccessTokenVerifier, httpClient: HTTPClient, services: [any Service], clock: any WallClock = SystemWallClock()
     ) async throws -> some ApplicationProtocol {
-        runtime.readiness.require("registry")
+        runtime.readiness.require(.registry)
         let staticRoutes = try loadStaticRoutes(configuration)
         let health = makeHealth(configuration)
         var services = services

@@ -13,15 +13,7 @@ public struct MalhaRequestDecoder: RequestDecoder {
                 .unsupportedMediaType, code: "unsupported_media_type",
                 detail: "expected a JSON body (Content-Type: application/json)")
         }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        } catch {
-            throw Problem(
-                .contentTooLarge, code: "payload_too_large",
-                detail: "the request body exceeds \(context.maxUploadSize) bytes")
-        }
-        return try Self.decode(type, from: buffer)
+        return try Self.decode(type, from: try await request.collectBody(upTo: context.maxUploadSize))
     }
 
     /// Decodes `buffer`, mapping `DecodingError` to problems.
@@ -85,5 +77,29 @@ public struct MalhaRequestDecoder: RequestDecoder {
             String(describing: type).hasPrefix("Array")
                 ? "an array" : (String(describing: type).hasPrefix("Dictionary") ? "an object" : "of type \(type)")
         }
+    }
+}
+
+extension Request {
+    /// The whole body, at most `limit` bytes: beyond, 413 `payload_too_large`.
+    public func collectBody(upTo limit: Int) async throws -> ByteBuffer {
+        do {
+            return try await body.collect(upTo: limit)
+        } catch {
+            throw Problem(.contentTooLarge, code: "payload_too_large", detail: "the request body exceeds \(limit) bytes")
+        }
+    }
+
+    /// A JSON body that may be absent: nil when there is none (or it is empty); otherwise it must
+    /// be JSON (415) and is decoded as every body is (`MalhaRequestDecoder`).
+    public func decodeIfPresent<Body: Decodable>(as type: Body.Type, context: some RequestContext) async throws -> Body? {
+        let buffer = try await collectBody(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { return nil }
+        if let contentType = headers[.contentType], !MalhaRequestDecoder.isJSON(contentType) {
+            throw Problem(
+                .unsupportedMediaType, code: "unsupported_media_type",
+                detail: "expected a JSON body (Content-Type: application/json)")
+        }
+        return try MalhaRequestDecoder.decode(type, from: buffer)
     }
 }

@@ -3,9 +3,10 @@ import Logging
 
 /// Turns every error into a problem+json response, so no route can answer with an empty 500.
 ///
-/// Errors that are already problems render as they are; Hummingbird's own `HTTPError`s (unknown
-/// route, bad method, oversize body) become problems with a stable code; anything else is an
-/// internal error, logged once here with the request id, and answered without internals.
+/// Errors that are problems, or know their problem (`ProblemConvertible`: domain errors, store
+/// failures), render as such; Hummingbird's own `HTTPError`s (unknown route, bad method, oversize
+/// body) become problems with a stable code; anything else is an internal error. Every 5xx is
+/// logged once here with the request id, and answered without internals.
 public struct ProblemMiddleware<Context: MalhaRequestContext>: RouterMiddleware {
     public init() {}
 
@@ -16,14 +17,21 @@ public struct ProblemMiddleware<Context: MalhaRequestContext>: RouterMiddleware 
             return try await next(request, context)
         } catch {
             let problem = Self.problem(for: error, context: context)
+            if problem.status.code >= 500, !(error is CancellationError) {
+                // `reflecting`: PostgresNIO's errors hide their detail from `description`.
+                let level: Logger.Level = problem.status == .internalServerError ? .error : .warning
+                context.logger.log(
+                    level: level, "request failed",
+                    metadata: ["code": "\(problem.code)", "error": "\(String(reflecting: error))"])
+            }
             return try problem.response(from: request, context: context)
         }
     }
 
     static func problem(for error: any Error, context: Context) -> Problem {
         switch error {
-        case let problem as Problem:
-            return problem
+        case let convertible as any ProblemConvertible:
+            return convertible.problem
         case let httpError as HTTPError:
             return Problem(
                 httpError.status, code: code(for: httpError.status), detail: httpError.body,
@@ -33,7 +41,6 @@ public struct ProblemMiddleware<Context: MalhaRequestContext>: RouterMiddleware 
         case is CancellationError:
             return Problem(.serviceUnavailable, code: "shutting_down", detail: "the service is shutting down")
         default:
-            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             return Problem(.internalServerError, code: "internal_error", detail: "an unexpected error occurred")
         }
     }

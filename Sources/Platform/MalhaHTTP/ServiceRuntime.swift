@@ -227,10 +227,10 @@ public final class BoundAddress: Sendable {
 /// `migrations`); returns without starting it when shutdown comes first.
 public struct StartsWhenReady: Service {
     let readiness: Readiness
-    let condition: String
+    let condition: ReadinessCondition
     let service: any Service
 
-    public init(_ service: any Service, readiness: Readiness, condition: String = "migrations") {
+    public init(_ service: any Service, readiness: Readiness, condition: ReadinessCondition = .migrations) {
         self.service = service
         self.readiness = readiness
         self.condition = condition

@@ -304,20 +304,20 @@ public final class ConsumerRunner: Service {
 public struct SubscribesWhenReady: Service {
     let consumer: ConsumerRunner
     let readiness: Readiness
-    let condition: String
+    let condition: ReadinessCondition
 
-    public init(_ consumer: ConsumerRunner, readiness: Readiness, after condition: String = "migrations") {
+    public init(_ consumer: ConsumerRunner, readiness: Readiness, after condition: ReadinessCondition = .migrations) {
         self.consumer = consumer
         self.readiness = readiness
         self.condition = condition
-        readiness.require("subscription")
+        readiness.require(.subscription)
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown { await readiness.wait(for: condition) }
         if Task.isCancelled || Task.isShuttingDownGracefully { return }
         guard await consumer.bind() else { return }
-        readiness.set("subscription", true)
+        readiness.set(.subscription, true)
         try await consumer.run()
     }
 }

@@ -105,7 +105,7 @@ public struct RegistryRegistrar: Service {
         self.runtime = runtime
         self.routes = routes
         self.ttl = ttl
-        runtime.readiness.require("registered")
+        runtime.readiness.require(.registered)
     }
 
     public func run() async throws {
@@ -129,7 +129,7 @@ public struct RegistryRegistrar: Service {
                     } else {
                         try await client.register(registration)
                         registered = true
-                        runtime.readiness.set("registered", true)
+                        runtime.readiness.set(.registered, true)
                         runtime.logger.info("registered", metadata: ["registry": "\(client.baseURL)", "url": "\(baseURL)"])
                     }
                     failures = 0
@@ -150,7 +150,7 @@ public struct RegistryRegistrar: Service {
         } onGracefulShutdown: {
         }
         if registered {
-            runtime.readiness.set("registered", false)
+            runtime.readiness.set(.registered, false)
             do {
                 try await client.deregister(id: registration.id)
                 runtime.logger.info("deregistered")

@@ -68,7 +68,7 @@ public enum RegistryService {
         let repository = RegistryRepository(store: store)
         let router = buildRouter(
             configuration: configuration, runtime: runtime, repository: repository, verifier: verifier, clock: clock)
-        runtime.readiness.require("migrations")
+        runtime.readiness.require(.migrations)
         let purger = LeasePurger(
             repository: repository, interval: configuration.purgeInterval, clock: clock, logger: runtime.logger)
         return runtime.makeApplication(
@@ -76,7 +76,7 @@ public enum RegistryService {
             services: services + [purger]
         ) {
             try await Migrator.migrate(store, migrations, logger: runtime.logger)
-            runtime.readiness.set("migrations", true)
+            runtime.readiness.set(.migrations, true)
         }
     }
 }

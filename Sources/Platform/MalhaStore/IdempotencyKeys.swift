@@ -88,15 +88,7 @@ public enum IdempotencyKeys {
                 """
             ).first()
         else { return .inProgress }  // released between the two statements: let the client retry
-        guard try row.decode(column: "request_hash", as: String.self) == requestHash else { return .mismatch }
-        if try row.decode(column: "state", as: String.self) == "done" {
-            return .replay(
-                status: try row.decode(column: "status", as: Int.self),
-                response: try row.decode(column: "response", as: String.self))
-        }
-        let claimedAt = Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self))
-        let abandoned = Double(abandonAfter.components.seconds) + Double(abandonAfter.components.attoseconds) / 1e18
-        guard now.timeIntervalSince(claimedAt) >= abandoned else { return .inProgress }
+        if let answer = try judge(row, requestHash: requestHash, now: now, abandonAfter: abandonAfter) { return answer }
         try await db.raw(
             """
             UPDATE idempotency_keys SET created_at = \(bind: now.epochMilliseconds)
@@ -104,6 +96,37 @@ public enum IdempotencyKeys {
             """
         ).run()
         return .claimed
+    }
+
+    /// What the key already stands for, without claiming it: nil when it is free (or its claim was
+    /// abandoned), otherwise the answer a claim would give. Lets a request that must do slow work
+    /// outside the transaction (a price lookup) answer a repeat before doing it.
+    public static func existing(
+        scope: String, key: String, requestHash: String, now: Date, abandonAfter: Duration = .seconds(60),
+        in db: any SQLDatabase
+    ) async throws -> Claim? {
+        guard
+            let row = try await db.raw(
+                """
+                SELECT request_hash, state, status, response, created_at FROM idempotency_keys
+                WHERE scope = \(bind: scope) AND idempotency_key = \(bind: key)
+                """
+            ).first()
+        else { return nil }
+        return try judge(row, requestHash: requestHash, now: now, abandonAfter: abandonAfter)
+    }
+
+    /// The answer a stored key gives to a request hashing to `requestHash`; nil when the key's
+    /// claim never completed and is older than `abandonAfter` (its process died): it may be taken.
+    static func judge(_ row: some SQLRow, requestHash: String, now: Date, abandonAfter: Duration) throws -> Claim? {
+        guard try row.decode(column: "request_hash", as: String.self) == requestHash else { return .mismatch }
+        if try row.decode(column: "state", as: String.self) == "done" {
+            return .replay(
+                status: try row.decode(column: "status", as: Int.self),
+                response: try row.decode(column: "response", as: String.self))
+        }
+        let claimedAt = Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self))
+        return now.timeIntervalSince(claimedAt) >= abandonAfter.seconds ? nil : .inProgress
     }
 
     /// Stores the response of the claimed request, in the transaction of its effect.

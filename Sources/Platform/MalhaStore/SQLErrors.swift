@@ -14,4 +14,35 @@ public enum SQLErrors {
         }
         return false
     }
+
+    /// The database cannot serve the request now, but may shortly: SQLite busy or locked past the
+    /// busy timeout, out of disk, an I/O error; PostgreSQL unreachable, its connection lost, its
+    /// pool closed, or a server-side condition of the kind a retry outlives (connection
+    /// exceptions, insufficient resources, an administrator's shutdown, a serialization failure or
+    /// a deadlock). Callers answer 503 with `Retry-After`; anything else a store throws is a defect.
+    public static func isUnavailable(_ error: any Error) -> Bool {
+        if let error = error as? SQLiteError {
+            switch error.reason {
+            case .busy, .busyTimeout, .busyInRecovery, .busyInSnapshot, .locked, .lockedBySharedCache, .full, .ioError,
+                .ioErrorFailedRead, .ioErrorFailedWrite, .ioErrorFailedSync, .cantOpen:
+                return true
+            default:
+                return false
+            }
+        }
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .clientClosedConnection, .serverClosedConnection, .connectionError, .uncleanShutdown, .poolClosed,
+                .queryCancelled:
+                return true
+            case .server:
+                guard let state = error.serverInfo?[.sqlState] else { return false }
+                return state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57P") || state == "40001"
+                    || state == "40P01" || state == "55P03"
+            default:
+                return false
+            }
+        }
+        return false
+    }
 }

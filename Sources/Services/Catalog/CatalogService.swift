@@ -100,7 +100,7 @@ public enum CatalogService {
     ) async throws -> some ApplicationProtocol {
         let repository = CatalogRepository(store: store, cache: cache, clock: clock)
         let router = buildRouter(runtime: runtime, repository: repository, verifier: verifier)
-        runtime.readiness.require("migrations")
+        runtime.readiness.require(.migrations)
         let logger = runtime.logger
         var services = services
         if let transport {
@@ -126,7 +126,7 @@ public enum CatalogService {
                 let inserted = try await seedDemoCatalog(repository: repository)
                 if inserted > 0 { logger.info("demo catalog seeded", metadata: ["products": "\(inserted)"]) }
             }
-            runtime.readiness.set("migrations", true)
+            runtime.readiness.set(.migrations, true)
         }
     }
 

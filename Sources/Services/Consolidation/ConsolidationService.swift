@@ -144,12 +144,12 @@ public enum ConsolidationService {
                         metricsFactory: runtime.metricsFactory))
             }
         }
-        runtime.readiness.require("migrations")
+        runtime.readiness.require(.migrations)
         return runtime.makeApplication(
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
         ) {
             try await migrate(store, logger: logger)
-            runtime.readiness.set("migrations", true)
+            runtime.readiness.set(.migrations, true)
         }
     }
 }

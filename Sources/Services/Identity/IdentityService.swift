@@ -148,7 +148,7 @@ public enum IdentityService {
         let router = buildRouter(
             configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock
         )
-        runtime.readiness.require("migrations")
+        runtime.readiness.require(.migrations)
         let logger = runtime.logger
         return runtime.makeApplication(
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
@@ -160,7 +160,7 @@ public enum IdentityService {
                     logger.info("created the first administrator", metadata: ["email": "\(AccountRules.normalizeEmail(email))"])
                 }
             }
-            runtime.readiness.set("migrations", true)
+            runtime.readiness.set(.migrations, true)
         }
     }
 
@@ -187,7 +187,7 @@ public enum IdentityService {
             try await repository.insert(
                 user: user, passwordHash: try await hasher.hash(password),
                 audit: .init(event: .register, at: now, subject: user.id, email: normalized, detail: "first administrator"))
-        } catch StoreError.uniqueViolation {
+        } catch AccountRefusal.emailTaken {
             return false  // another instance created it first
         }
         return true

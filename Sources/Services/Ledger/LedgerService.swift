@@ -143,12 +143,12 @@ public enum LedgerService {
             services.append(StartsWhenReady(relay, readiness: runtime.readiness))
         }
         let router = buildRouter(runtime: runtime, store: store, verifier: verifier, clock: clock, wakeRelay: wakeRelay)
-        runtime.readiness.require("migrations")
+        runtime.readiness.require(.migrations)
         return runtime.makeApplication(
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
         ) {
             try await migrate(store, logger: logger)
-            runtime.readiness.set("migrations", true)
+            runtime.readiness.set(.migrations, true)
         }
     }
 }

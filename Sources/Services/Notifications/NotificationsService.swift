@@ -125,7 +125,7 @@ public enum NotificationsService {
         let templates = try loadTemplates(configuration.templatesDirectory, logger: runtime.logger)
         let repository = NotificationRepository(store: store)
         let router = buildRouter(runtime: runtime, repository: repository, verifier: verifier, clock: clock)
-        runtime.readiness.require("migrations")
+        runtime.readiness.require(.migrations)
         let dispatcher = NotificationDispatcher(
             store: store,
             providers: providers(
@@ -148,7 +148,7 @@ public enum NotificationsService {
             try await Migrator.migrate(store, migrations, logger: logger)
             // Events arrive through the inbox. Nothing is published, so there is no outbox.
             try await Inbox.migrate(store, logger: logger)
-            runtime.readiness.set("migrations", true)
+            runtime.readiness.set(.migrations, true)
         }
     }
 

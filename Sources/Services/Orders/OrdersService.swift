@@ -154,12 +154,12 @@ public enum OrdersService {
             runtime: runtime, store: store,
             prices: prices ?? CatalogHTTPPrices(baseURL: configuration.catalogURL, httpClient: httpClient),
             verifier: verifier, clock: clock, stepTimeout: configuration.stepTimeout, wakeRelay: wakeRelay)
-        runtime.readiness.require("migrations")
+        runtime.readiness.require(.migrations)
         return runtime.makeApplication(
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
         ) {
             try await migrate(store, logger: logger)
-            runtime.readiness.set("migrations", true)
+            runtime.readiness.set(.migrations, true)
         }
     }
 }

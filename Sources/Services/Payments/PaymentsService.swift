@@ -188,7 +188,7 @@ public enum PaymentsService {
         clock: any WallClock = SystemWallClock(),
         services: [any Service] = []
     ) async throws -> some ApplicationProtocol {
-        runtime.readiness.require("migrations")
+        runtime.readiness.require(.migrations)
         let logger = runtime.logger
         var services = services
         var wake: @Sendable () -> Void = {}
@@ -221,7 +221,7 @@ public enum PaymentsService {
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
         ) {
             try await migrate(store, logger: logger)
-            runtime.readiness.set("migrations", true)
+            runtime.readiness.set(.migrations, true)
         }
     }
 

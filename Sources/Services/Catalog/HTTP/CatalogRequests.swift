@@ -93,8 +93,8 @@ struct StockAdjustmentResponse: ResponseEncodable {
 extension Product: ResponseEncodable {}
 extension Category: ResponseEncodable {}
 
-extension CatalogError {
-    var problem: Problem {
+extension CatalogError: ProblemConvertible {
+    public var problem: Problem {
         switch self {
         case .productNotFound:
             .notFound("Product")

@@ -68,12 +68,8 @@ struct CatalogRoutes: Sendable {
         let body = try await request.decode(as: CategoryRequest.self, context: context)
         let violations = ProductRules.validateCategory(slug: body.slug, name: body.name)
         guard violations.isEmpty else { throw Problem.validation(violations) }
-        do {
-            let category = try await repository.createCategory(slug: body.slug, name: body.name)
-            return EditedResponse(status: .created, headers: [.location: "/v1/categories/\(category.id)"], response: category)
-        } catch let error as CatalogError {
-            throw error.problem
-        }
+        let category = try await repository.createCategory(slug: body.slug, name: body.name)
+        return EditedResponse(status: .created, headers: [.location: "/v1/categories/\(category.id)"], response: category)
     }
 
     func createProduct(_ request: Request, context: ServiceRequestContext) async throws -> EditedResponse<Product> {
@@ -84,13 +80,9 @@ struct CatalogRoutes: Sendable {
             violations.append(.init("initial_stock", "must be an integer from 0 to \(ProductRules.maxStockDelta)"))
         }
         guard violations.isEmpty else { throw Problem.validation(violations) }
-        do {
-            let product = try await repository.createProduct(
-                body.draft, initialStock: body.initialStock ?? 0, actor: principal.subject)
-            return EditedResponse(status: .created, headers: [.location: "/v1/products/\(product.id)"], response: product)
-        } catch let error as CatalogError {
-            throw error.problem
-        }
+        let product = try await repository.createProduct(
+            body.draft, initialStock: body.initialStock ?? 0, actor: principal.subject)
+        return EditedResponse(status: .created, headers: [.location: "/v1/products/\(product.id)"], response: product)
     }
 
     func replaceProduct(_ request: Request, context: ServiceRequestContext) async throws -> Product {
@@ -98,21 +90,13 @@ struct CatalogRoutes: Sendable {
         let body = try await request.decode(as: ProductRequest.self, context: context)
         let violations = ProductRules.validate(body.draft)
         guard violations.isEmpty else { throw Problem.validation(violations) }
-        do {
-            return try await repository.replaceProduct(id: id, with: body.draft)
-        } catch let error as CatalogError {
-            throw error.problem
-        }
+        return try await repository.replaceProduct(id: id, with: body.draft)
     }
 
     func deleteProduct(context: ServiceRequestContext) async throws -> HTTPResponse.Status {
         let id = try productID(context)
-        do {
-            try await repository.deactivateProduct(id: id)
-            return .noContent
-        } catch let error as CatalogError {
-            throw error.problem
-        }
+        try await repository.deactivateProduct(id: id)
+        return .noContent
     }
 
     func adjustStock(_ request: Request, context: ServiceRequestContext) async throws -> EditedResponse<StockAdjustmentResponse> {
@@ -121,13 +105,9 @@ struct CatalogRoutes: Sendable {
         let body = try await request.decode(as: StockAdjustmentRequest.self, context: context)
         let violations = ProductRules.validateAdjustment(delta: body.delta, reason: body.reason)
         guard violations.isEmpty else { throw Problem.validation(violations) }
-        do {
-            let (movement, level) = try await repository.adjustStock(
-                productID: id, delta: body.delta, reason: body.reason, actor: principal.subject)
-            return EditedResponse(status: .created, response: StockAdjustmentResponse(movement: movement, stock: level))
-        } catch let error as CatalogError {
-            throw error.problem
-        }
+        let (movement, level) = try await repository.adjustStock(
+            productID: id, delta: body.delta, reason: body.reason, actor: principal.subject)
+        return EditedResponse(status: .created, response: StockAdjustmentResponse(movement: movement, stock: level))
     }
 
     /// The `{id}` path parameter as a lowercased UUID; anything else names no product (404).

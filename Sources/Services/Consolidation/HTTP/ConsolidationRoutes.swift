@@ -177,15 +177,7 @@ struct ConsolidationRoutes: Sendable {
         guard let ledger, let authorization = request.headers[.authorization] else {
             throw Problem(.serviceUnavailable, code: "ledger_not_configured", detail: "this instance has no ledger URL")
         }
-        let account: LedgerReader.Account?
-        let entries: [LedgerReader.Entry]
-        do {
-            account = try await ledger.account(accountID, authorization: authorization)
-            entries = account == nil ? [] : try await ledger.entries(accountID, from: from, to: to, authorization: authorization)
-        } catch {
-            context.logger.warning("rebuild could not read the ledger", metadata: ["error": "\(error)"])
-            throw Problem(.badGateway, code: "ledger_unavailable", detail: "the ledger could not be read: try again")
-        }
+        let (account, entries) = try await ledger.read(accountID, from: from, to: to, authorization: authorization)
         guard let account else { throw Problem.notFound("Account") }
         let report = try await Rebuild.run(
             accountID: accountID, from: from, to: to, repair: body.verify != true, ledgerAccount: account,
@@ -200,4 +192,9 @@ struct ConsolidationRoutes: Sendable {
             ])
         return EditedResponse(status: .ok, response: report)
     }
+}
+
+/// 502 `ledger_unavailable` (logged with its cause by `ProblemMiddleware`; the body keeps it out).
+extension LedgerReader.Unavailable: ProblemConvertible {
+    var problem: Problem { Problem(.badGateway, code: "ledger_unavailable", detail: "the ledger could not be read: try again") }
 }

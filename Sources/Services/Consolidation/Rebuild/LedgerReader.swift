@@ -74,6 +74,22 @@ public struct LedgerReader: Sendable {
         var description: String
     }
 
+    /// The account (nil when the ledger says 404: no such account, or not the caller's) and its
+    /// entries with a business date in `from…to`. Any failure to read them — the ledger down,
+    /// slow, answering an error or something unreadable — is `Unavailable`.
+    func read(
+        _ id: String, from: String?, to: String?, authorization: String
+    ) async throws -> (account: Account?, entries: [Entry]) {
+        do {
+            guard let account = try await account(id, authorization: authorization) else { return (nil, []) }
+            return (account, try await entries(id, from: from, to: to, authorization: authorization))
+        } catch let error as Unavailable {
+            throw error
+        } catch {
+            throw Unavailable(description: "the ledger could not be read: \(String(reflecting: error))")
+        }
+    }
+
     /// The account, or nil when the ledger says 404 (no such account, or not the caller's).
     func account(_ id: String, authorization: String) async throws -> Account? {
         let (status, body) = try await get("/v1/accounts/\(id)", authorization: authorization)

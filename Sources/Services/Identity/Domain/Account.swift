@@ -90,3 +90,9 @@ public enum AccountRules {
         return nil
     }
 }
+
+/// What identity refuses about an account.
+enum AccountRefusal: Error, Hashable {
+    /// An account with this e-mail already exists.
+    case emailTaken
+}

@@ -113,3 +113,11 @@ struct OpenIDConfiguration: ResponseEncodable {
         case claimsSupported = "claims_supported"
     }
 }
+
+extension AccountRefusal: ProblemConvertible {
+    var problem: Problem {
+        switch self {
+        case .emailTaken: .conflict("email_taken", "an account with this email already exists")
+        }
+    }
+}

@@ -45,25 +45,18 @@ struct IdentityRoutes: Sendable {
         if let problem = AccountRules.nameProblem(body.name) { errors.append(.init(field: "name", message: problem)) }
         guard errors.isEmpty else { throw Problem.validation(errors) }
 
-        if try await repository.user(email: email) != nil { throw Self.emailTaken }
+        if try await repository.user(email: email) != nil { throw AccountRefusal.emailTaken }
         let now = clock.now()
         let user = User(
             id: UUID.v7(at: now).lowercased, email: email, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines),
             roles: [Role.customer], createdAt: now)
         let hash = try await hasher.hash(body.password)
-        do {
-            try await repository.insert(
-                user: user, passwordHash: hash,
-                audit: .init(
-                    event: .register, at: now, subject: user.id, email: email, clientAddress: Self.clientAddress(request)))
-        } catch StoreError.uniqueViolation {
-            // Lost a race with a concurrent registration of the same address.
-            throw Self.emailTaken
-        }
+        try await repository.insert(
+            user: user, passwordHash: hash,
+            audit: .init(event: .register, at: now, subject: user.id, email: email, clientAddress: Self.clientAddress(request)))
         return EditedResponse(status: .created, response: UserResponse(user))
     }
 
-    static let emailTaken = Problem.conflict("email_taken", "an account with this email already exists")
 
     @Sendable func login(request: Request, context: ServiceRequestContext) async throws -> TokenPair {
         let body = try await request.decode(as: LoginRequest.self, context: context)

@@ -17,12 +17,7 @@ struct OAuthTokenRequest: Sendable {
     }
 
     static func parse(_ request: Request, context: some MalhaRequestContext) async throws -> OAuthTokenRequest {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: 64 * 1024)
-        } catch {
-            throw Problem(.contentTooLarge, code: "payload_too_large", detail: "the request body exceeds 64 KiB")
-        }
+        let buffer = try await request.collectBody(upTo: 64 * 1024)
         let mediaType =
             (request.headers[.contentType] ?? "").split(separator: ";").first?
             .trimmingCharacters(in: .whitespaces).lowercased() ?? ""

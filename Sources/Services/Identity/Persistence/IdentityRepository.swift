@@ -60,8 +60,17 @@ public struct IdentityRepository: Sendable {
 
     static let userColumns = "id, email, name, password_hash, roles, created_at"
 
-    /// Inserts a user; `StoreError.uniqueViolation` when the email is taken.
+    /// Inserts a user; `AccountRefusal.emailTaken` when the email is taken (a concurrent
+    /// registration of the same address won the race).
     func insert(user: User, passwordHash: String, audit: AuditEntry?) async throws {
+        do {
+            try await insertUser(user, passwordHash: passwordHash, audit: audit)
+        } catch StoreError.uniqueViolation {
+            throw AccountRefusal.emailTaken
+        }
+    }
+
+    private func insertUser(_ user: User, passwordHash: String, audit: AuditEntry?) async throws {
         try await store.write { db in
             try await db.raw(
                 """

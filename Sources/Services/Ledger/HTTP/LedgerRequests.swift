@@ -79,11 +79,11 @@ extension AmountInput: Decodable {
     }
 }
 
-extension Violations {
+extension Violations: ProblemConvertible {
     /// 422 problem+json listing every violation. The code is `invalid_amount` when the amount is
     /// among them (the one mistake a client must never get past by retrying differently), else
     /// `validation_failed`.
-    var problem: Problem {
+    public var problem: Problem {
         let errors = violations.map { Problem.FieldError(field: $0.field, message: $0.message) }
         guard fields.contains("amount_cents") else { return .validation(errors) }
         return Problem(
@@ -92,8 +92,8 @@ extension Violations {
     }
 }
 
-extension LedgerRefusal {
-    var problem: Problem {
+extension LedgerRefusal: ProblemConvertible {
+    public var problem: Problem {
         switch self {
         case .accountNotFound: .notFound("Account")
         case .entryNotFound: .notFound("Entry")

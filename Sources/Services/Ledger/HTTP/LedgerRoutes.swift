@@ -4,6 +4,7 @@ import Hummingbird
 import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
+import MalhaService
 import MalhaStore
 import SQLKit
 
@@ -33,7 +34,7 @@ struct LedgerRoutes: Sendable {
         let principal = try context.requirePrincipal()
         let body = try await request.decode(as: OpenAccountRequest.self, context: context)
         let opening = try AccountRules.validate(name: body.name, currency: body.currency, timezone: body.timezone)
-            .mapError(\.problem).get()
+            .get()
         let now = clock.now()
         let account = try await store.transaction { db in
             try await LedgerAccounts.open(opening, ownerID: principal.subject, now: now, in: db)
@@ -79,15 +80,16 @@ struct LedgerRoutes: Sendable {
     func recordEntry(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let account = try await visibleAccount(context)
-        let key = try Self.idempotencyKey(request, for: "recording an entry")
+        _ = try IdempotentCommand.key(of: request, operation: "recording an entry")
         let body = try await request.decode(as: RecordEntryRequest.self, context: context)
         let now = clock.now()
         let draft = try EntryRules.validate(
             type: body.type, amount: body.amountCents, description: body.description, category: body.category,
             occurredAt: body.occurredAt, now: now
-        ).mapError(\.problem).get()
+        ).get()
         return try await idempotently(
-            principal: principal, key: key, fingerprint: RequestFingerprint.entry(draft, accountID: account.id), now: now
+            request, operation: "recording an entry", principal: principal,
+            fingerprint: RequestFingerprint.entry(draft, accountID: account.id), now: now
         ) { db in
             try await LedgerEntries.append(draft, to: account.id, now: now, in: db)
         }
@@ -99,15 +101,16 @@ struct LedgerRoutes: Sendable {
     func reverse(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let original = try await visibleEntry(context)
-        let key = try Self.idempotencyKey(request, for: "reversing an entry")
-        let body = try await Self.decodeOptionalBody(ReversalRequest.self, request, context: context)
+        _ = try IdempotentCommand.key(of: request, operation: "reversing an entry")
+        let body = try await request.decodeIfPresent(as: ReversalRequest.self, context: context)
         let now = clock.now()
         let draft = try EntryRules.validateReversal(description: body?.description, occurredAt: body?.occurredAt, now: now)
-            .mapError(\.problem).get()
+            .get()
         // Known without the lock (entries never change): refused before a key is claimed.
-        if original.isReversal { throw LedgerRefusal.cannotReverseAReversal.problem }
+        if original.isReversal { throw LedgerRefusal.cannotReverseAReversal }
         return try await idempotently(
-            principal: principal, key: key, fingerprint: RequestFingerprint.reversal(draft, entryID: original.id), now: now
+            request, operation: "reversing an entry", principal: principal,
+            fingerprint: RequestFingerprint.reversal(draft, entryID: original.id), now: now
         ) { db in
             try await LedgerEntries.reverse(original.id, with: draft, now: now, in: db)
         }
@@ -142,91 +145,19 @@ struct LedgerRoutes: Sendable {
 
     // MARK: Idempotency
 
-    /// Runs `append` under the caller's `Idempotency-Key`: claims the key, appends and completes
-    /// it in one transaction, then wakes the relay. A refusal (or any failure) rolls the claim
-    /// back with the rest, so the client may fix the request and retry with it; nothing was written.
-    /// A second request with the key while the first runs waits for it, then gets its replay.
+    /// Runs `append` as the caller's idempotent command: claim, entry, event and stored answer in
+    /// one transaction (see `IdempotentCommand`), then wakes the relay. Keys are the caller's own.
     func idempotently(
-        principal: Principal, key: String, fingerprint: String, now: Date,
+        _ request: Request, operation: String, principal: Principal, fingerprint: String, now: Date,
         _ append: (any SQLDatabase) async throws -> LedgerEntry
     ) async throws -> Response {
-        // Keys are the caller's own: two users' "k1" never meet.
-        let scope = "ledger:\(principal.subject)"
-        enum Outcome {
-            case created(LedgerEntry, String)
-            case answered(IdempotencyKeys.Claim)
-        }
-        let outcome: Outcome
-        do {
-            // One transaction: the claim, the entry, its event and the stored answer commit together,
-            // and a refusal rolls the claim back with the rest (the client may fix and retry the key).
-            outcome = try await store.write { db -> Outcome in
-                let claim = try await IdempotencyKeys.claim(
-                    scope: scope, key: key, requestHash: fingerprint, now: now, in: db)
-                guard claim == .claimed else { return .answered(claim) }
-                let entry = try await append(db)
-                let json = String(decoding: try JSONCoding.encoder.encode(entry), as: UTF8.self)
-                try await IdempotencyKeys.complete(scope: scope, key: key, status: 201, response: json, in: db)
-                return .created(entry, json)
-            }
-        } catch let refusal as LedgerRefusal {
-            throw refusal.problem
-        } catch is StoreError {
-            // Only a second reversal of one entry can get here (the account lock makes the
-            // sequence unique first): the UNIQUE reverses_entry_id held.
-            throw Problem.conflict("already_reversed", "the entry was already reversed; an entry is reversed once")
-        }
-        switch outcome {
-        case .created(let entry, let json):
-            wakeRelay()
-            var response = Response.storedJSON(status: .created, json, replayed: false)
-            response.headers[.location] = "/v1/entries/\(entry.id)"
-            return response
-        case .answered(.replay(let status, let response)):
-            return Response.storedJSON(status: .init(code: status), response, replayed: true)
-        case .answered(.mismatch):
-            throw Problem.idempotencyKeyReused
-        case .answered:
-            throw Problem.idempotencyKeyInUse()
-        }
-    }
-
-    static func idempotencyKey(_ request: Request, for operation: String) throws -> String {
-        guard let key = request.headers[.idempotencyKey] else {
-            throw Problem.badRequest(
-                "idempotency_key_required",
-                "\(operation) needs an Idempotency-Key header (a UUID generated per movement, sent again on its retries)")
-        }
-        guard IdempotencyKeys.isValid(key) else {
-            throw Problem.badRequest("invalid_idempotency_key", "the Idempotency-Key must be 1 to 255 visible ASCII characters")
-        }
-        return key
+        let command = try IdempotentCommand(
+            request, operation: operation, scope: "ledger:\(principal.subject)", fingerprint: fingerprint)
+        return try await command.run(
+            in: store, now: now, headers: { [.location: "/v1/entries/\($0.id)"] }, onCommit: wakeRelay, append)
     }
 
     // MARK: Request parts
-
-    /// A body that may be absent (or empty): nil then; otherwise JSON, decoded as every body is.
-    static func decodeOptionalBody<Body: Decodable>(
-        _ type: Body.Type, _ request: Request, context: ServiceRequestContext
-    ) async throws -> Body? {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        } catch {
-            throw Problem(
-                .contentTooLarge, code: "payload_too_large", detail: "the request body exceeds \(context.maxUploadSize) bytes")
-        }
-        guard buffer.readableBytes > 0 else { return nil }
-        if let contentType = request.headers[.contentType] {
-            let mediaType = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
-            guard mediaType == "application/json" || mediaType.hasSuffix("+json") else {
-                throw Problem(
-                    .unsupportedMediaType, code: "unsupported_media_type",
-                    detail: "expected a JSON body (Content-Type: application/json)")
-            }
-        }
-        return try MalhaRequestDecoder.decode(type, from: buffer)
-    }
 
     /// The `{id}` path parameter in canonical form, when it is a UUID (ids are; anything else is
     /// a 404 like an unknown id).

@@ -109,3 +109,43 @@ enum CartRules {
         return []
     }
 }
+
+/// Why a checkout was refused before anything was written (the key stays unused).
+enum CheckoutRefusal: Error, ProblemConvertible {
+    case cartEmpty
+    case productsUnavailable([CartItem])
+    case pricesChanged([Repricing])
+    case mixedCurrencies
+
+    var problem: Problem {
+        switch self {
+        case .cartEmpty:
+            Problem(.unprocessableContent, code: "cart_empty", detail: "the cart is empty; add items before checking out")
+        case .productsUnavailable(let items):
+            Problem(
+                .unprocessableContent, code: "products_unavailable",
+                detail: "some products in the cart are no longer for sale; remove them and check out again",
+                errors: items.map { .init(field: "items[\($0.productID)]", message: "\($0.name) is no longer for sale") })
+        case .pricesChanged(let changes):
+            Problem(
+                .conflict, code: "cart_prices_changed",
+                detail: "prices changed since these items were added; the cart shows the new prices — review and check out again",
+                errors: changes.map {
+                    .init(
+                        field: "items[\($0.before.productID)]",
+                        message: "\($0.before.unitPriceCents) → \($0.after.unitPriceCents) cents")
+                })
+        case .mixedCurrencies:
+            Problem(.unprocessableContent, code: "mixed_currencies", detail: "an order is paid in one currency")
+        }
+    }
+}
+
+/// The catalog could not be asked for prices: 503 with `Retry-After`.
+extension CatalogUnavailable: ProblemConvertible {
+    public var problem: Problem {
+        var headers = HTTPFields()
+        headers[.retryAfter] = "1"
+        return Problem(.serviceUnavailable, code: "catalog_unavailable", detail: description, headers: headers)
+    }
+}

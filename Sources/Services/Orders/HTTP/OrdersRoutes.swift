@@ -1,10 +1,10 @@
 import Contracts
-import Crypto
 import Foundation
 import Hummingbird
 import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
+import MalhaService
 import MalhaStore
 import SQLKit
 
@@ -118,12 +118,7 @@ struct OrdersRoutes: Sendable {
     }
 
     func currentPrice(of productID: String) async throws -> CatalogPrice {
-        let prices: [String: CatalogPrice]
-        do {
-            prices = try await self.prices.prices(for: [productID])
-        } catch let error as CatalogUnavailable {
-            throw Self.catalogUnavailable(error)
-        }
+        let prices = try await self.prices.prices(for: [productID])
         guard let price = prices[productID] else {
             throw Problem(
                 .unprocessableContent, code: "product_unavailable", detail: "product \(productID) is not for sale",
@@ -132,132 +127,58 @@ struct OrdersRoutes: Sendable {
         return price
     }
 
-    static func catalogUnavailable(_ error: CatalogUnavailable) -> Problem {
-        var headers = HTTPFields()
-        headers[.retryAfter] = "1"
-        return Problem(.serviceUnavailable, code: "catalog_unavailable", detail: error.description, headers: headers)
-    }
-
     // MARK: Checkout
 
-    /// Checks out the caller's cart. Requires `Idempotency-Key`: the same key with the same body
-    /// answers the first response again (`Idempotent-Replayed: true`), with another body 422, while
-    /// the first is still running 409. The key is completed in the transaction that creates the
-    /// order and empties the cart, so a retry after a crash finds both or neither. A failure before
-    /// that (empty cart, changed prices, catalog down) releases the key: fix and retry with it.
+    /// Checks out the caller's cart as an idempotent command (`IdempotentCommand`: the same key
+    /// and body answer the first response again, another body is 422 `idempotency_key_reused`).
+    /// A repeat is answered before the catalog is asked; then the prices are checked
+    /// (`CheckoutRules`), and the key, the order, its first saga command and the emptied cart
+    /// commit in one transaction. A refusal (empty cart, changed prices, catalog down) leaves the
+    /// key unused: fix and retry with it.
     func checkout(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let customer = try context.requirePrincipal().subject
-        guard let key = request.headers[.idempotencyKey] else {
-            throw Problem.badRequest(
-                "idempotency_key_required", "checkout needs an Idempotency-Key header (a UUID you generate per attempt)")
-        }
-        guard IdempotencyKeys.isValid(key) else {
-            throw Problem.badRequest("invalid_idempotency_key", "the Idempotency-Key must be 1 to 255 visible ASCII characters")
-        }
-        let body = try await Self.decodeOptionalBody(request, context: context)
+        let key = try IdempotentCommand.key(of: request, operation: "checkout")
+        // The body is optional: none (or `{}`) checks out with the defaults.
+        let body = try await request.decodeIfPresent(as: CheckoutRequest.self, context: context) ?? CheckoutRequest()
         let violations = CartRules.validate(body)
         guard violations.isEmpty else { throw Problem.validation(violations) }
+        let command = IdempotentCommand(scope: "checkout:\(customer)", key: key, fingerprint: try Self.fingerprint(body))
+        if let earlier = try await command.earlierAnswer(in: store, now: clock.now()) { return earlier }
 
-        let scope = "checkout:\(customer)"
-        let fingerprint = try Self.fingerprint(body)
-        switch try await IdempotencyKeys.claim(scope: scope, key: key, requestHash: fingerprint, now: clock.now(), in: store) {
-        case .replay(let status, let response):
-            return Response.storedJSON(status: .init(code: status), response, replayed: true)
-        case .inProgress:
-            throw Problem.idempotencyKeyInUse("a checkout")
-        case .mismatch:
-            throw Problem.idempotencyKeyReused
-        case .claimed:
-            break
-        }
-        do {
-            let (order, json) = try await placeOrder(customer: customer, request: body, scope: scope, key: key)
-            wakeRelay()
-            var response = Response.storedJSON(status: .created, json, replayed: false)
-            response.headers[.location] = "/v1/orders/\(order.id)"
-            return response
-        } catch {
-            try? await IdempotencyKeys.release(scope: scope, key: key, in: store)
-            throw error
-        }
-    }
-
-    func placeOrder(
-        customer: String, request: CheckoutRequest, scope: String, key: String
-    ) async throws -> (Order, String) {
         let items = try await store.read { try await Carts.items(customerID: customer, in: $0) }
-        guard !items.isEmpty else {
-            throw Problem(.unprocessableContent, code: "cart_empty", detail: "the cart is empty; add items before checking out")
-        }
-        let current: [String: CatalogPrice]
-        do {
-            current = try await prices.prices(for: items.map(\.productID))
-        } catch let error as CatalogUnavailable {
-            throw Self.catalogUnavailable(error)
-        }
-        let unavailable = items.filter { current[$0.productID] == nil }
-        guard unavailable.isEmpty else {
-            throw Problem(
-                .unprocessableContent, code: "products_unavailable",
-                detail: "some products in the cart are no longer for sale; remove them and check out again",
-                errors: unavailable.map { .init(field: "items[\($0.productID)]", message: "\($0.name) is no longer for sale") })
-        }
-        let changed = items.filter {
-            current[$0.productID]!.unitPriceCents != $0.unitPriceCents || current[$0.productID]!.currency != $0.currency
-        }
-        if !changed.isEmpty {
+        guard !items.isEmpty else { throw CheckoutRefusal.cartEmpty }
+        let current = try await prices.prices(for: items.map(\.productID))
+        let lines: [OrderLine]
+        let currency: String
+        switch CheckoutRules.review(items, at: current) {
+        case .ready(let ready, let readyCurrency):
+            (lines, currency) = (ready, readyCurrency)
+        case .unavailable(let gone):
+            throw CheckoutRefusal.productsUnavailable(gone)
+        case .repriced(let changes):
             // Show the customer the new prices (the cart now holds them) instead of charging them silently.
             try await store.transaction { db in
-                for item in changed {
-                    var repriced = item
-                    repriced.unitPriceCents = current[item.productID]!.unitPriceCents
-                    repriced.currency = current[item.productID]!.currency
-                    try await Carts.put(repriced, customerID: customer, in: db)
-                }
+                for change in changes { try await Carts.put(change.after, customerID: customer, in: db) }
             }
-            throw Problem(
-                .conflict, code: "cart_prices_changed",
-                detail: "prices changed since these items were added; the cart shows the new prices — review and check out again",
-                errors: changed.map {
-                    .init(
-                        field: "items[\($0.productID)]",
-                        message: "\($0.unitPriceCents) → \(current[$0.productID]!.unitPriceCents) cents")
-                })
+            throw CheckoutRefusal.pricesChanged(changes)
+        case .mixedCurrencies:
+            throw CheckoutRefusal.mixedCurrencies
         }
-        guard Set(items.map(\.currency)).count == 1 else {
-            throw Problem(.unprocessableContent, code: "mixed_currencies", detail: "an order is paid in one currency")
-        }
-        let lines = items.map { OrderLine(productID: $0.productID, quantity: $0.quantity, unitPriceCents: $0.unitPriceCents) }
         let now = clock.now()
-        return try await store.transaction { db in
+        return try await command.run(
+            in: store, now: now, headers: { (order: Order) in [.location: "/v1/orders/\(order.id)"] }, onCommit: wakeRelay
+        ) { db in
             let order = try await OrderSagas.place(
-                orderID: UUID.v7().lowercased, customerID: customer, lines: lines, currency: items[0].currency,
-                paymentMethod: request.paymentMethod, now: now, stepTimeout: stepTimeout, in: db)
+                orderID: UUID.v7().lowercased, customerID: customer, lines: lines, currency: currency,
+                paymentMethod: body.paymentMethod, now: now, stepTimeout: stepTimeout, in: db)
             try await Carts.remove(customerID: customer, productIDs: items.map(\.productID), in: db)
-            let json = String(decoding: try JSONCoding.encoder.encode(order), as: UTF8.self)
-            try await IdempotencyKeys.complete(scope: scope, key: key, status: 201, response: json, in: db)
-            return (order, json)
+            return order
         }
-    }
-
-    /// The body is optional: none (or `{}`) checks out with the defaults.
-    static func decodeOptionalBody(_ request: Request, context: ServiceRequestContext) async throws -> CheckoutRequest {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        } catch {
-            throw Problem(
-                .contentTooLarge, code: "payload_too_large", detail: "the request body exceeds \(context.maxUploadSize) bytes")
-        }
-        guard buffer.readableBytes > 0 else { return CheckoutRequest() }
-        return try MalhaRequestDecoder.decode(CheckoutRequest.self, from: buffer)
     }
 
     /// The request's canonical form (sorted keys), hashed: what "the same request" means for a key.
     static func fingerprint(_ body: CheckoutRequest) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return SHA256.hash(data: try encoder.encode(body)).map { String(format: "%02x", $0) }.joined()
+        try IdempotentCommand.fingerprint(of: body)
     }
 
     // MARK: Orders

@@ -44,3 +44,22 @@ struct WebhookNotification: Decodable, Sendable {
 struct WebhookAnswer: ResponseEncodable {
     var status: String
 }
+
+extension PaymentConflict: ProblemConvertible {
+    var problem: Problem { .conflict(code, description) }
+}
+
+extension PaymentWorkflow.RefundRefusal: ProblemConvertible {
+    var problem: Problem {
+        switch self {
+        case .notFound:
+            .notFound("Payment")
+        case .notCaptured(let state):
+            .conflict("payment_not_captured", "only captured payments are refunded; this one is \(state.rawValue)")
+        case .exceedsCaptured(let available):
+            Problem(
+                .unprocessableContent, code: "refund_exceeds_captured",
+                detail: "refunds would exceed the captured amount; at most \(available) cents remain")
+        }
+    }
+}

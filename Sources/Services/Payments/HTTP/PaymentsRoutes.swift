@@ -1,9 +1,9 @@
-import Crypto
 import Foundation
 import Hummingbird
 import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
+import MalhaService
 import MalhaStore
 
 /// The payments HTTP surface. Customers see their own payments (anyone else's is a 404, so ids
@@ -95,72 +95,35 @@ struct PaymentsRoutes: Sendable {
             throw Problem.validation(field: "decision", "must be approve or deny")
         }
         let now = clock.now()
-        do {
-            let payment = try await store.transaction { db in
-                try await PaymentWorkflow(db: db, now: now, pendingRecheck: pendingRecheck).decideReview(
-                    paymentID: id, approve: body.decision == "approve", actor: Actor.admin(principal.subject))
-            }
-            guard let payment else { throw Problem.notFound("Payment") }
-            wake()
-            return payment
-        } catch let conflict as PaymentConflict {
-            throw Problem.conflict(conflict.code, conflict.description)
+        let payment = try await store.transaction { db in
+            try await PaymentWorkflow(db: db, now: now, pendingRecheck: pendingRecheck).decideReview(
+                paymentID: id, approve: body.decision == "approve", actor: Actor.admin(principal.subject))
         }
+        guard let payment else { throw Problem.notFound("Payment") }
+        wake()
+        return payment
     }
 
-    /// Refunds part or all of a captured payment. Requires `Idempotency-Key`: the same key and
-    /// body answer the first response again; the key with another body is a 422.
+    /// Refunds part or all of a captured payment, as an idempotent command scoped to the payment
+    /// (`IdempotentCommand`: the same key and body answer the first response again; the key with
+    /// another body is 422 `idempotency_key_reused`). The refund and its provider operation commit
+    /// with the key; the provider is called after the commit.
     func refund(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let id = try paymentID(context)
-        guard let key = request.headers[.idempotencyKey] else {
-            throw Problem.badRequest("idempotency_key_required", "refunds require an Idempotency-Key header")
-        }
-        guard IdempotencyKeys.isValid(key) else {
-            throw Problem.badRequest("invalid_idempotency_key", "an Idempotency-Key is 1 to 255 visible ASCII characters")
-        }
+        let key = try IdempotentCommand.key(of: request, operation: "a refund")
         let body = try await request.decode(as: RefundRequest.self, context: context)
         let violations = body.violations()
         guard violations.isEmpty else { throw Problem.validation(violations) }
         let reason = body.reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        let scope = "refunds:\(id)"
-        let hash = SHA256.hash(data: Data("\(body.amountCents)\n\(reason)".utf8)).map { String(format: "%02x", $0) }.joined()
+        let command = IdempotentCommand(
+            scope: "refunds:\(id)", key: key, fingerprint: IdempotentCommand.fingerprint([String(body.amountCents), reason]))
         let now = clock.now()
-        switch try await IdempotencyKeys.claim(scope: scope, key: key, requestHash: hash, now: now, in: store) {
-        case .replay(let status, let response):
-            return Self.json(status: status, response, headers: [.idempotencyReplayed: "true"])
-        case .inProgress:
-            throw Problem.conflict("idempotency_key_in_use", "a request with this Idempotency-Key is still running")
-        case .mismatch:
-            throw Problem(
-                .unprocessableContent, code: "idempotency_key_mismatch",
-                detail: "this Idempotency-Key was used for a different request")
-        case .claimed:
-            break
-        }
-        do {
-            let json = try await store.transaction { db in
-                let refund = try await PaymentWorkflow(db: db, now: now).requestRefund(
-                    paymentID: id, amountCents: body.amountCents, reason: reason, actor: Actor.admin(principal.subject))
-                let json = String(decoding: try JSONCoding.encoder.encode(refund), as: UTF8.self)
-                try await IdempotencyKeys.complete(scope: scope, key: key, status: 202, response: json, in: db)
-                return json
-            }
-            wake()
-            return Self.json(status: 202, json, headers: [.location: "/v1/payments/\(id)"])
-        } catch {
-            try? await IdempotencyKeys.release(scope: scope, key: key, in: store)
-            switch error as? PaymentWorkflow.RefundRefusal {
-            case .notFound?: throw Problem.notFound("Payment")
-            case .notCaptured(let state)?:
-                throw Problem.conflict(
-                    "payment_not_captured", "only captured payments are refunded; this one is \(state.rawValue)")
-            case .exceedsCaptured(let available)?:
-                throw Problem(
-                    .unprocessableContent, code: "refund_exceeds_captured",
-                    detail: "refunds would exceed the captured amount; at most \(available) cents remain")
-            case nil: throw error
-            }
+        return try await command.run(
+            in: store, now: now, status: .accepted, headers: { _ in [.location: "/v1/payments/\(id)"] }, onCommit: wake
+        ) { db in
+            try await PaymentWorkflow(db: db, now: now).requestRefund(
+                paymentID: id, amountCents: body.amountCents, reason: reason, actor: Actor.admin(principal.subject))
         }
     }
 
@@ -168,12 +131,7 @@ struct PaymentsRoutes: Sendable {
 
     func webhook(_ request: Request, context: ServiceRequestContext) async throws -> WebhookAnswer {
         guard let webhooks else { throw Problem.notFound("Webhook endpoint") }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: 64 * 1024)
-        } catch {
-            throw Problem(.contentTooLarge, code: "payload_too_large", detail: "webhook bodies are at most 64 KiB")
-        }
+        let buffer = try await request.collectBody(upTo: 64 * 1024)
         let body = Data(buffer.readableBytesView)
         do {
             try WebhookSignature.verify(
@@ -220,15 +178,8 @@ struct PaymentsRoutes: Sendable {
         return uuid.uuidString.lowercased()
     }
 
-    static func json(status: Int, _ body: String, headers: HTTPFields = [:]) -> Response {
-        var headers = headers
-        headers[.contentType] = "application/json"
-        return Response(
-            status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
 }
 
 extension HTTPField.Name {
-    static let idempotencyReplayed = Self("Idempotency-Replayed")!
     static let malhaSignature = Self(WebhookSignature.header)!
 }
