@@ -22,7 +22,7 @@ struct CommonOptions: ParsableArguments {
     var config: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String?
+    var logLevel: Logger.Level?
 
     @Flag(name: .long, help: "Human-readable logs instead of JSON lines.")
     var textLogs = false
@@ -43,7 +43,7 @@ struct Up: AsyncParsableCommand {
     func run() async throws {
         let settings = try await MalhaSettings.load(file: common.config, mode: .embedded, gatewayPort: port, dataDir: dataDir)
         bootstrapLogging(settings: settings, common: common)
-        try await Topology(settings: settings, services: ServiceName.allCases).run(printBanner: true)
+        try await Topology(settings: settings, services: Topology.deployments).run(printBanner: true)
     }
 }
 
@@ -53,7 +53,7 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Argument(help: "The service: \(ServiceName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Argument(help: "The service: \(ServiceName.allValueStrings.joined(separator: ", ")).")
     var service: ServiceName
 
     @Option(name: .long, help: "Port to listen on (default from malha.<service>.port).")
@@ -63,13 +63,13 @@ struct Serve: AsyncParsableCommand {
         var settings = try await MalhaSettings.load(file: common.config, mode: .production, gatewayPort: nil, dataDir: nil)
         if let port { settings.endpoints[service]?.port = port }
         bootstrapLogging(settings: settings, common: common)
-        try await Topology(settings: settings, services: [service]).run(printBanner: false)
+        try await Topology(settings: settings, services: Topology.deployments(named: [service])).run(printBanner: false)
     }
 }
 
 func bootstrapLogging(settings: MalhaSettings, common: CommonOptions) {
-    let level = Logger.Level(rawValue: common.logLevel ?? settings.logLevel) ?? .info
-    let json = !(common.textLogs || settings.logFormat == "text")
+    let level = common.logLevel ?? settings.logLevel
+    let json = !(common.textLogs || settings.logFormat == .text)
     LoggingSystem.bootstrap { label in
         if json { return JSONLogHandler(label: label, level: level) }
         var handler = StreamLogHandler.standardError(label: label)
@@ -77,3 +77,6 @@ func bootstrapLogging(settings: MalhaSettings, common: CommonOptions) {
         return handler
     }
 }
+
+/// `--log-level` takes only a level swift-log knows (a typo is refused, not taken for `info`).
+extension Logger.Level: @retroactive ExpressibleByArgument {}

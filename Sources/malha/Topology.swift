@@ -13,6 +13,7 @@ import MalhaIdentity
 import MalhaMessaging
 import MalhaMessagingSQL
 import MalhaRegistry
+import MalhaService
 import MalhaStore
 import NIOCore
 import NIOPosix
@@ -29,7 +30,7 @@ import ServiceLifecycle
 /// stops routing), then servers drain in-flight requests, then stores close.
 struct Topology {
     let settings: MalhaSettings
-    let services: [ServiceName]
+    let services: [Deployment]
     let logger = Logger(label: "malha")
 
     func run(printBanner: Bool) async throws {
@@ -57,8 +58,9 @@ struct Topology {
             ]
             bus = transport
         }
-        for name in services {
-            let built = try await build(name, httpClient: httpClient, bus: bus)
+        for deployment in services {
+            let name = deployment.name
+            let built = try await build(deployment, httpClient: httpClient, bus: bus)
             group.append(ReportsFailure(built.application, name: name.rawValue, logger: logger))
             if let registrar = built.registrar {
                 registrars.append(ReportsFailure(registrar, name: "\(name.rawValue) registration", logger: logger))
@@ -123,7 +125,7 @@ struct Topology {
     /// to bind after the others started, and the whole process stops halfway. (A port taken in the
     /// instant between this check and the bind still stops it, with the bind error logged.)
     func checkPortsAreFree() async throws {
-        for name in services {
+        for name in services.map(\.name) {
             guard let endpoint = settings.endpoints[name], endpoint.port != 0 else { continue }
             do {
                 let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -144,149 +146,49 @@ struct Topology {
         var instances: PollingInstanceSource? = nil
     }
 
-    func build(_ name: ServiceName, httpClient: HTTPClient, bus: SQLTransport?) async throws -> Built {
-        let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: name.rawValue))
-        let endpoint = settings.endpoints[name]!
-        let registryClient = RegistryClient(baseURL: settings.registryURL, token: settings.registryToken, httpClient: httpClient)
+    func build(_ deployment: Deployment, httpClient: HTTPClient, bus: SQLTransport?) async throws -> Built {
+        let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: deployment.name.rawValue))
+        return try await deployment.build(Wiring(topology: self, runtime: runtime, httpClient: httpClient, bus: bus))
+    }
+
+    /// What a deployment is built with: this process's settings, HTTP client and bus, and the
+    /// instance's runtime.
+    struct Wiring {
+        let topology: Topology
+        let runtime: ServiceRuntime
+        let httpClient: HTTPClient
+        let bus: SQLTransport?
+
+        var settings: MalhaSettings { topology.settings }
+        var endpoint: MalhaSettings.Endpoint { settings.endpoints[ServiceName(runtime.descriptor.name)]! }
+
+        func store() async throws -> any SQLStore & Service {
+            try await topology.openStore(for: ServiceName(runtime.descriptor.name), logger: runtime.logger)
+        }
+
         func registrar(_ routes: [RouteRule]) -> RegistryRegistrar {
             RegistryRegistrar(client: registryClient, runtime: runtime, routes: routes)
         }
+
+        var registryClient: RegistryClient {
+            RegistryClient(baseURL: settings.registryURL, token: settings.registryToken, httpClient: httpClient)
+        }
+
         func verifier() -> AccessTokenVerifier {
             AccessTokenVerifier(
                 settings: .init(issuer: settings.issuer, audience: settings.audience),
                 provider: HTTPJWKSProvider(url: settings.jwksURL, httpClient: httpClient), logger: runtime.logger)
         }
-        switch name {
-        case .registry:
-            let store = try await openStore(for: name, logger: runtime.logger)
-            var configuration = RegistryConfiguration(registrationToken: settings.registryToken)
-            configuration.host = endpoint.host
-            configuration.port = endpoint.port
-            let application = RegistryService.buildApplication(
-                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), services: [store])
-            // The registry registers with itself, so the gateway routes /v1/registry like any other service.
-            return Built(runtime: runtime, application: application, registrar: registrar(RegistryService.routeRules))
-        case .bus:
-            guard let transport = bus else { preconditionFailure("the bus service runs with the process's bus") }
-            var configuration = BusConfiguration()
-            configuration.host = endpoint.host
-            configuration.port = endpoint.port
-            let application = BusService.buildApplication(
-                configuration: configuration, runtime: runtime, deadLetters: transport, verifier: verifier(),
-                services: [
-                    BusMetricsSampler(statistics: transport, logger: runtime.logger, metricsFactory: runtime.metricsFactory)
-                ]
-            ) {
-                try await transport.migrate()
-            }
-            return Built(runtime: runtime, application: application, registrar: registrar(BusService.routeRules))
-        case .identity:
-            let store = try await openStore(for: name, logger: runtime.logger)
-            var configuration = IdentityConfiguration()
-            configuration.host = endpoint.host
-            configuration.port = endpoint.port
-            configuration.issuer = settings.issuer
-            configuration.audience = settings.audience
-            configuration.publicBaseURL = settings.publicURL
-            configuration.passwordCost = UInt8(clamping: settings.bcryptCost)
-            let admin = try adminCredentials()
-            configuration.adminEmail = admin?.email
-            configuration.adminPassword = admin?.password
-            let application = try await IdentityService.buildApplication(
-                configuration: configuration, runtime: runtime, store: store, services: [store])
-            return Built(runtime: runtime, application: application, registrar: registrar(IdentityService.routeRules))
-        case .catalog:
-            let store = try await openStore(for: name, logger: runtime.logger)
-            let configuration = CatalogConfiguration(
-                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience,
-                seedDemoData: settings.seedDemoCatalog)
-            let application = try await CatalogService.buildApplication(
+
+        /// A declared service: its configuration from its own keys, its database, the process's
+        /// bus; the platform assembles the rest (`ServiceDeclaration.buildApplication`).
+        func service<Declaration: ServiceDeclaration>(_ declaration: Declaration.Type) async throws -> Built {
+            let configuration = try Declaration.configuration(from: settings.reader(for: Declaration.name))
+            let store = try await store()
+            let application = try await Declaration.buildApplication(
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
-                services: [store])
-            return Built(runtime: runtime, application: application, registrar: registrar(CatalogService.routeRules))
-        case .orders:
-            let store = try await openStore(for: name, logger: runtime.logger)
-            let configuration = OrdersConfiguration(
-                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience,
-                catalogURL: settings.ordersCatalogURL, stepTimeout: .milliseconds(settings.orderStepTimeoutMilliseconds))
-            let application = try await OrdersService.buildApplication(
-                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
-                httpClient: httpClient, services: [store])
-            return Built(runtime: runtime, application: application, registrar: registrar(OrdersService.routeRules))
-        case .payments:
-            let store = try await openStore(for: name, logger: runtime.logger)
-            var configuration = PaymentsConfiguration(
-                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience)
-            configuration.antifraud.velocityReviewAbove = settings.antifraudVelocityReviewAbove
-            configuration.antifraud.velocityDenyAbove = settings.antifraudVelocityDenyAbove
-            configuration.antifraud.maxAmountCents = Int64(settings.antifraudMaxAmountCents)
-            configuration.antifraud.reviewAboveCents = Int64(settings.antifraudReviewAboveCents)
-            if settings.paymentsProvider == "http", let url = settings.paymentsProviderURL,
-                let secret = settings.paymentsWebhookSecret
-            {
-                configuration.provider = .http(baseURL: url, webhookSecret: secret)
-            } else {
-                configuration.provider = .simulated(
-                    .init(
-                        latency: .milliseconds(settings.simulatedLatencyMilliseconds), failureRate: settings.simulatedFailureRate,
-                        declineAboveCents: settings.simulatedDeclineAboveCents.map(Int64.init)))
-            }
-            let application = try await PaymentsService.buildApplication(
-                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
-                httpClient: httpClient, services: [store])
-            return Built(runtime: runtime, application: application, registrar: registrar(PaymentsService.routeRules))
-        case .notifications:
-            let store = try await openStore(for: name, logger: runtime.logger)
-            var configuration = NotificationsConfiguration(
-                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience,
-                templatesDirectory: settings.notificationTemplatesDirectory)
-            let urls = Dictionary(
-                uniqueKeysWithValues: settings.notificationWebhookURLs.compactMap { key, url in
-                    NotificationChannel(rawValue: key).map { ($0, url) }
-                })
-            if !urls.isEmpty { configuration.provider = .webhook(urls: urls, secret: settings.notificationWebhookSecret) }
-            let application = try await NotificationsService.buildApplication(
-                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
-                httpClient: httpClient, services: [store])
-            return Built(runtime: runtime, application: application, registrar: registrar(NotificationsService.routeRules))
-        case .ledger:
-            let store = try await openStore(for: name, logger: runtime.logger)
-            let configuration = LedgerConfiguration(
-                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience)
-            let application = try await LedgerService.buildApplication(
-                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
-                services: [store])
-            return Built(runtime: runtime, application: application, registrar: registrar(LedgerService.routeRules))
-        case .consolidation:
-            let store = try await openStore(for: name, logger: runtime.logger)
-            let configuration = ConsolidationConfiguration(
-                host: endpoint.host, port: endpoint.port, issuer: settings.issuer, audience: settings.audience,
-                ledgerURL: settings.consolidationLedgerURL,
-                cacheTTL: .milliseconds(settings.consolidationCacheTTLMilliseconds))
-            let application = try await ConsolidationService.buildApplication(
-                configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
-                httpClient: httpClient, services: [store])
-            return Built(runtime: runtime, application: application, registrar: registrar(ConsolidationService.routeRules))
-        case .gateway:
-            var configuration = GatewayConfiguration(issuer: settings.issuer, audience: settings.audience)
-            configuration.host = endpoint.host
-            configuration.port = endpoint.port
-            configuration.staticRoutesFile = settings.gatewayRoutesFile
-            configuration.healthCheckInterval =
-                settings.healthCheckIntervalMilliseconds == 0 ? nil : .milliseconds(settings.healthCheckIntervalMilliseconds)
-            configuration.healthCheckTimeout = .milliseconds(settings.healthCheckTimeoutMilliseconds)
-            configuration.healthCheckThresholds = .init(
-                unhealthy: settings.unhealthyThreshold, healthy: settings.healthyThreshold)
-            let instances = PollingInstanceSource(client: registryClient, logger: runtime.logger) {
-                runtime.readiness.set(.registry, true)
-            }
-            // The proxy has its own client: no retrying of refused connections (a stopped upstream
-            // must answer 503 at once), the configured connect timeout, no redirects followed.
-            let proxyClient = GatewayService.makeHTTPClient(configuration: configuration)
-            let application = try await GatewayService.buildApplication(
-                configuration: configuration, runtime: runtime, instances: instances, verifier: verifier(),
-                httpClient: proxyClient, services: [instances, HTTPClientCloser(client: proxyClient)])
-            return Built(runtime: runtime, application: application, registrar: nil, instances: instances)
+                httpClient: httpClient, host: endpoint.host, port: endpoint.port, services: [store])
+            return Built(runtime: runtime, application: application, registrar: registrar(Declaration.routeRules))
         }
     }
 
@@ -335,7 +237,7 @@ struct Topology {
             if ContinuousClock.now - started > .seconds(60) { return }
         }
         var lines = ["", "Malha is up. Point a browser or curl at \(settings.publicURL)", ""]
-        for name in ServiceName.allCases.sorted(by: { settings.endpoints[$0]!.port < settings.endpoints[$1]!.port }) {
+        for name in Self.deployments.map(\.name).sorted(by: { settings.endpoints[$0]!.port < settings.endpoints[$1]!.port }) {
             lines.append("  \(name.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(settings.endpoints[name]!.url)")
         }
         lines += ["", "  try: curl \(settings.publicURL)/v1/products?limit=3"]

@@ -19,7 +19,8 @@ struct LedgerStoreFailureTests {
             let ana = try await harness.headers("ana")
             try await harness.test { client in
                 let account = try await client.openAccount(ana)
-                let entry = try await client.record(#"{"type": "credit", "amount_cents": 500}"#, on: account.id, headers: ana, key: "a")
+                let entry = try await client.record(
+                    #"{"type": "credit", "amount_cents": 500}"#, on: account.id, headers: ana, key: "a")
                 // An index nobody asked for: the next entry of the same amount violates it.
                 try await harness.store.transaction { db in
                     try await db.raw("CREATE UNIQUE INDEX one_per_amount ON ledger_entries (amount_cents)").run()
@@ -27,7 +28,8 @@ struct LedgerStoreFailureTests {
                 var headers = ana
                 headers[.idempotencyKey] = "b"
                 let path = "/v1/accounts/\(account.id)/entries"
-                var response = try await client.send(.post, path, headers: headers, json: #"{"type": "credit", "amount_cents": 500}"#)
+                var response = try await client.send(
+                    .post, path, headers: headers, json: #"{"type": "credit", "amount_cents": 500}"#)
                 #expect(response.status == .internalServerError)
                 #expect(response.problem?.code == "internal_error")
                 #expect(response.problem?.detail == "an unexpected error occurred", "nothing about the database")
@@ -76,7 +78,8 @@ struct LedgerStoreFailureTests {
                 var headers = ana
                 headers[.idempotencyKey] = "k"
                 let response = try await client.send(
-                    .post, "/v1/accounts/\(account.id)/entries", headers: headers, json: #"{"type": "credit", "amount_cents": 500}"#)
+                    .post, "/v1/accounts/\(account.id)/entries", headers: headers,
+                    json: #"{"type": "credit", "amount_cents": 500}"#)
                 #expect(response.status == .serviceUnavailable)
                 #expect(response.problem?.code == "service_unavailable")
                 #expect(response.headers[.retryAfter] == "1")

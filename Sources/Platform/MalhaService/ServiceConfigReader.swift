@@ -76,7 +76,8 @@ public struct ServiceConfigReader: Sendable {
             return defaultValue
         }
         if let range, !range.contains(value) {
-            throw InvalidConfiguration(key: fullName(key), "must be from \(range.lowerBound) to \(range.upperBound) (got \(value))")
+            throw InvalidConfiguration(
+                key: fullName(key), "must be from \(range.lowerBound) to \(range.upperBound) (got \(value))")
         }
         return value
     }
@@ -97,7 +98,8 @@ public struct ServiceConfigReader: Sendable {
             return defaultValue
         }
         guard range.contains(value) else {
-            throw InvalidConfiguration(key: fullName(key), "must be between \(range.lowerBound) and \(range.upperBound) (got \(value))")
+            throw InvalidConfiguration(
+                key: fullName(key), "must be between \(range.lowerBound) and \(range.upperBound) (got \(value))")
         }
         return value
     }
@@ -111,7 +113,8 @@ public struct ServiceConfigReader: Sendable {
     }
 
     /// A duration given in milliseconds (`…-ms` keys), at least `minimum`.
-    public func milliseconds(_ key: String, default defaultValue: Duration, atLeast minimum: Duration = .zero) throws -> Duration {
+    public func milliseconds(_ key: String, default defaultValue: Duration, atLeast minimum: Duration = .zero) throws -> Duration
+    {
         let minimumMilliseconds = Int(minimum.nanoseconds / 1_000_000)
         let value = try int(key, default: Int(defaultValue.nanoseconds / 1_000_000), in: minimumMilliseconds...Int(Int32.max))
         return .milliseconds(value)

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 public import Hummingbird
 public import MalhaCore
@@ -5,34 +6,26 @@ public import MalhaHTTP
 public import MalhaIdentity
 import MalhaMessaging
 public import MalhaRegistry
+public import MalhaService
 import MalhaStore
 public import ServiceLifecycle
 
 /// How a catalog instance runs.
 public struct CatalogConfiguration: Sendable {
-    public var host = "127.0.0.1"
-    public var port = 0
-    /// The token issuer and audience the catalog accepts (identity's).
-    public var issuer = "malha-identity"
-    public var audience = "malha"
     /// Seed the TechStore demo catalog when the products table is empty (`malha up` does).
     public var seedDemoData = false
 
-    public init(
-        host: String = "127.0.0.1", port: Int = 0, issuer: String = "malha-identity", audience: String = "malha",
-        seedDemoData: Bool = false
-    ) {
-        self.host = host
-        self.port = port
-        self.issuer = issuer
-        self.audience = audience
+    public init(seedDemoData: Bool = false) {
         self.seedDemoData = seedDemoData
     }
 }
 
 /// The TechStore catalog: categories, products, stock levels and their movements.
-public enum CatalogService {
+public enum CatalogService: ServiceDeclaration {
     public static let name = "catalog"
+    public static let portOffset = 3
+    public static let platformTables: PlatformTables = [.outbox, .inbox]
+    public static let publishes = [StockReserved.type, StockReservationFailed.type, StockReleased.type, StockCommitted.type]
 
     public static let routeRules: [RouteRule] = [
         .public("/v1/categories", methods: ["GET"]),
@@ -78,56 +71,32 @@ public enum CatalogService {
     public static func buildRouter(
         runtime: ServiceRuntime, repository: CatalogRepository, verifier: AccessTokenVerifier
     ) -> Router<ServiceRequestContext> {
-        let router = runtime.makeRouter(openAPI: openAPI)
-        router.add(middleware: BearerAuthenticationMiddleware<ServiceRequestContext>(verifier: verifier))
+        let router = makeRouter(runtime: runtime, verifier: verifier)
         CatalogRoutes(repository: repository).register(on: router)
         return router
     }
 
-    /// The application: `services` run before the server in order (the store first); migrations
-    /// and, when configured, the demo seed run in `beforeServerStarts`. With a `transport`, the
-    /// catalog also takes the order saga's stock commands (a consumer that starts once migrated)
-    /// and relays its replies from its outbox.
-    public static func buildApplication(
-        configuration: CatalogConfiguration,
-        runtime: ServiceRuntime,
-        store: any SQLStore,
-        cache: any KeyValueCache = InMemoryCache(),
-        verifier: AccessTokenVerifier,
-        transport: (any MessageTransport)? = nil,
-        clock: any WallClock = SystemWallClock(),
-        services: [any Service] = []
-    ) async throws -> some ApplicationProtocol {
-        let repository = CatalogRepository(store: store, cache: cache, clock: clock)
-        let router = buildRouter(runtime: runtime, repository: repository, verifier: verifier)
-        runtime.readiness.require(.migrations)
-        let logger = runtime.logger
-        var services = services
-        if let transport {
-            let relay = OutboxRelay(
-                store: store, transport: transport, service: name, clock: clock, logger: logger,
-                metricsFactory: runtime.metricsFactory)
-            let handler = StockCommandHandler(cache: cache, clock: clock) { relay.wake() }
-            let consumer = ConsumerRunner(
-                subscription: StockCommandHandler.subscription, transport: transport, store: store, clock: clock, logger: logger,
-                metricsFactory: runtime.metricsFactory, handler: handler.handle)
-            services += [
-                StartsWhenReady(relay, readiness: runtime.readiness), SubscribesWhenReady(consumer, readiness: runtime.readiness),
-            ]
-        }
-        return runtime.makeApplication(
-            responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
-        ) {
-            try await Migrator.migrate(store, migrations, logger: logger)
-            // The saga's stock commands arrive through the inbox; replies leave through the outbox.
-            try await Outbox.migrate(store, logger: logger)
-            try await Inbox.migrate(store, logger: logger)
-            if configuration.seedDemoData {
+    public static func configuration(from reader: ServiceConfigReader) throws -> CatalogConfiguration {
+        // malha.catalog.seed-demo-data: seed the demo catalog into an empty database (default: in `up`).
+        CatalogConfiguration(seedDemoData: try reader.bool("seed-demo-data", default: reader.mode == .embedded))
+    }
+
+    /// Its routes, over a product cache, and with a transport the saga's stock commands (through
+    /// the inbox; replies leave through the outbox).
+    public static func build(_ context: ServiceContext<CatalogConfiguration>) async throws -> ServiceParts {
+        let cache = InMemoryCache()
+        let repository = CatalogRepository(store: context.store, cache: cache, clock: context.clock)
+        let handler = StockCommandHandler(cache: cache, clock: context.clock, wakeRelay: context.wakeRelay)
+        let logger = context.logger
+        let seed = context.configuration.seedDemoData
+        return ServiceParts(
+            router: buildRouter(runtime: context.runtime, repository: repository, verifier: context.verifier),
+            consumers: [ServiceConsumer(StockCommandHandler.subscription, handler: handler.handle)],
+            afterMigrations: {
+                guard seed else { return }
                 let inserted = try await seedDemoCatalog(repository: repository)
                 if inserted > 0 { logger.info("demo catalog seeded", metadata: ["products": "\(inserted)"]) }
-            }
-            runtime.readiness.set(.migrations, true)
-        }
+            })
     }
 
     /// Inserts the TechStore demo catalog (8 categories, 200 products) when there are no products

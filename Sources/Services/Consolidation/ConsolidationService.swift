@@ -8,17 +8,13 @@ public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
 public import MalhaRegistry
+public import MalhaService
 public import MalhaStore
 import Metrics
 public import ServiceLifecycle
 
 /// How a consolidation instance runs.
 public struct ConsolidationConfiguration: Sendable {
-    public var host: String
-    public var port: Int
-    /// The token issuer and audience the service accepts (identity's).
-    public var issuer: String
-    public var audience: String
     /// Where the ledger answers, for verification and rebuilds (nil: those answer 503).
     public var ledgerURL: String?
     /// How long a rendered balance stays cached (any change to the account replaces it sooner).
@@ -27,13 +23,8 @@ public struct ConsolidationConfiguration: Sendable {
     public var lagSampleInterval: Duration
 
     public init(
-        host: String = "127.0.0.1", port: Int = 0, issuer: String = "malha-identity", audience: String = "malha",
         ledgerURL: String? = nil, cacheTTL: Duration = .seconds(60), lagSampleInterval: Duration = .seconds(5)
     ) {
-        self.host = host
-        self.port = port
-        self.issuer = issuer
-        self.audience = audience
         self.ledgerURL = ledgerURL
         self.cacheTTL = cacheTTL
         self.lagSampleInterval = lagSampleInterval
@@ -47,8 +38,11 @@ public struct ConsolidationConfiguration: Sendable {
 /// whether or not anything consumes, and this service's readiness is only its own (migrated,
 /// serving). Behind, it is still ready: it answers what it has with `freshness` saying how far
 /// that goes, and the lag shows in `consolidation_lag_seconds`.
-public enum ConsolidationService {
+public enum ConsolidationService: ServiceDeclaration {
     public static let name = "consolidation"
+    public static let portOffset = 9
+    // It consumes the ledger's events (through the inbox) and publishes nothing.
+    public static let platformTables: PlatformTables = [.inbox]
 
     public static let routeRules: [RouteRule] = [
         // The gateway routes by prefix; `*` matches one path segment (the account id), so the
@@ -92,65 +86,50 @@ public enum ConsolidationService {
 
     public static var migrations: [Migration] { ConsolidationMigrations.all }
 
-    /// Its own tables and the inbox. (It publishes nothing, so it has no outbox.)
-    public static func migrate(_ store: any SQLStore, logger: Logger) async throws {
-        try await Migrator.migrate(store, migrations, logger: logger)
-        try await Inbox.migrate(store, logger: logger)
-    }
-
     /// Router with every route (in-process tests use it directly).
     public static func buildRouter(
         runtime: ServiceRuntime, store: any SQLStore, verifier: AccessTokenVerifier, cache: BalanceCache,
         ledger: LedgerReader?, clock: any WallClock = SystemWallClock()
     ) -> Router<ServiceRequestContext> {
-        let router = runtime.makeRouter(openAPI: openAPI)
-        router.add(middleware: BearerAuthenticationMiddleware<ServiceRequestContext>(verifier: verifier))
+        let router = makeRouter(runtime: runtime, verifier: verifier)
         ConsolidationRoutes(store: store, cache: cache, ledger: ledger, clock: clock).register(on: router)
         return router
     }
 
-    /// The application. With a `transport`, the ledger's events are consumed (once migrated) and,
-    /// when the transport reports its queues, the lag is sampled. `httpClient` reads the ledger
-    /// during rebuilds (the caller owns it).
-    public static func buildApplication(
-        configuration: ConsolidationConfiguration,
-        runtime: ServiceRuntime,
-        store: any SQLStore,
-        verifier: AccessTokenVerifier,
-        transport: (any MessageTransport)?,
-        httpClient: HTTPClient,
-        cache: any KeyValueCache = InMemoryCache(),
-        clock: any WallClock = SystemWallClock(),
-        services: [any Service] = []
-    ) async throws -> some ApplicationProtocol {
-        let logger = runtime.logger
-        let balances = BalanceCache(cache: cache, ttl: configuration.cacheTTL)
-        let ledger = configuration.ledgerURL.map { LedgerReader(baseURL: $0, httpClient: httpClient) }
-        let router = buildRouter(
-            runtime: runtime, store: store, verifier: verifier, cache: balances, ledger: ledger, clock: clock)
-        var services = services
-        if let transport {
-            let handler = LedgerEventHandler(
-                backend: store.backend, cache: balances, clock: clock, metricsFactory: runtime.metricsFactory)
-            let runner = ConsumerRunner(
-                subscription: LedgerEventHandler.subscription, transport: transport, store: store, clock: clock,
-                logger: logger, metricsFactory: runtime.metricsFactory, handler: handler.handle)
-            services.append(SubscribesWhenReady(runner, readiness: runtime.readiness))
-            if let statistics = transport as? any BusStatistics {
-                services.append(
-                    LagSampler(
-                        statistics: statistics, subscription: LedgerEventHandler.subscription.name,
-                        interval: configuration.lagSampleInterval, clock: clock, logger: logger,
-                        metricsFactory: runtime.metricsFactory))
-            }
+    public static func configuration(from reader: ServiceConfigReader) throws -> ConsolidationConfiguration {
+        ConsolidationConfiguration(
+            // malha.consolidation.ledger-url: where verification and rebuilds read the ledger
+            // (default: the ledger in this topology).
+            ledgerURL: reader.string("ledger-url") ?? reader.url(of: "ledger"),
+            // malha.consolidation.cache-ttl-ms: how long a rendered balance may be served from the
+            // cache (per process: another replica may serve the previous figures up to this long).
+            cacheTTL: try reader.milliseconds("cache-ttl-ms", default: .seconds(60)))
+    }
+
+    /// Its routes over a balance cache, the ledger's events (a consumer without key order: each
+    /// entry is applied idempotently whatever the order) and, on a bus that reports its
+    /// statistics, the lag gauge.
+    public static func build(_ context: ServiceContext<ConsolidationConfiguration>) async throws -> ServiceParts {
+        let configuration = context.configuration
+        let balances = BalanceCache(cache: InMemoryCache(), ttl: configuration.cacheTTL)
+        let ledger = configuration.ledgerURL.map { LedgerReader(baseURL: $0, httpClient: context.httpClient) }
+        let handler = LedgerEventHandler(
+            backend: context.store.backend, cache: balances, clock: context.clock,
+            metricsFactory: context.runtime.metricsFactory)
+        var background: [any Service] = []
+        if let statistics = context.transport as? any BusStatistics {
+            background.append(
+                LagSampler(
+                    statistics: statistics, subscription: LedgerEventHandler.subscription.name,
+                    interval: configuration.lagSampleInterval, clock: context.clock, logger: context.logger,
+                    metricsFactory: context.runtime.metricsFactory))
         }
-        runtime.readiness.require(.migrations)
-        return runtime.makeApplication(
-            responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
-        ) {
-            try await migrate(store, logger: logger)
-            runtime.readiness.set(.migrations, true)
-        }
+        return ServiceParts(
+            router: buildRouter(
+                runtime: context.runtime, store: context.store, verifier: context.verifier, cache: balances, ledger: ledger,
+                clock: context.clock),
+            consumers: [ServiceConsumer(LedgerEventHandler.subscription, handler: handler.handle)],
+            background: background)
     }
 }
 

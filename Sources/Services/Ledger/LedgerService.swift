@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 public import Hummingbird
 public import Logging
@@ -6,23 +7,14 @@ public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
 public import MalhaRegistry
+public import MalhaService
 public import MalhaStore
 public import ServiceLifecycle
 
-/// How a ledger instance runs.
+/// How a ledger instance runs. It reads no keys of its own today: accounts and entries need
+/// nothing but the database.
 public struct LedgerConfiguration: Sendable {
-    public var host: String
-    public var port: Int
-    /// The token issuer and audience the service accepts (identity's).
-    public var issuer: String
-    public var audience: String
-
-    public init(host: String = "127.0.0.1", port: Int = 0, issuer: String = "malha-identity", audience: String = "malha") {
-        self.host = host
-        self.port = port
-        self.issuer = issuer
-        self.audience = audience
-    }
+    public init() {}
 }
 
 /// The cash-flow ledger: cash accounts and their append-only debit and credit entries, in
@@ -31,8 +23,11 @@ public struct LedgerConfiguration: Sendable {
 ///
 /// It depends on nothing else at request time: with the bus or the consolidation down, entries
 /// are still recorded, and their events wait in the outbox.
-public enum LedgerService {
+public enum LedgerService: ServiceDeclaration {
     public static let name = "ledger"
+    public static let portOffset = 8
+    public static let platformTables: PlatformTables = [.outbox, .idempotencyKeys]
+    public static let publishes = [LedgerAccountOpened.type, LedgerEntryRecorded.type]
 
     public static let routeRules: [RouteRule] = [
         // Every route needs a user; who sees which account the service decides (owner, finance, admin).
@@ -100,12 +95,8 @@ public enum LedgerService {
 
     public static var migrations: [Migration] { LedgerMigrations.all }
 
-    /// Migrates everything the ledger database holds: its own tables, the outbox and the
-    /// idempotency keys. (It consumes nothing, so it has no inbox.)
-    public static func migrate(_ store: any SQLStore, logger: Logger) async throws {
-        try await Migrator.migrate(store, migrations, logger: logger)
-        try await Outbox.migrate(store, logger: logger)
-        try await IdempotencyKeys.migrate(store, logger: logger)
+    public static func configuration(from reader: ServiceConfigReader) throws -> LedgerConfiguration {
+        LedgerConfiguration()
     }
 
     /// Router with every route (in-process tests use it directly). `wakeRelay` runs after each
@@ -114,41 +105,17 @@ public enum LedgerService {
         runtime: ServiceRuntime, store: any SQLStore, verifier: AccessTokenVerifier,
         clock: any WallClock = SystemWallClock(), wakeRelay: @escaping @Sendable () -> Void = {}
     ) -> Router<ServiceRequestContext> {
-        let router = runtime.makeRouter(openAPI: openAPI)
-        router.add(middleware: BearerAuthenticationMiddleware<ServiceRequestContext>(verifier: verifier))
+        let router = makeRouter(runtime: runtime, verifier: verifier)
         LedgerRoutes(store: store, clock: clock, wakeRelay: wakeRelay).register(on: router)
         return router
     }
 
-    /// The application. With a `transport`, the outbox relay runs (once migrated) and is woken
-    /// after each commit; without one, accounts and entries are recorded and their events wait
-    /// in the outbox.
-    public static func buildApplication(
-        configuration: LedgerConfiguration,
-        runtime: ServiceRuntime,
-        store: any SQLStore,
-        verifier: AccessTokenVerifier,
-        transport: (any MessageTransport)?,
-        clock: any WallClock = SystemWallClock(),
-        services: [any Service] = []
-    ) async throws -> some ApplicationProtocol {
-        let logger = runtime.logger
-        var services = services
-        var wakeRelay: @Sendable () -> Void = {}
-        if let transport {
-            let relay = OutboxRelay(
-                store: store, transport: transport, service: name, clock: clock, logger: logger,
-                metricsFactory: runtime.metricsFactory)
-            wakeRelay = { relay.wake() }
-            services.append(StartsWhenReady(relay, readiness: runtime.readiness))
-        }
-        let router = buildRouter(runtime: runtime, store: store, verifier: verifier, clock: clock, wakeRelay: wakeRelay)
-        runtime.readiness.require(.migrations)
-        return runtime.makeApplication(
-            responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
-        ) {
-            try await migrate(store, logger: logger)
-            runtime.readiness.set(.migrations, true)
-        }
+    /// Its routes; it consumes nothing. Without a transport, entries are recorded and their
+    /// events wait in the outbox.
+    public static func build(_ context: ServiceContext<LedgerConfiguration>) async throws -> ServiceParts {
+        ServiceParts(
+            router: buildRouter(
+                runtime: context.runtime, store: context.store, verifier: context.verifier, clock: context.clock,
+                wakeRelay: context.wakeRelay))
     }
 }

@@ -7,6 +7,7 @@ public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
 public import MalhaRegistry
+public import MalhaService
 public import MalhaStore
 public import ServiceLifecycle
 
@@ -22,11 +23,6 @@ public struct NotificationsConfiguration: Sendable {
         case webhook(urls: [NotificationChannel: String], secret: String?)
     }
 
-    public var host: String
-    public var port: Int
-    /// The token issuer and audience the service accepts (identity's).
-    public var issuer: String
-    public var audience: String
     public var provider: ProviderChoice
     /// A directory of template overrides, files named `<event>.<channel>.mustache` (e.g.
     /// `order-confirmed.email.mustache`; format in `NotificationTemplates`); nil: built-in only.
@@ -39,15 +35,10 @@ public struct NotificationsConfiguration: Sendable {
     public var sendTimeout: Duration
 
     public init(
-        host: String = "127.0.0.1", port: Int = 0, issuer: String = "malha-identity", audience: String = "malha",
         provider: ProviderChoice = .local, templatesDirectory: String? = nil,
         retry: RetryPolicy = RetryPolicy(base: .seconds(1), cap: .seconds(300), maxAttempts: 8),
         dispatchInterval: Duration = .seconds(1), sendTimeout: Duration = .seconds(10)
     ) {
-        self.host = host
-        self.port = port
-        self.issuer = issuer
-        self.audience = audience
         self.provider = provider
         self.templatesDirectory = templatesDirectory
         self.retry = retry
@@ -58,8 +49,11 @@ public struct NotificationsConfiguration: Sendable {
 
 /// The TechStore notifications service: reacts to order and payment events and tells customers,
 /// by e-mail, SMS and push, as each customer prefers.
-public enum NotificationsService {
+public enum NotificationsService: ServiceDeclaration {
     public static let name = "notifications"
+    public static let portOffset = 7
+    // Events arrive through the inbox. Nothing is published, so there is no outbox.
+    public static let platformTables: PlatformTables = [.inbox]
 
     public static let routeRules: [RouteRule] = [
         // Every route is the caller's own; the service itself lets administrators read others'.
@@ -100,56 +94,49 @@ public enum NotificationsService {
         runtime: ServiceRuntime, repository: NotificationRepository, verifier: AccessTokenVerifier,
         clock: any WallClock = SystemWallClock()
     ) -> Router<ServiceRequestContext> {
-        let router = runtime.makeRouter(openAPI: openAPI)
-        router.add(middleware: BearerAuthenticationMiddleware<ServiceRequestContext>(verifier: verifier))
+        let router = makeRouter(runtime: runtime, verifier: verifier)
         NotificationsRoutes(repository: repository, clock: clock).register(on: router)
         return router
     }
 
-    /// The application. The dispatcher always runs (once migrated); with a `transport`, the
-    /// service also consumes `notifications.events`, whose handler records notifications and
-    /// wakes the dispatcher after each commit. Templates load here: a template file that does not
-    /// parse fails the build of the application, before anything starts. `httpClient` serves the
-    /// webhook provider (the caller owns and shuts it down).
-    public static func buildApplication(
-        configuration: NotificationsConfiguration,
-        runtime: ServiceRuntime,
-        store: any SQLStore,
-        verifier: AccessTokenVerifier,
-        transport: (any MessageTransport)?,
-        httpClient: HTTPClient,
-        clock: any WallClock = SystemWallClock(),
-        services: [any Service] = []
-    ) async throws -> some ApplicationProtocol {
-        let logger = runtime.logger
-        let templates = try loadTemplates(configuration.templatesDirectory, logger: runtime.logger)
-        let repository = NotificationRepository(store: store)
-        let router = buildRouter(runtime: runtime, repository: repository, verifier: verifier, clock: clock)
-        runtime.readiness.require(.migrations)
+    public static func configuration(from reader: ServiceConfigReader) throws -> NotificationsConfiguration {
+        var configuration = NotificationsConfiguration(
+            // malha.notifications.templates-dir: template overrides (`<event>.<channel>.mustache`).
+            templatesDirectory: reader.string("templates-dir"))
+        // malha.notifications.webhook-url.email|sms|push: where the webhook provider posts each
+        // channel (a channel without one stays local); malha.notifications.webhook-secret signs them.
+        var urls: [NotificationChannel: String] = [:]
+        for channel in NotificationChannel.allCases {
+            urls[channel] = reader.string("webhook-url.\(channel.rawValue)")
+        }
+        if !urls.isEmpty {
+            configuration.provider = .webhook(urls: urls, secret: reader.string("webhook-secret", isSecret: true))
+        }
+        return configuration
+    }
+
+    /// Its routes, the dispatcher that delivers what is due (always: notifications already
+    /// recorded keep going out), and with a transport the order events that create them.
+    public static func build(_ context: ServiceContext<NotificationsConfiguration>) async throws -> ServiceParts {
+        let configuration = context.configuration
+        let templates = try loadTemplates(configuration.templatesDirectory, logger: context.logger)
+        let repository = NotificationRepository(store: context.store)
         let dispatcher = NotificationDispatcher(
-            store: store,
+            store: context.store,
             providers: providers(
-                configuration.provider, httpClient: httpClient, timeout: configuration.sendTimeout, clock: clock),
+                configuration.provider, httpClient: context.httpClient, timeout: configuration.sendTimeout,
+                clock: context.clock),
             retry: configuration.retry, pollInterval: configuration.dispatchInterval, lease: configuration.sendTimeout * 6,
-            clock: clock, logger: logger, metricsFactory: runtime.metricsFactory)
-        var services = services + [StartsWhenReady(dispatcher, readiness: runtime.readiness)]
-        if let transport {
-            let handler = NotificationEventHandler(
-                templates: templates, clock: clock, logger: logger, metricsFactory: runtime.metricsFactory
-            ) { dispatcher.wake() }
-            let consumer = ConsumerRunner(
-                subscription: NotificationEventHandler.subscription, transport: transport, store: store, clock: clock,
-                logger: logger, metricsFactory: runtime.metricsFactory, handler: handler.handle)
-            services.append(SubscribesWhenReady(consumer, readiness: runtime.readiness))
-        }
-        return runtime.makeApplication(
-            responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
-        ) {
-            try await Migrator.migrate(store, migrations, logger: logger)
-            // Events arrive through the inbox. Nothing is published, so there is no outbox.
-            try await Inbox.migrate(store, logger: logger)
-            runtime.readiness.set(.migrations, true)
-        }
+            clock: context.clock, logger: context.logger, metricsFactory: context.runtime.metricsFactory)
+        let handler = NotificationEventHandler(
+            templates: templates, clock: context.clock, logger: context.logger,
+            metricsFactory: context.runtime.metricsFactory
+        ) { dispatcher.wake() }
+        return ServiceParts(
+            router: buildRouter(
+                runtime: context.runtime, repository: repository, verifier: context.verifier, clock: context.clock),
+            consumers: [ServiceConsumer(NotificationEventHandler.subscription, handler: handler.handle)],
+            background: [dispatcher])
     }
 
     /// The built-in templates, with the directory's overrides when one is configured.

@@ -1,4 +1,5 @@
 public import AsyncHTTPClient
+import Contracts
 import Foundation
 public import Hummingbird
 public import Logging
@@ -7,15 +8,12 @@ public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
 public import MalhaRegistry
+public import MalhaService
 public import MalhaStore
 public import ServiceLifecycle
 
 /// How an orders instance runs.
 public struct OrdersConfiguration: Sendable {
-    public var host = "127.0.0.1"
-    public var port = 0
-    public var issuer = "malha-identity"
-    public var audience = "malha"
     /// Where current prices come from: the catalog's base URL (in production, the gateway or a
     /// load balancer in front of the catalog instances).
     public var catalogURL = "http://127.0.0.1:8083"
@@ -25,14 +23,9 @@ public struct OrdersConfiguration: Sendable {
     public var timeoutScanInterval: Duration = .seconds(1)
 
     public init(
-        host: String = "127.0.0.1", port: Int = 0, issuer: String = "malha-identity", audience: String = "malha",
         catalogURL: String = "http://127.0.0.1:8083", stepTimeout: Duration = .seconds(30),
         timeoutScanInterval: Duration = .seconds(1)
     ) {
-        self.host = host
-        self.port = port
-        self.issuer = issuer
-        self.audience = audience
         self.catalogURL = catalogURL
         self.stepTimeout = stepTimeout
         self.timeoutScanInterval = timeoutScanInterval
@@ -41,8 +34,14 @@ public struct OrdersConfiguration: Sendable {
 
 /// The orders service: carts, checkout and the order saga (reserve stock → authorize payment →
 /// confirm, with compensations), driven by replies on the bus and by its own timeouts.
-public enum OrdersService {
+public enum OrdersService: ServiceDeclaration {
     public static let name = "orders"
+    public static let portOffset = 5
+    public static let platformTables: PlatformTables = [.outbox, .inbox, .idempotencyKeys]
+    public static let publishes = [
+        OrderPlaced.type, OrderConfirmed.type, OrderCancelled.type, ReserveStock.type, ReleaseStock.type, CommitStock.type,
+        AuthorizePayment.type, CapturePayment.type, VoidPayment.type,
+    ]
 
     public static let routeRules: [RouteRule] = [
         .authenticated("/v1/cart"),
@@ -95,12 +94,12 @@ public enum OrdersService {
 
     public static var migrations: [Migration] { OrdersMigrations.all }
 
-    /// Migrates everything the orders database holds: its own tables, outbox, inbox, idempotency keys.
-    public static func migrate(_ store: any SQLStore, logger: Logger) async throws {
-        try await Migrator.migrate(store, migrations, logger: logger)
-        try await Outbox.migrate(store, logger: logger)
-        try await Inbox.migrate(store, logger: logger)
-        try await IdempotencyKeys.migrate(store, logger: logger)
+    public static func configuration(from reader: ServiceConfigReader) throws -> OrdersConfiguration {
+        OrdersConfiguration(
+            // malha.orders.catalog-url: where current prices are read (default: the catalog in this topology).
+            catalogURL: reader.string("catalog-url") ?? reader.url(of: "catalog") ?? "http://127.0.0.1:8083",
+            // malha.orders.step-timeout-ms: how long a checkout step waits for its answer (≥ 100 ms).
+            stepTimeout: try reader.milliseconds("step-timeout-ms", default: .seconds(30), atLeast: .milliseconds(100)))
     }
 
     /// Router with every route (in-process tests use it directly).
@@ -109,57 +108,27 @@ public enum OrdersService {
         clock: any WallClock = SystemWallClock(), stepTimeout: Duration = .seconds(30),
         wakeRelay: @escaping @Sendable () -> Void = {}
     ) -> Router<ServiceRequestContext> {
-        let router = runtime.makeRouter(openAPI: openAPI)
-        router.add(middleware: BearerAuthenticationMiddleware<ServiceRequestContext>(verifier: verifier))
+        let router = makeRouter(runtime: runtime, verifier: verifier)
         OrdersRoutes(store: store, prices: prices, clock: clock, stepTimeout: stepTimeout, wakeRelay: wakeRelay)
             .register(on: router)
         return router
     }
 
-    /// The application. With a `transport`, the saga runs: the outbox relay sends its commands,
-    /// a consumer feeds it the participants' replies, and a clock loop fires its timeouts — all
-    /// three start once the database is migrated. Without one, orders are accepted and wait.
-    public static func buildApplication(
-        configuration: OrdersConfiguration,
-        runtime: ServiceRuntime,
-        store: any SQLStore,
-        verifier: AccessTokenVerifier,
-        transport: (any MessageTransport)?,
-        httpClient: HTTPClient,
-        prices: (any PriceSource)? = nil,
-        clock: any WallClock = SystemWallClock(),
-        services: [any Service] = []
-    ) async throws -> some ApplicationProtocol {
-        let logger = runtime.logger
-        var services = services
-        var wakeRelay: @Sendable () -> Void = {}
-        if let transport {
-            let relay = OutboxRelay(
-                store: store, transport: transport, service: name, clock: clock, logger: logger,
-                metricsFactory: runtime.metricsFactory)
-            wakeRelay = { relay.wake() }
-            let driver = SagaDriver(stepTimeout: configuration.stepTimeout, clock: clock, logger: logger, wakeRelay: wakeRelay)
-            let consumer = ConsumerRunner(
-                subscription: SagaDriver.subscription, transport: transport, store: store, clock: clock, logger: logger,
-                metricsFactory: runtime.metricsFactory, handler: driver.handle)
-            services += [
-                StartsWhenReady(relay, readiness: runtime.readiness),
-                SubscribesWhenReady(consumer, readiness: runtime.readiness),
-                StartsWhenReady(
-                    SagaTimeouts(driver: driver, store: store, interval: configuration.timeoutScanInterval),
-                    readiness: runtime.readiness),
-            ]
-        }
-        let router = buildRouter(
-            runtime: runtime, store: store,
-            prices: prices ?? CatalogHTTPPrices(baseURL: configuration.catalogURL, httpClient: httpClient),
-            verifier: verifier, clock: clock, stepTimeout: configuration.stepTimeout, wakeRelay: wakeRelay)
-        runtime.readiness.require(.migrations)
-        return runtime.makeApplication(
-            responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
-        ) {
-            try await migrate(store, logger: logger)
-            runtime.readiness.set(.migrations, true)
-        }
+    /// Its routes and, with a transport, the saga: the participants' replies feed it through a
+    /// consumer, and a clock loop fires its timeouts. Without one, orders are accepted and wait.
+    public static func build(_ context: ServiceContext<OrdersConfiguration>) async throws -> ServiceParts {
+        let configuration = context.configuration
+        let driver = SagaDriver(
+            stepTimeout: configuration.stepTimeout, clock: context.clock, logger: context.logger,
+            wakeRelay: context.wakeRelay)
+        return ServiceParts(
+            router: buildRouter(
+                runtime: context.runtime, store: context.store,
+                prices: CatalogHTTPPrices(baseURL: configuration.catalogURL, httpClient: context.httpClient),
+                verifier: context.verifier, clock: context.clock, stepTimeout: configuration.stepTimeout,
+                wakeRelay: context.wakeRelay),
+            consumers: [ServiceConsumer(SagaDriver.subscription, handler: driver.handle)],
+            background: context.transport == nil
+                ? [] : [SagaTimeouts(driver: driver, store: context.store, interval: configuration.timeoutScanInterval)])
     }
 }

@@ -1,4 +1,5 @@
 public import AsyncHTTPClient
+import Contracts
 import Foundation
 public import Hummingbird
 public import Logging
@@ -7,6 +8,7 @@ public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
 public import MalhaRegistry
+public import MalhaService
 public import MalhaStore
 public import ServiceLifecycle
 
@@ -22,11 +24,6 @@ public enum ProviderChoice: Sendable {
 
 /// How a payments instance runs.
 public struct PaymentsConfiguration: Sendable {
-    public var host = "127.0.0.1"
-    public var port = 0
-    /// The token issuer and audience the service accepts (identity's).
-    public var issuer = "malha-identity"
-    public var audience = "malha"
     public var provider: ProviderChoice
     public var antifraud: AntifraudPolicy
     /// How often the processor looks for due work when nothing wakes it.
@@ -51,7 +48,6 @@ public struct PaymentsConfiguration: Sendable {
     public var pendingRecheck: Duration
 
     public init(
-        host: String = "127.0.0.1", port: Int = 0, issuer: String = "malha-identity", audience: String = "malha",
         provider: ProviderChoice = .simulated(SimulatedProvider.Settings()), antifraud: AntifraudPolicy = AntifraudPolicy(),
         processorInterval: Duration = .milliseconds(500), maxAttempts: Int = 5, retryBase: Duration = .milliseconds(200),
         retryCap: Duration = .seconds(30), providerTimeout: Duration = .seconds(5), claimLease: Duration = .seconds(30),
@@ -59,10 +55,6 @@ public struct PaymentsConfiguration: Sendable {
         maxConcurrentCalls: Int = 16, maxWaitingCalls: Int = 64, webhookTolerance: Duration = .seconds(300),
         pendingRecheck: Duration = .seconds(30)
     ) {
-        self.host = host
-        self.port = port
-        self.issuer = issuer
-        self.audience = audience
         self.provider = provider
         self.antifraud = antifraud
         self.processorInterval = processorInterval
@@ -89,8 +81,13 @@ public struct PaymentsConfiguration: Sendable {
 
 /// The TechStore payments service: payment intents, the provider that processes them, antifraud,
 /// refunds and voids, and the audit trail.
-public enum PaymentsService {
+public enum PaymentsService: ServiceDeclaration {
     public static let name = "payments"
+    public static let portOffset = 6
+    public static let platformTables: PlatformTables = [.outbox, .inbox, .idempotencyKeys]
+    public static let publishes = [
+        PaymentAuthorized.type, PaymentDeclined.type, PaymentCaptured.type, PaymentVoided.type, PaymentRefunded.type,
+    ]
 
     public static let routeRules: [RouteRule] = [
         // Authenticated by the provider's signature, not by a token.
@@ -161,8 +158,7 @@ public enum PaymentsService {
         configuration: PaymentsConfiguration, runtime: ServiceRuntime, store: any SQLStore, verifier: AccessTokenVerifier,
         clock: any WallClock = SystemWallClock(), wake: @escaping @Sendable () -> Void = {}
     ) -> Router<ServiceRequestContext> {
-        let router = runtime.makeRouter(openAPI: openAPI)
-        router.add(middleware: BearerAuthenticationMiddleware<ServiceRequestContext>(verifier: verifier))
+        let router = makeRouter(runtime: runtime, verifier: verifier)
         var webhooks: PaymentsRoutes.Webhooks?
         if case .http(_, let secret) = configuration.provider {
             webhooks = PaymentsRoutes.Webhooks(secret: secret, tolerance: configuration.webhookTolerance)
@@ -173,63 +169,74 @@ public enum PaymentsService {
         return router
     }
 
-    /// The application: `services` run before the server in order (the store first); migrations run
-    /// in `beforeServerStarts`. With a `transport`, the service takes the saga's payment commands
-    /// (a consumer), runs the processor that talks to the provider, and relays its replies from its
-    /// outbox — all three start once migrated. With none it serves only HTTP (refunds and reviews
-    /// are then recorded but not processed).
-    public static func buildApplication(
-        configuration: PaymentsConfiguration,
-        runtime: ServiceRuntime,
-        store: any SQLStore,
-        verifier: AccessTokenVerifier,
-        transport: (any MessageTransport)?,
-        httpClient: HTTPClient,
-        clock: any WallClock = SystemWallClock(),
-        services: [any Service] = []
-    ) async throws -> some ApplicationProtocol {
-        runtime.readiness.require(.migrations)
-        let logger = runtime.logger
-        var services = services
-        var wake: @Sendable () -> Void = {}
-        if let transport {
-            let relay = OutboxRelay(
-                store: store, transport: transport, service: name, clock: clock, logger: logger,
-                metricsFactory: runtime.metricsFactory)
-            let processor = PaymentProcessor(
-                store: store,
-                provider: makeProvider(
-                    configuration: configuration, store: store, httpClient: httpClient, clock: clock, runtime: runtime),
-                antifraud: configuration.antifraud, settings: configuration.processorSettings, clock: clock, logger: logger,
-                metricsFactory: runtime.metricsFactory
-            ) { relay.wake() }
-            wake = { [processor, relay] in
-                processor.wake()
-                relay.wake()
-            }
-            let consumer = ConsumerRunner(
-                subscription: PaymentCommandHandler.subscription, transport: transport, store: store, clock: clock,
-                logger: logger, metricsFactory: runtime.metricsFactory,
-                handler: PaymentCommandHandler(clock: clock, wake: wake).handle)
-            let background: [any Service] = [relay, processor]
-            services += background.map { StartsWhenReady($0, readiness: runtime.readiness) as any Service }
-            services.append(SubscribesWhenReady(consumer, readiness: runtime.readiness))
-        }
-        let router = buildRouter(
-            configuration: configuration, runtime: runtime, store: store, verifier: verifier, clock: clock, wake: wake)
-        return runtime.makeApplication(
-            responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
-        ) {
-            try await migrate(store, logger: logger)
-            runtime.readiness.set(.migrations, true)
-        }
+    /// Which provider `malha.payments.provider` names.
+    public enum ProviderKind: String, CaseIterable, Sendable {
+        case simulated, http
     }
 
-    /// Every table the service uses: its own, the outbox, the inbox and the idempotency keys.
-    public static func migrate(_ store: any SQLStore, logger: Logger) async throws {
-        try await Migrator.migrate(store, migrations, logger: logger)
-        try await Outbox.migrate(store, logger: logger)
-        try await Inbox.migrate(store, logger: logger)
-        try await IdempotencyKeys.migrate(store, logger: logger)
+    public static func configuration(from reader: ServiceConfigReader) throws -> PaymentsConfiguration {
+        var configuration = PaymentsConfiguration()
+        // malha.payments.antifraud.*: velocity per customer in a 10-minute window (review above 50,
+        // deny above 200 payments), the largest amount accepted and the one that needs a review.
+        configuration.antifraud.velocityReviewAbove = try reader.int(
+            "antifraud.velocity-review-above", default: 50, in: 0...1_000_000)
+        configuration.antifraud.velocityDenyAbove = try reader.int(
+            "antifraud.velocity-deny-above", default: 200, in: 0...1_000_000)
+        configuration.antifraud.maxAmountCents = Int64(
+            try reader.int("antifraud.max-amount-cents", default: 10_000_000, in: 1...Int(Int64.max)))
+        configuration.antifraud.reviewAboveCents = Int64(
+            try reader.int("antifraud.review-above-cents", default: 2_000_000, in: 0...Int(Int64.max)))
+        // malha.payments.provider: simulated (default) or http, which needs provider-url and webhook-secret.
+        switch try reader.choice("provider", default: ProviderKind.simulated) {
+        case .http:
+            guard let url = reader.string("provider-url"), let secret = reader.string("webhook-secret", isSecret: true) else {
+                throw InvalidConfiguration(
+                    key: reader.fullName("provider"), "http needs malha.payments.provider-url and malha.payments.webhook-secret")
+            }
+            configuration.provider = .http(baseURL: url, webhookSecret: secret)
+        case .simulated:
+            // malha.payments.simulated.latency-ms (default 0), .failure-rate (0…1, default 0),
+            // .decline-above-cents (default none): how the simulated provider behaves.
+            configuration.provider = .simulated(
+                .init(
+                    latency: try reader.milliseconds("simulated.latency-ms", default: .zero),
+                    failureRate: try reader.double("simulated.failure-rate", default: 0, in: 0...1),
+                    declineAboveCents: try reader.int("simulated.decline-above-cents", in: 0...Int(Int64.max)).map(Int64.init)))
+        }
+        return configuration
+    }
+
+    /// Its routes and, with a transport, the saga's payment commands (a consumer) and the
+    /// processor that calls the provider after each commit. Without one, payments can be read
+    /// and reviewed, and nothing is sent.
+    public static func build(_ context: ServiceContext<PaymentsConfiguration>) async throws -> ServiceParts {
+        let configuration = context.configuration
+        guard context.transport != nil else {
+            return ServiceParts(
+                router: buildRouter(
+                    configuration: configuration, runtime: context.runtime, store: context.store, verifier: context.verifier,
+                    clock: context.clock))
+        }
+        let processor = PaymentProcessor(
+            store: context.store,
+            provider: makeProvider(
+                configuration: configuration, store: context.store, httpClient: context.httpClient, clock: context.clock,
+                runtime: context.runtime),
+            antifraud: configuration.antifraud, settings: configuration.processorSettings, clock: context.clock,
+            logger: context.logger, metricsFactory: context.runtime.metricsFactory, wakeRelay: context.wakeRelay)
+        let wakeRelay = context.wakeRelay
+        let wake: @Sendable () -> Void = {
+            processor.wake()
+            wakeRelay()
+        }
+        return ServiceParts(
+            router: buildRouter(
+                configuration: configuration, runtime: context.runtime, store: context.store, verifier: context.verifier,
+                clock: context.clock, wake: wake),
+            consumers: [
+                ServiceConsumer(
+                    PaymentCommandHandler.subscription, handler: PaymentCommandHandler(clock: context.clock, wake: wake).handle)
+            ],
+            background: [processor])
     }
 }

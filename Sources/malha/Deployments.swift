@@ -1,0 +1,127 @@
+import AsyncHTTPClient
+import Catalog
+import Consolidation
+import Identity
+import Ledger
+import MalhaBus
+import MalhaGateway
+import MalhaMessaging
+import MalhaRegistry
+import MalhaService
+import Notifications
+import Orders
+import Payments
+import ServiceLifecycle
+
+/// One unit `malha` can run: a declared service, or one of the platform's own pieces.
+struct Deployment: Sendable {
+    let name: ServiceName
+    /// Its port in `up`: the gateway's port plus this.
+    let portOffset: Int
+    /// Whether it publishes or consumes on the bus (and so needs the process's bus).
+    let usesBus: Bool
+    let build: @Sendable (Topology.Wiring) async throws -> Topology.Built
+
+    /// A service that declares itself (`ServiceDeclaration`): the platform wires all of it.
+    static func service<Declaration: ServiceDeclaration>(_ declaration: Declaration.Type) -> Deployment {
+        Deployment(
+            name: ServiceName(Declaration.name), portOffset: Declaration.portOffset,
+            usesBus: !Declaration.platformTables.isDisjoint(with: [.outbox, .inbox])
+        ) { try await $0.service(Declaration.self) }
+    }
+}
+
+extension Topology {
+    /// Everything `malha up` runs, in start order: the registry first (the others register with
+    /// it), the gateway last. A new service is its own folder, one line here and one in
+    /// Package.swift.
+    static let deployments: [Deployment] = [
+        .registry,
+        .bus,
+        .identity,
+        .service(CatalogService.self),
+        .service(OrdersService.self),
+        .service(PaymentsService.self),
+        .service(NotificationsService.self),
+        .service(LedgerService.self),
+        .service(ConsolidationService.self),
+        .gateway,
+    ]
+
+    /// The deployments named, in the topology's order.
+    static func deployments(named names: [ServiceName]) -> [Deployment] {
+        deployments.filter { names.contains($0.name) }
+    }
+}
+
+// The platform's own pieces: each is wired here once, since it is what the platform is made of
+// (the registry's token, the process's bus, identity's signing keys, the gateway's registry view).
+extension Deployment {
+    static let registry = Deployment(name: .registry, portOffset: 1, usesBus: false) { wiring in
+        let store = try await wiring.store()
+        var configuration = RegistryConfiguration(registrationToken: wiring.settings.registryToken)
+        configuration.host = wiring.endpoint.host
+        configuration.port = wiring.endpoint.port
+        let application = RegistryService.buildApplication(
+            configuration: configuration, runtime: wiring.runtime, store: store, verifier: wiring.verifier(),
+            services: [store])
+        // The registry registers with itself, so the gateway routes /v1/registry like any other service.
+        return .init(runtime: wiring.runtime, application: application, registrar: wiring.registrar(RegistryService.routeRules))
+    }
+
+    static let bus = Deployment(name: .bus, portOffset: 4, usesBus: true) { wiring in
+        guard let transport = wiring.bus else { preconditionFailure("the bus service runs with the process's bus") }
+        var configuration = BusConfiguration()
+        configuration.host = wiring.endpoint.host
+        configuration.port = wiring.endpoint.port
+        let runtime = wiring.runtime
+        let application = BusService.buildApplication(
+            configuration: configuration, runtime: runtime, deadLetters: transport, verifier: wiring.verifier(),
+            services: [BusMetricsSampler(statistics: transport, logger: runtime.logger, metricsFactory: runtime.metricsFactory)]
+        ) {
+            try await transport.migrate()
+        }
+        return .init(runtime: runtime, application: application, registrar: wiring.registrar(BusService.routeRules))
+    }
+
+    static let identity = Deployment(name: .identity, portOffset: 2, usesBus: false) { wiring in
+        let settings = wiring.settings
+        let store = try await wiring.store()
+        var configuration = IdentityConfiguration()
+        configuration.host = wiring.endpoint.host
+        configuration.port = wiring.endpoint.port
+        configuration.issuer = settings.issuer
+        configuration.audience = settings.audience
+        configuration.publicBaseURL = settings.publicURL
+        configuration.passwordCost = UInt8(clamping: settings.bcryptCost)
+        let admin = try wiring.topology.adminCredentials()
+        configuration.adminEmail = admin?.email
+        configuration.adminPassword = admin?.password
+        let application = try await IdentityService.buildApplication(
+            configuration: configuration, runtime: wiring.runtime, store: store, services: [store])
+        return .init(runtime: wiring.runtime, application: application, registrar: wiring.registrar(IdentityService.routeRules))
+    }
+
+    static let gateway = Deployment(name: .gateway, portOffset: 0, usesBus: false) { wiring in
+        let settings = wiring.settings
+        let runtime = wiring.runtime
+        var configuration = GatewayConfiguration(issuer: settings.issuer, audience: settings.audience)
+        configuration.host = wiring.endpoint.host
+        configuration.port = wiring.endpoint.port
+        configuration.staticRoutesFile = settings.gatewayRoutesFile
+        configuration.healthCheckInterval =
+            settings.healthCheckIntervalMilliseconds == 0 ? nil : .milliseconds(settings.healthCheckIntervalMilliseconds)
+        configuration.healthCheckTimeout = .milliseconds(settings.healthCheckTimeoutMilliseconds)
+        configuration.healthCheckThresholds = .init(unhealthy: settings.unhealthyThreshold, healthy: settings.healthyThreshold)
+        let instances = PollingInstanceSource(client: wiring.registryClient, logger: runtime.logger) {
+            runtime.readiness.set(.registry, true)
+        }
+        // The proxy has its own client: no retrying of refused connections (a stopped upstream
+        // must answer 503 at once), the configured connect timeout, no redirects followed.
+        let proxyClient = GatewayService.makeHTTPClient(configuration: configuration)
+        let application = try await GatewayService.buildApplication(
+            configuration: configuration, runtime: runtime, instances: instances, verifier: wiring.verifier(),
+            httpClient: proxyClient, services: [instances, HTTPClientCloser(client: proxyClient)])
+        return .init(runtime: runtime, application: application, registrar: nil, instances: instances)
+    }
+}
