@@ -151,6 +151,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            // OpenAPI 3.1 documents derived from the Codable types the handlers decode and
+            // encode, merged for the gateway, rendered as the /docs page (issue 11, part 7; not
+            // yet adopted by the services, which still serve MalhaHTTP's OpenAPIDocument).
+            name: "MalhaOpenAPI",
+            path: "Sources/Platform/MalhaOpenAPI",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             // The service shape: what every service declares, and what the platform assembles
             // from it (store, relay, consumers, readiness, registration), plus the cross-cutting
             // HTTP pieces a service's routes use (idempotent commands, store failures as problems).
@@ -327,6 +335,11 @@ let package = Package(
                 "MalhaTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MalhaOpenAPITests",
+            dependencies: ["MalhaOpenAPI"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
