@@ -20,13 +20,17 @@ struct Deployment: Sendable {
     let portOffset: Int
     /// Whether it publishes or consumes on the bus (and so needs the process's bus).
     let usesBus: Bool
+    /// Reads its configuration, throwing on an unusable value: run for every deployment before
+    /// anything starts, so a bad key stops the start with its message and nothing half-open.
+    var checkConfiguration: @Sendable (MalhaSettings) throws -> Void = { _ in }
     let build: @Sendable (Topology.Wiring) async throws -> Topology.Built
 
     /// A service that declares itself (`ServiceDeclaration`): the platform wires all of it.
     static func service<Declaration: ServiceDeclaration>(_ declaration: Declaration.Type) -> Deployment {
         Deployment(
             name: ServiceName(Declaration.name), portOffset: Declaration.portOffset,
-            usesBus: !Declaration.platformTables.isDisjoint(with: [.outbox, .inbox])
+            usesBus: !Declaration.platformTables.isDisjoint(with: [.outbox, .inbox]),
+            checkConfiguration: { _ = try Declaration.configuration(from: $0.reader(for: Declaration.name)) }
         ) { try await $0.service(Declaration.self) }
     }
 }

@@ -34,6 +34,7 @@ struct Topology {
     let logger = Logger(label: "malha")
 
     func run(printBanner: Bool) async throws {
+        for deployment in services { try deployment.checkConfiguration(settings) }
         try await checkPortsAreFree()
         let httpClient = HTTPClient(
             eventLoopGroupProvider: .singleton,

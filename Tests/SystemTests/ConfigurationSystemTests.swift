@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+
+/// A present but unusable configuration value stops `malha up` before anything starts, with a
+/// message naming the key — never silently replaced by the default.
+@Suite("Configuration errors", .serialized)
+struct ConfigurationSystemTests {
+    @Test(arguments: [
+        ("MALHA_ORDERS_STEP_TIMEOUT_MS", "5", "malha.orders.step-timeout-ms must be from 100"),
+        ("MALHA_CATALOG_SEED_DEMO_DATA", "maybe", "malha.catalog.seed-demo-data must be true or false (got maybe)"),
+        ("MALHA_PAYMENTS_PROVIDER", "stripe", "malha.payments.provider must be one of simulated, http (got stripe)"),
+        ("MALHA_PAYMENTS_SIMULATED_FAILURE_RATE", "2", "malha.payments.simulated.failure-rate must be between 0"),
+        ("MALHA_LOG_LEVEL", "verbose", "malha.log.level must be one of trace"),
+        ("MALHA_LOG_FORMAT", "yaml", "malha.log.format must be json or text (got yaml)"),
+    ])
+    func unusableValueStopsTheStartNamingTheKey(variable: String, value: String, message: String) async throws {
+        let sandbox = try UpSandbox("config-\(value)")
+        let up = try sandbox.start(environment: [variable: value])
+        defer { up.terminate() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while up.process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        try #require(!up.process.isRunning, "malha up started with \(variable)=\(value)")
+        #expect(up.process.terminationStatus != 0)
+        #expect(up.log.contains(message), "\(up.log.suffix(2000))")
+        #expect(!up.log.contains("Fatal error"), "it stops cleanly: \(up.log.suffix(2000))")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.dataDir + "/orders.sqlite"), "nothing was opened")
+    }
+}
