@@ -155,6 +155,7 @@ let package = Package(
             // encode, merged for the gateway, rendered as the /docs page (issue 11, part 7; not
             // yet adopted by the services, which still serve MalhaHTTP's OpenAPIDocument).
             name: "MalhaOpenAPI",
+            dependencies: ["MalhaCore"],
             path: "Sources/Platform/MalhaOpenAPI",
             swiftSettings: swiftSettings
         ),

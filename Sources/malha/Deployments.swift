@@ -20,18 +20,34 @@ struct Deployment: Sendable {
     let portOffset: Int
     /// Whether it publishes or consumes on the bus (and so needs the process's bus).
     let usesBus: Bool
-    /// Reads its configuration, throwing on an unusable value: run for every deployment before
-    /// anything starts, so a bad key stops the start with its message and nothing half-open.
-    var checkConfiguration: @Sendable (MalhaSettings) throws -> Void = { _ in }
-    let build: @Sendable (Topology.Wiring) async throws -> Topology.Built
+    /// Reads its configuration (throwing on an unusable value) and returns how to build it with
+    /// that configuration. Run for every deployment before anything starts, so a bad key stops
+    /// the start with its message and nothing half-open.
+    let prepare: @Sendable (MalhaSettings) throws -> Builder
+
+    typealias Builder = @Sendable (Topology.Wiring) async throws -> Topology.Built
+
+    /// One of the platform's pieces, configured from the process's settings as it is built.
+    init(name: ServiceName, portOffset: Int, usesBus: Bool, build: @escaping Builder) {
+        self.init(name: name, portOffset: portOffset, usesBus: usesBus) { _ in build }
+    }
+
+    init(name: ServiceName, portOffset: Int, usesBus: Bool, prepare: @escaping @Sendable (MalhaSettings) throws -> Builder) {
+        self.name = name
+        self.portOffset = portOffset
+        self.usesBus = usesBus
+        self.prepare = prepare
+    }
 
     /// A service that declares itself (`ServiceDeclaration`): the platform wires all of it.
     static func service<Declaration: ServiceDeclaration>(_ declaration: Declaration.Type) -> Deployment {
         Deployment(
             name: ServiceName(Declaration.name), portOffset: Declaration.portOffset,
-            usesBus: !Declaration.platformTables.isDisjoint(with: [.outbox, .inbox]),
-            checkConfiguration: { _ = try Declaration.configuration(from: $0.reader(for: Declaration.name)) }
-        ) { try await $0.service(Declaration.self) }
+            usesBus: !Declaration.platformTables.isDisjoint(with: [.outbox, .inbox])
+        ) { settings in
+            let configuration = try Declaration.configuration(from: settings.reader(for: Declaration.name))
+            return { try await $0.service(Declaration.self, configuration: configuration) }
+        }
     }
 }
 

@@ -115,16 +115,9 @@ struct MalhaSettings: Sendable {
         let healthCheckTimeout = config.int(forKey: "malha.gateway.health-check-timeout-ms", default: 1000)
         let unhealthyThreshold = config.int(forKey: "malha.gateway.unhealthy-threshold", default: 2)
         let healthyThreshold = config.int(forKey: "malha.gateway.healthy-threshold", default: 1)
-        let logLevelText = config.string(forKey: "malha.log.level", default: "info")
-        guard let logLevel = Logger.Level(rawValue: logLevelText) else {
-            throw InvalidConfiguration(
-                key: "malha.log.level",
-                "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")) (got \(logLevelText))")
-        }
-        let logFormatText = config.string(forKey: "malha.log.format", default: "json")
-        guard let logFormat = LogFormat(rawValue: logFormatText) else {
-            throw InvalidConfiguration(key: "malha.log.format", "must be json or text (got \(logFormatText))")
-        }
+        let log = ServiceConfigReader(service: "log", mode: mode, root: config)
+        let logLevel = try log.choice("level", default: Logger.Level.info)
+        let logFormat = try log.choice("format", default: LogFormat.json)
         guard healthCheckInterval >= 0, healthCheckTimeout > 0, unhealthyThreshold > 0, healthyThreshold > 0 else {
             throw ValidationError(
                 "malha.gateway.health-check-interval-ms must be ≥ 0; the health-check timeout and thresholds must be positive")

@@ -34,7 +34,7 @@ struct Topology {
     let logger = Logger(label: "malha")
 
     func run(printBanner: Bool) async throws {
-        for deployment in services { try deployment.checkConfiguration(settings) }
+        let builders = try services.map { try $0.prepare(settings) }
         try await checkPortsAreFree()
         let httpClient = HTTPClient(
             eventLoopGroupProvider: .singleton,
@@ -59,9 +59,10 @@ struct Topology {
             ]
             bus = transport
         }
-        for deployment in services {
+        for (deployment, builder) in zip(services, builders) {
             let name = deployment.name
-            let built = try await build(deployment, httpClient: httpClient, bus: bus)
+            let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: name.rawValue))
+            let built = try await builder(Wiring(topology: self, name: name, runtime: runtime, httpClient: httpClient, bus: bus))
             group.append(ReportsFailure(built.application, name: name.rawValue, logger: logger))
             if let registrar = built.registrar {
                 registrars.append(ReportsFailure(registrar, name: "\(name.rawValue) registration", logger: logger))
@@ -147,24 +148,20 @@ struct Topology {
         var instances: PollingInstanceSource? = nil
     }
 
-    func build(_ deployment: Deployment, httpClient: HTTPClient, bus: SQLTransport?) async throws -> Built {
-        let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: deployment.name.rawValue))
-        return try await deployment.build(Wiring(topology: self, runtime: runtime, httpClient: httpClient, bus: bus))
-    }
-
     /// What a deployment is built with: this process's settings, HTTP client and bus, and the
     /// instance's runtime.
     struct Wiring {
         let topology: Topology
+        let name: ServiceName
         let runtime: ServiceRuntime
         let httpClient: HTTPClient
         let bus: SQLTransport?
 
         var settings: MalhaSettings { topology.settings }
-        var endpoint: MalhaSettings.Endpoint { settings.endpoints[ServiceName(runtime.descriptor.name)]! }
+        var endpoint: MalhaSettings.Endpoint { settings.endpoints[name]! }
 
         func store() async throws -> any SQLStore & Service {
-            try await topology.openStore(for: ServiceName(runtime.descriptor.name), logger: runtime.logger)
+            try await topology.openStore(for: name, logger: runtime.logger)
         }
 
         func registrar(_ routes: [RouteRule]) -> RegistryRegistrar {
@@ -183,8 +180,9 @@ struct Topology {
 
         /// A declared service: its configuration from its own keys, its database, the process's
         /// bus; the platform assembles the rest (`ServiceDeclaration.buildApplication`).
-        func service<Declaration: ServiceDeclaration>(_ declaration: Declaration.Type) async throws -> Built {
-            let configuration = try Declaration.configuration(from: settings.reader(for: Declaration.name))
+        func service<Declaration: ServiceDeclaration>(
+            _ declaration: Declaration.Type, configuration: Declaration.Configuration
+        ) async throws -> Built {
             let store = try await store()
             let application = try await Declaration.buildApplication(
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,

@@ -11,7 +11,7 @@ struct ConfigurationSystemTests {
         ("MALHA_PAYMENTS_PROVIDER", "stripe", "malha.payments.provider must be one of simulated, http (got stripe)"),
         ("MALHA_PAYMENTS_SIMULATED_FAILURE_RATE", "2", "malha.payments.simulated.failure-rate must be between 0"),
         ("MALHA_LOG_LEVEL", "verbose", "malha.log.level must be one of trace"),
-        ("MALHA_LOG_FORMAT", "yaml", "malha.log.format must be json or text (got yaml)"),
+        ("MALHA_LOG_FORMAT", "yaml", "malha.log.format must be one of json, text (got yaml)"),
     ])
     func unusableValueStopsTheStartNamingTheKey(variable: String, value: String, message: String) async throws {
         let sandbox = try UpSandbox("config-\(value)")

@@ -9,9 +9,7 @@ public struct MalhaRequestDecoder: RequestDecoder {
 
     public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
         if let contentType = request.headers[.contentType], !Self.isJSON(contentType) {
-            throw Problem(
-                .unsupportedMediaType, code: "unsupported_media_type",
-                detail: "expected a JSON body (Content-Type: application/json)")
+            throw Problem.notJSON
         }
         return try Self.decode(type, from: try await request.collectBody(upTo: context.maxUploadSize))
     }
@@ -96,9 +94,7 @@ extension Request {
         let buffer = try await collectBody(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else { return nil }
         if let contentType = headers[.contentType], !MalhaRequestDecoder.isJSON(contentType) {
-            throw Problem(
-                .unsupportedMediaType, code: "unsupported_media_type",
-                detail: "expected a JSON body (Content-Type: application/json)")
+            throw Problem.notJSON
         }
         return try MalhaRequestDecoder.decode(type, from: buffer)
     }

@@ -101,6 +101,14 @@ extension Problem {
     public static let idempotencyKeyReused = Problem(
         .unprocessableContent, code: "idempotency_key_reused", detail: "this Idempotency-Key was used for a different request")
 
+    /// 500 `internal_error`: the answer to anything unexpected, saying nothing about it.
+    public static let internalError = Problem(
+        .internalServerError, code: "internal_error", detail: "an unexpected error occurred")
+
+    /// 415 `unsupported_media_type` for a body that is not JSON.
+    public static let notJSON = Problem(
+        .unsupportedMediaType, code: "unsupported_media_type", detail: "expected a JSON body (Content-Type: application/json)")
+
     public static func unauthorized(_ detail: String, challenge: String = "Bearer") -> Problem {
         var headers = HTTPFields()
         headers[.wwwAuthenticate] = challenge

@@ -16,7 +16,7 @@ public struct ProblemMiddleware<Context: MalhaRequestContext>: RouterMiddleware 
         do {
             return try await next(request, context)
         } catch {
-            let problem = Self.problem(for: error, context: context)
+            let problem = Self.problem(for: error)
             if problem.status.code >= 500, !(error is CancellationError) {
                 // `reflecting`: PostgresNIO's errors hide their detail from `description`.
                 let level: Logger.Level = problem.status == .internalServerError ? .error : .warning
@@ -28,7 +28,7 @@ public struct ProblemMiddleware<Context: MalhaRequestContext>: RouterMiddleware 
         }
     }
 
-    static func problem(for error: any Error, context: Context) -> Problem {
+    static func problem(for error: any Error) -> Problem {
         switch error {
         case let convertible as any ProblemConvertible:
             return convertible.problem
@@ -41,7 +41,7 @@ public struct ProblemMiddleware<Context: MalhaRequestContext>: RouterMiddleware 
         case is CancellationError:
             return Problem(.serviceUnavailable, code: "shutting_down", detail: "the service is shutting down")
         default:
-            return Problem(.internalServerError, code: "internal_error", detail: "an unexpected error occurred")
+            return .internalError
         }
     }
 

@@ -70,7 +70,8 @@ public enum DocsPage {
             for parameter in operation.parameters {
                 let schema = parameter.schema.literal ?? .any
                 html += "<tr><td><code>\(escape(parameter.name))</code></td><td>\(parameter.location.rawValue)</td>"
-                html += "<td>\(typeLabel(schema, document.components))\(constraints(schema))</td><td>\(parameter.required ? "yes" : "no")</td>"
+                html +=
+                    "<td>\(typeLabel(schema, document.components))\(constraints(schema))</td><td>\(parameter.required ? "yes" : "no")</td>"
                 html += "<td>\(escape(parameter.description ?? schema.description ?? ""))</td></tr>"
             }
             html += "</tbody></table>"
@@ -146,14 +147,16 @@ public enum DocsPage {
     }
 
     private static func fieldTable(_ schema: JSONSchema, _ components: SchemaRegistry, depth: Int) -> String {
-        var html = "<table class=\"fields\"><thead><tr><th>Field</th><th>Type</th><th>Required</th><th>Notes</th></tr></thead><tbody>"
+        var html =
+            "<table class=\"fields\"><thead><tr><th>Field</th><th>Type</th><th>Required</th><th>Notes</th></tr></thead><tbody>"
         for property in schema.properties ?? [] {
             let required = schema.required.contains(property.name)
             html += "<tr><td><code>\(escape(property.name))</code></td>"
             html += "<td>\(typeLabel(property.schema, components))</td><td>\(required ? "yes" : "no")</td>"
             html += "<td>\(escape(property.schema.description ?? ""))\(constraints(property.schema))</td></tr>"
             if depth < 3, let nested = property.schema.properties, !nested.isEmpty {
-                html += "<tr class=\"nested\"><td></td><td colspan=\"3\">\(fieldTable(property.schema, components, depth: depth + 1))</td></tr>"
+                html +=
+                    "<tr class=\"nested\"><td></td><td colspan=\"3\">\(fieldTable(property.schema, components, depth: depth + 1))</td></tr>"
             }
         }
         return html + "</tbody></table>"
@@ -244,7 +247,8 @@ public enum DocsPage {
     /// An `id` made only of `[A-Za-z0-9_.-]`, so it needs no escaping anywhere.
     static func anchor(_ kind: String, _ name: String) -> String {
         let safe = name.unicodeScalars.map { scalar -> String in
-            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_.-".unicodeScalars.contains(scalar))
+            scalar.isASCII
+                && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_.-".unicodeScalars.contains(scalar))
                 ? String(scalar) : "_"
         }
         return kind + "-" + safe.joined()

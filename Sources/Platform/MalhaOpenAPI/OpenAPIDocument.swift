@@ -85,7 +85,8 @@ public struct OpenAPIDocument: Sendable {
         var ids = Set<String>()
         for operation in operations {
             // `/a/{x}` and `/a/{y}` are one route to a router.
-            let shape = operation.method.rawValue + " "
+            let shape =
+                operation.method.rawValue + " "
                 + operation.path.split(separator: "/", omittingEmptySubsequences: false)
                 .map { $0.hasPrefix("{") ? "{}" : String($0) }.joined(separator: "/")
             guard routes.insert(shape).inserted else { throw OpenAPIDocumentError.duplicateRoute(operation.routeKey) }
@@ -99,7 +100,8 @@ public struct OpenAPIDocument: Sendable {
             var seen = Set<String>()
             for parameter in operation.parameters {
                 // Header names are case-insensitive.
-                let key = parameter.location.rawValue + ":"
+                let key =
+                    parameter.location.rawValue + ":"
                     + (parameter.location == .header ? parameter.name.lowercased() : parameter.name)
                 guard seen.insert(key).inserted else {
                     throw OpenAPIDocumentError.duplicateParameter(operation.routeKey, parameter.name)

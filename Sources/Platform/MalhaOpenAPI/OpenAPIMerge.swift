@@ -51,7 +51,8 @@ extension OpenAPIDocument {
         for (index, document) in documents.enumerated() {
             let map = renames[index]
             for operation in document.operations where !operation.isPlatform {
-                let route = operation.method.rawValue + " "
+                let route =
+                    operation.method.rawValue + " "
                     + operation.path.split(separator: "/", omittingEmptySubsequences: false)
                     .map { $0.hasPrefix("{") ? "{}" : String($0) }.joined(separator: "/")
                 if let owner = owners[route] {

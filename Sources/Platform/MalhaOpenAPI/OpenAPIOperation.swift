@@ -85,7 +85,9 @@ extension OpenAPIDocument {
         }
 
         /// A path segment, a non-empty string unless said otherwise.
-        public static func path(_ name: String, _ schema: JSONSchema = .string(minLength: 1), description: String? = nil)
+        public static func path(
+            _ name: String, _ schema: JSONSchema = .string(minLength: 1), description: String? = nil
+        )
             -> Parameter
         {
             Parameter(name, in: .path, .schema(schema), description: description)
@@ -143,7 +145,9 @@ extension OpenAPIDocument {
         }
 
         /// `application/json`, documented as `type` decodes it.
-        public static func json<T: Decodable>(_ type: T.Type, required: Bool = true, description: String? = nil)
+        public static func json<T: Decodable>(
+            _ type: T.Type, required: Bool = true, description: String? = nil
+        )
             -> RequestBody
         {
             RequestBody([Content("application/json", .derived(type))], required: required, description: description)
@@ -175,7 +179,8 @@ extension OpenAPIDocument {
         }
 
         public static let etag = ResponseHeader(
-            "ETag", .string(minLength: 1), required: true, description: "The representation's entity tag (send it back in If-None-Match)")
+            "ETag", .string(minLength: 1), required: true,
+            description: "The representation's entity tag (send it back in If-None-Match)")
         public static let location = ResponseHeader(
             "Location", .string(format: .uriReference), required: true, description: "The created resource")
         public static let idempotentReplayed = ResponseHeader(
@@ -216,7 +221,8 @@ extension OpenAPIDocument {
         public static func status<T: Decodable>(
             _ status: Int, _ type: T.Type, _ description: String, headers: [ResponseHeader] = []
         ) -> ResponseSpec {
-            ResponseSpec([Response(status, description, content: [Content("application/json", .derived(type))], headers: headers)])
+            ResponseSpec([Response(status, description, content: [Content("application/json", .derived(type))], headers: headers)]
+            )
         }
 
         /// A status without a body.
@@ -238,14 +244,18 @@ extension OpenAPIDocument {
             ResponseSpec([Response(status, description, content: [content], headers: headers)])
         }
 
-        public static func ok<T: Decodable>(_ type: T.Type, _ description: String = "OK", headers: [ResponseHeader] = [])
+        public static func ok<T: Decodable>(
+            _ type: T.Type, _ description: String = "OK", headers: [ResponseHeader] = []
+        )
             -> ResponseSpec
         {
             .status(200, type, description, headers: headers)
         }
 
         /// 200 with one page of `item`s: `{items, next_cursor}`.
-        public static func page<T: Decodable>(of item: T.Type, _ description: String = "One page, in list order")
+        public static func page<T: Decodable>(
+            of item: T.Type, _ description: String = "One page, in list order"
+        )
             -> ResponseSpec
         {
             ResponseSpec([Response(200, description, content: [Content("application/json", .page(of: item))])])
@@ -263,7 +273,9 @@ extension OpenAPIDocument {
             .status(202, type, description, headers: headers)
         }
 
-        public static func noContent(_ description: String = "Done; no body", headers: [ResponseHeader] = [])
+        public static func noContent(
+            _ description: String = "Done; no body", headers: [ResponseHeader] = []
+        )
             -> ResponseSpec
         {
             .status(204, description, headers: headers)

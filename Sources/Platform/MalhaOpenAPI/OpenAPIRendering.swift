@@ -49,11 +49,12 @@ extension OpenAPIDocument {
             "tags": .array(operation.tags.map(JSONValue.string)),
             // Always written, `[]` on a public operation: a reader (and a fuzzer) need not
             // guess whether a missing `security` means "public" or "forgot".
-            "security": .array(operation.security.map { requirement in
-                var schemes: [String: JSONValue] = [:]
-                for scheme in requirement.schemes { schemes[scheme] = .array([]) }
-                return .object(schemes)
-            }),
+            "security": .array(
+                operation.security.map { requirement in
+                    var schemes: [String: JSONValue] = [:]
+                    for scheme in requirement.schemes { schemes[scheme] = .array([]) }
+                    return .object(schemes)
+                }),
             "x-malha-access": .string(operation.access.rawValue),
         ]
         if let description = operation.description { object["description"] = .string(description) }
@@ -71,7 +72,9 @@ extension OpenAPIDocument {
             if !response.headers.isEmpty {
                 var headers: [String: JSONValue] = [:]
                 for header in response.headers {
-                    var item: [String: JSONValue] = ["schema": header.schema.jsonValue, "description": .string(header.description)]
+                    var item: [String: JSONValue] = [
+                        "schema": header.schema.jsonValue, "description": .string(header.description),
+                    ]
                     if header.required { item["required"] = true }
                     headers[header.name] = .object(item)
                 }

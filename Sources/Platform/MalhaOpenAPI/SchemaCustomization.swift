@@ -141,4 +141,3 @@ public struct PropertyChange: Sendable {
         }
     }
 }
-

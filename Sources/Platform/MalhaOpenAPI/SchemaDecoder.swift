@@ -279,7 +279,9 @@ struct SchemaUnkeyedContainer: UnkeyedDecodingContainer {
         return nil
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy type: NestedKey.Type
+    ) throws
         -> KeyedDecodingContainer<NestedKey>
     {
         try nestedDecoder().container(keyedBy: type)
@@ -339,4 +341,13 @@ struct SchemaSingleValueContainer: SingleValueDecodingContainer {
     func decode(_ type: UInt16.Type) throws -> UInt16 { try value(type) }
     func decode(_ type: UInt32.Type) throws -> UInt32 { try value(type) }
     func decode(_ type: UInt64.Type) throws -> UInt64 { try value(type) }
+}
+
+/// A coding key made from any string: object members, schema property names.
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { stringValue = String(intValue) }
 }

@@ -29,11 +29,14 @@ final class DerivationContext {
     // MARK: Failures and limits
 
     /// Records `reason` (the first failure wins) and returns it to be thrown.
-    func fail(_ reason: SchemaDerivationError.Reason, type: String? = nil, codingPath: [any CodingKey])
+    func fail(
+        _ reason: SchemaDerivationError.Reason, type: String? = nil, codingPath: [any CodingKey]
+    )
         -> SchemaDerivationError
     {
         let error = SchemaDerivationError(
-            type: type ?? typeStack.last ?? "?", path: codingPath.isEmpty ? "" : Self.describe(codingPath, in: typeStack.first), reason: reason)
+            type: type ?? typeStack.last ?? "?", path: codingPath.isEmpty ? "" : Self.describe(codingPath, in: typeStack.first),
+            reason: reason)
         if failure == nil { failure = error }
         return failure ?? error
     }
@@ -164,7 +167,9 @@ final class DerivationContext {
         return .reference(name)
     }
 
-    private func resolveEnum<T: Decodable>(_ type: T.Type, _ cases: EnumCases, codingPath: [any CodingKey]) throws
+    private func resolveEnum<T: Decodable>(
+        _ type: T.Type, _ cases: EnumCases, codingPath: [any CodingKey]
+    ) throws
         -> (JSONSchema, T?)
     {
         guard let first = cases.first as? T else {
@@ -182,7 +187,9 @@ final class DerivationContext {
 
     /// A struct or class (or an enum that is not a plain raw-value one): its initializer is run
     /// and what it asked for becomes the component.
-    private func resolveComposite<T: Decodable>(_ type: T.Type, codingPath: [any CodingKey], needsValue: Bool) throws
+    private func resolveComposite<T: Decodable>(
+        _ type: T.Type, codingPath: [any CodingKey], needsValue: Bool
+    ) throws
         -> (JSONSchema, T?)
     {
         if let name = registry.name(for: T.self) {
@@ -222,7 +229,9 @@ final class DerivationContext {
         return (.reference(name), value)
     }
 
-    private func reserve(_ type: Any.Type, _ annotations: [SchemaAnnotation], codingPath: [any CodingKey]) throws
+    private func reserve(
+        _ type: Any.Type, _ annotations: [SchemaAnnotation], codingPath: [any CodingKey]
+    ) throws
         -> String
     {
         var preferred: String?
@@ -261,7 +270,8 @@ final class DerivationContext {
                 } else {
                     var candidates = property.attempts
                     for nested in property.nested {
-                        candidates.append(Attempt(label: "nested container", schema: try self.schema(of: nested, codingPath: path)))
+                        candidates.append(
+                            Attempt(label: "nested container", schema: try self.schema(of: nested, codingPath: path)))
                     }
                     schema = try single(candidates, codingPath: path) { tried in .ambiguousProperty(key: key, tried: tried) }
                     if property.nullable { schema = schema.nullable() }
@@ -329,7 +339,9 @@ final class DerivationContext {
         return schema
     }
 
-    private func apply(_ change: PropertyChange, to schema: inout JSONSchema, required: inout Set<String>, key: String)
+    private func apply(
+        _ change: PropertyChange, to schema: inout JSONSchema, required: inout Set<String>, key: String
+    )
         throws
     {
         switch change.kind {
@@ -410,7 +422,8 @@ struct Scalar {
         // JSONDecoder with Malha's strategies reads: these are special-cased like JSONDecoder does.
         case is Decimal.Type: Scalar(schema: .number(), value: Decimal(1))
         case is Date.Type: Scalar(schema: .string(format: .dateTime), value: Date(timeIntervalSince1970: 0))
-        case is UUID.Type: Scalar(schema: .string(format: .uuid), value: UUID(uuid: (0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 0)))
+        case is UUID.Type:
+            Scalar(schema: .string(format: .uuid), value: UUID(uuid: (0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 0)))
         case is URL.Type:
             URL(string: "https://example.com").map { Scalar(schema: .string(format: .uri), value: $0) }
         case is Data.Type:

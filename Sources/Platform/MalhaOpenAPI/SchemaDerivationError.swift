@@ -47,7 +47,8 @@ public struct SchemaDerivationError: Error, Sendable, Hashable, CustomStringConv
 
     public var description: String {
         let location = path.isEmpty ? "" : " (at \(path))"
-        let fix = "declare its schema with OpenAPISchemaProviding, or replace the field's schema with "
+        let fix =
+            "declare its schema with OpenAPISchemaProviding, or replace the field's schema with "
             + "an annotation (.property(key, .schema(…)))"
         switch reason {
         case .ambiguousValue(let tried):

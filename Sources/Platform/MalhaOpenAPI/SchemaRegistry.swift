@@ -149,7 +149,8 @@ public struct SchemaRegistry: Sendable {
         }
         flush()
         let allowed = result.unicodeScalars.map { scalar -> Character in
-            let ok = ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+            let ok =
+                ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
                 || scalar == "." || scalar == "_" || scalar == "-"
             return ok ? Character(scalar) : "_"
         }

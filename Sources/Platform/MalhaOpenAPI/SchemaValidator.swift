@@ -173,27 +173,7 @@ public struct SchemaValidator: Sendable {
     }
 }
 
-extension JSONValue: Decodable {
-    /// Reads any JSON; an integer literal stays an integer (`10.0` too, as JSON Schema counts it).
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
+extension JSONValue {
     /// `value` as `encoder` writes it, read back as a tree.
     public static func encoding<T: Encodable>(_ value: T, with encoder: JSONEncoder = JSONEncoder()) throws -> JSONValue {
         try JSONDecoder().decode(JSONValue.self, from: encoder.encode(value))

@@ -33,14 +33,9 @@ public struct IdempotentCommand: Sendable {
         self.fingerprint = fingerprint
     }
 
-    /// The command `request` names with its `Idempotency-Key` header: 400
-    /// `idempotency_key_required` without one, 400 `invalid_idempotency_key` unless it is 1 to
-    /// 255 visible ASCII characters. `operation` says what needs it ("checkout").
-    public init(_ request: Request, operation: String, scope: String, fingerprint: String) throws {
-        self.init(scope: scope, key: try Self.key(of: request, operation: operation), fingerprint: fingerprint)
-    }
-
-    /// The request's `Idempotency-Key`, validated (see `init(_:operation:scope:fingerprint:)`).
+    /// The request's `Idempotency-Key`: 400 `idempotency_key_required` without one, 400
+    /// `invalid_idempotency_key` unless it is 1 to 255 visible ASCII characters. `operation` says
+    /// what needs it ("checkout").
     public static func key(of request: Request, operation: String) throws -> String {
         guard let key = request.headers[.idempotencyKey] else {
             throw Problem.badRequest(
@@ -53,13 +48,18 @@ public struct IdempotentCommand: Sendable {
         return key
     }
 
-    /// SHA-256 of `value` encoded as JSON with sorted keys.
+    /// SHA-256 of `value` encoded as JSON with sorted keys. Its own encoder, not `JSONCoding`'s:
+    /// a fingerprint must never change with the wire format, or a retry after an upgrade would
+    /// be refused as another request.
     public static func fingerprint(of value: some Encodable) throws -> String {
+        hex(SHA256.hash(data: try fingerprintEncoder.encode(value)))
+    }
+
+    static let fingerprintEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        return hex(SHA256.hash(data: try encoder.encode(value)))
-    }
+        return encoder
+    }()
 
     /// SHA-256 of `parts`, one per line.
     public static func fingerprint(_ parts: [String]) -> String {

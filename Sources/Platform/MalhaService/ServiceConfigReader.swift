@@ -21,17 +21,17 @@ public struct InvalidConfiguration: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(key) \(message)" }
 }
 
-/// A service's view of the configuration: its own keys, `malha.<service>.…`, read through
+/// A service's view of the configuration: its own keys, `malha.<service>.…` (or a platform
+/// section's, such as `malha.log.…`), read through
 /// swift-configuration (flags, `MALHA_*` environment variables, the JSON file), with the defaults
 /// and documentation next to where each is read.
 ///
 /// Unlike the plain `ConfigReader` accessors, a present but malformed value is never silently
 /// replaced by the default: it throws `InvalidConfiguration` naming the key.
 public struct ServiceConfigReader: Sendable {
-    /// The service whose keys these are.
+    /// The service (or section) whose keys these are.
     public let service: String
     public let mode: DeploymentMode
-    let root: ConfigReader
     let scoped: ConfigReader
     let urls: @Sendable (String) -> String?
 
@@ -42,14 +42,8 @@ public struct ServiceConfigReader: Sendable {
     ) {
         self.service = service
         self.mode = mode
-        self.root = root
         self.scoped = root.scoped(to: ConfigKey("malha.\(service)"))
         self.urls = urls
-    }
-
-    /// A reader over nothing but defaults (tests, and services built without configuration).
-    public static func defaults(for service: String, mode: DeploymentMode = .embedded) -> ServiceConfigReader {
-        ServiceConfigReader(service: service, mode: mode, root: ConfigReader(providers: []))
     }
 
     /// The full name of one of the service's keys, as messages and the README spell it.
@@ -60,10 +54,6 @@ public struct ServiceConfigReader: Sendable {
 
     public func string(_ key: String, isSecret: Bool = false) -> String? {
         scoped.string(forKey: ConfigKey(key), isSecret: isSecret)
-    }
-
-    public func string(_ key: String, default defaultValue: String) -> String {
-        string(key) ?? defaultValue
     }
 
     public func int(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>? = nil) throws -> Int {

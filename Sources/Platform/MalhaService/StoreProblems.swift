@@ -18,10 +18,6 @@ extension Problem {
             detail: "the service cannot reach its database right now; retry shortly", headers: headers)
     }()
 
-    /// 500 `internal_error`, the same answer as any unexpected error.
-    public static let internalError = Problem(
-        .internalServerError, code: "internal_error", detail: "an unexpected error occurred")
-
     /// The problem a database error answers with.
     public static func store(_ error: any Error) -> Problem {
         SQLErrors.isUnavailable(error) ? .storeUnavailable : .internalError

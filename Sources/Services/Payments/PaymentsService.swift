@@ -211,23 +211,23 @@ public enum PaymentsService: ServiceDeclaration {
     /// and reviewed, and nothing is sent.
     public static func build(_ context: ServiceContext<PaymentsConfiguration>) async throws -> ServiceParts {
         let configuration = context.configuration
-        guard context.transport != nil else {
-            return ServiceParts(
-                router: buildRouter(
-                    configuration: configuration, runtime: context.runtime, store: context.store, verifier: context.verifier,
-                    clock: context.clock))
-        }
-        let processor = PaymentProcessor(
-            store: context.store,
-            provider: makeProvider(
-                configuration: configuration, store: context.store, httpClient: context.httpClient, clock: context.clock,
-                runtime: context.runtime),
-            antifraud: configuration.antifraud, settings: configuration.processorSettings, clock: context.clock,
-            logger: context.logger, metricsFactory: context.runtime.metricsFactory, wakeRelay: context.wakeRelay)
-        let wakeRelay = context.wakeRelay
-        let wake: @Sendable () -> Void = {
-            processor.wake()
-            wakeRelay()
+        // The processor calls the provider for what the saga's commands asked; without a bus
+        // there are no commands, so it does not run and a commit only wakes the (absent) relay.
+        var wake = context.wakeRelay
+        var background: [any Service] = []
+        if context.transport != nil {
+            let processor = PaymentProcessor(
+                store: context.store,
+                provider: makeProvider(
+                    configuration: configuration, store: context.store, httpClient: context.httpClient,
+                    clock: context.clock, runtime: context.runtime),
+                antifraud: configuration.antifraud, settings: configuration.processorSettings, clock: context.clock,
+                logger: context.logger, metricsFactory: context.runtime.metricsFactory, wakeRelay: context.wakeRelay)
+            wake = { [wakeRelay = context.wakeRelay] in
+                processor.wake()
+                wakeRelay()
+            }
+            background = [processor]
         }
         return ServiceParts(
             router: buildRouter(
@@ -237,6 +237,6 @@ public enum PaymentsService: ServiceDeclaration {
                 ServiceConsumer(
                     PaymentCommandHandler.subscription, handler: PaymentCommandHandler(clock: context.clock, wake: wake).handle)
             ],
-            background: [processor])
+            background: background)
     }
 }

@@ -64,23 +64,19 @@ public struct IdentityRepository: Sendable {
     /// registration of the same address won the race).
     func insert(user: User, passwordHash: String, audit: AuditEntry?) async throws {
         do {
-            try await insertUser(user, passwordHash: passwordHash, audit: audit)
+            try await store.write { db in
+                try await db.raw(
+                    """
+                    INSERT INTO users (id, email, name, password_hash, roles, created_at, updated_at)
+                    VALUES (\(bind: user.id), \(bind: user.email), \(bind: user.name), \(bind: passwordHash),
+                            \(bind: Self.encode(user.roles.sorted())), \(bind: user.createdAt.epochMilliseconds),
+                            \(bind: user.createdAt.epochMilliseconds))
+                    """
+                ).run()
+                if let audit { try await Self.insert(audit, db: db) }
+            }
         } catch StoreError.uniqueViolation {
             throw AccountRefusal.emailTaken
-        }
-    }
-
-    private func insertUser(_ user: User, passwordHash: String, audit: AuditEntry?) async throws {
-        try await store.write { db in
-            try await db.raw(
-                """
-                INSERT INTO users (id, email, name, password_hash, roles, created_at, updated_at)
-                VALUES (\(bind: user.id), \(bind: user.email), \(bind: user.name), \(bind: passwordHash),
-                        \(bind: Self.encode(user.roles.sorted())), \(bind: user.createdAt.epochMilliseconds),
-                        \(bind: user.createdAt.epochMilliseconds))
-                """
-            ).run()
-            if let audit { try await Self.insert(audit, db: db) }
         }
     }
 

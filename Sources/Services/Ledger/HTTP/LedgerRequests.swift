@@ -1,9 +1,9 @@
 import Contracts
-import Crypto
 import Foundation
 import Hummingbird
 import MalhaCore
 import MalhaHTTP
+import MalhaService
 
 extension LedgerAccount: ResponseEncodable {}
 extension LedgerEntry: ResponseEncodable {}
@@ -207,11 +207,8 @@ struct EntryListQuery: Sendable, Hashable {
 /// stays omitted (a retry made later is still the same request).
 enum RequestFingerprint {
     static func of(_ parts: [String?]) -> String {
-        let canonical = (try? JSONEncoder().encode(parts)) ?? Data()
-        return SHA256.hash(data: canonical).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        // Encoding an array of optional strings cannot fail.
+        (try? IdempotentCommand.fingerprint(of: parts)) ?? ""
     }
 
     static func entry(_ draft: EntryDraft, accountID: String) -> String {

@@ -80,7 +80,7 @@ struct LedgerRoutes: Sendable {
     func recordEntry(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let account = try await visibleAccount(context)
-        _ = try IdempotentCommand.key(of: request, operation: "recording an entry")
+        let key = try IdempotentCommand.key(of: request, operation: "recording an entry")
         let body = try await request.decode(as: RecordEntryRequest.self, context: context)
         let now = clock.now()
         let draft = try EntryRules.validate(
@@ -88,8 +88,7 @@ struct LedgerRoutes: Sendable {
             occurredAt: body.occurredAt, now: now
         ).get()
         return try await idempotently(
-            request, operation: "recording an entry", principal: principal,
-            fingerprint: RequestFingerprint.entry(draft, accountID: account.id), now: now
+            key, principal: principal, fingerprint: RequestFingerprint.entry(draft, accountID: account.id), now: now
         ) { db in
             try await LedgerEntries.append(draft, to: account.id, now: now, in: db)
         }
@@ -101,7 +100,7 @@ struct LedgerRoutes: Sendable {
     func reverse(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let original = try await visibleEntry(context)
-        _ = try IdempotentCommand.key(of: request, operation: "reversing an entry")
+        let key = try IdempotentCommand.key(of: request, operation: "reversing an entry")
         let body = try await request.decodeIfPresent(as: ReversalRequest.self, context: context)
         let now = clock.now()
         let draft = try EntryRules.validateReversal(description: body?.description, occurredAt: body?.occurredAt, now: now)
@@ -109,8 +108,7 @@ struct LedgerRoutes: Sendable {
         // Known without the lock (entries never change): refused before a key is claimed.
         if original.isReversal { throw LedgerRefusal.cannotReverseAReversal }
         return try await idempotently(
-            request, operation: "reversing an entry", principal: principal,
-            fingerprint: RequestFingerprint.reversal(draft, entryID: original.id), now: now
+            key, principal: principal, fingerprint: RequestFingerprint.reversal(draft, entryID: original.id), now: now
         ) { db in
             try await LedgerEntries.reverse(original.id, with: draft, now: now, in: db)
         }
@@ -148,11 +146,10 @@ struct LedgerRoutes: Sendable {
     /// Runs `append` as the caller's idempotent command: claim, entry, event and stored answer in
     /// one transaction (see `IdempotentCommand`), then wakes the relay. Keys are the caller's own.
     func idempotently(
-        _ request: Request, operation: String, principal: Principal, fingerprint: String, now: Date,
+        _ key: String, principal: Principal, fingerprint: String, now: Date,
         _ append: (any SQLDatabase) async throws -> LedgerEntry
     ) async throws -> Response {
-        let command = try IdempotentCommand(
-            request, operation: operation, scope: "ledger:\(principal.subject)", fingerprint: fingerprint)
+        let command = IdempotentCommand(scope: "ledger:\(principal.subject)", key: key, fingerprint: fingerprint)
         return try await command.run(
             in: store, now: now, headers: { [.location: "/v1/entries/\($0.id)"] }, onCommit: wakeRelay, append)
     }

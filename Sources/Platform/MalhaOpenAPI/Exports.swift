@@ -1,0 +1,2 @@
+// Schemas and documents render to MalhaCore's `JSONValue`; it comes with the module.
+@_exported import MalhaCore
