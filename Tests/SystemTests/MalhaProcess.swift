@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// A `malha` process started by a system test, stopped (SIGTERM, then SIGKILL) when done.
 final class MalhaProcess: @unchecked Sendable {
@@ -52,13 +53,20 @@ final class MalhaProcess: @unchecked Sendable {
     deinit { terminate() }
 }
 
+/// Ports `freePort` has handed out in this test process. Every system test runs in it, so none of
+/// them ever gets a port another one already got: with a dozen ports per `malha up` and several
+/// sandboxes alive at once, random picks alone collided (a clean-clone run failed when two
+/// sandboxes drew the same bus port, one `up` finding it taken at bind time).
+private let handedOutPorts = Mutex<Set<Int>>([])
+
 /// A port free on 127.0.0.1 now, below the kernel's ephemeral range (32768–60999 on Linux): the
 /// many client connections of tests running alongside take ephemeral ports, and one of them could
-/// otherwise land on a port picked here before `malha up` binds it. Random within 20000–32767, so
-/// two tests rarely pick the same one, and checked by binding it.
+/// otherwise land on a port picked here before `malha up` binds it. Random within 20000–32767,
+/// never one handed out before in this process, and checked by binding it.
 func freePort() throws -> Int {
     for _ in 0..<200 {
         let port = Int.random(in: 20_000...32_767)
+        guard handedOutPorts.withLock({ $0.insert(port).inserted }) else { continue }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
