@@ -50,6 +50,7 @@ let package = Package(
             name: "MalhaHTTP",
             dependencies: [
                 "MalhaCore",
+                "MalhaOpenAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -102,7 +103,7 @@ let package = Package(
         .target(
             name: "MalhaBus",
             dependencies: [
-                "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry",
+                "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -113,7 +114,7 @@ let package = Package(
             name: "MalhaIdentity",
             dependencies: [
                 "MalhaCore",
-                "MalhaHTTP",
+                "MalhaHTTP", "MalhaOpenAPI",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -127,7 +128,7 @@ let package = Package(
             name: "MalhaRegistry",
             dependencies: [
                 "MalhaCore",
-                "MalhaHTTP",
+                "MalhaHTTP", "MalhaOpenAPI",
                 "MalhaStore",
                 "MalhaIdentity",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -141,7 +142,7 @@ let package = Package(
             name: "MalhaGateway",
             dependencies: [
                 "MalhaCore",
-                "MalhaHTTP",
+                "MalhaHTTP", "MalhaOpenAPI",
                 "MalhaIdentity",
                 "MalhaRegistry",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -165,7 +166,7 @@ let package = Package(
             // HTTP pieces a service's routes use (idempotent commands, store failures as problems).
             name: "MalhaService",
             dependencies: [
-                "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaMessaging", "MalhaIdentity", "MalhaRegistry",
+                "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaMessaging", "MalhaIdentity", "MalhaRegistry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -186,7 +187,7 @@ let package = Package(
                 "MalhaStore",
                 "MalhaMessaging",
                 "MalhaIdentity",
-                "MalhaHTTP",
+                "MalhaHTTP", "MalhaOpenAPI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -209,7 +210,7 @@ let package = Package(
             name: "Identity",
             dependencies: [
                 "MalhaService",
-                "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry",
+                "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaIdentity", "MalhaRegistry",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -222,7 +223,7 @@ let package = Package(
             dependencies: [
                 "MalhaService",
                 "Contracts", "MalhaMessaging",
-                "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry",
+                "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaIdentity", "MalhaRegistry",
                 .product(name: "SQLKit", package: "sql-kit"),
             ],
             path: "Sources/Services/Catalog",
@@ -233,7 +234,7 @@ let package = Package(
             name: "Orders",
             dependencies: [
                 "MalhaService",
-                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -249,7 +250,7 @@ let package = Package(
             name: "Payments",
             dependencies: [
                 "MalhaService",
-                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -265,7 +266,7 @@ let package = Package(
             name: "Notifications",
             dependencies: [
                 "MalhaService",
-                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -281,7 +282,7 @@ let package = Package(
             name: "Ledger",
             dependencies: [
                 "MalhaService",
-                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -296,7 +297,7 @@ let package = Package(
             name: "Consolidation",
             dependencies: [
                 "MalhaService",
-                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -313,7 +314,7 @@ let package = Package(
         .executableTarget(
             name: "malha",
             dependencies: [
-                "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
+                "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
                 "MalhaMessaging", "MalhaMessagingSQL", "MalhaBus", "MalhaService", "Identity", "Catalog", "Orders", "Payments",
                 "Notifications", "Ledger", "Consolidation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -332,7 +333,7 @@ let package = Package(
         .testTarget(
             name: "MalhaPlatformTests",
             dependencies: [
-                "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
+                "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
                 "MalhaTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
@@ -340,14 +341,14 @@ let package = Package(
         ),
         .testTarget(
             name: "MalhaOpenAPITests",
-            dependencies: ["MalhaOpenAPI"],
+            dependencies: ["MalhaOpenAPI", "MalhaTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MalhaMessagingTests",
             dependencies: [
                 "MalhaCore", "MalhaStore", "MalhaMessaging", "MalhaMessagingSQL", "MalhaTesting", "MalhaBus",
-                "MalhaHTTP", "MalhaIdentity",
+                "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -357,7 +358,7 @@ let package = Package(
         .testTarget(
             name: "IdentityTests",
             dependencies: [
-                "Identity", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaStore", "MalhaCore",
+                "Identity", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -365,7 +366,7 @@ let package = Package(
         .testTarget(
             name: "CatalogTests",
             dependencies: [
-                "Catalog", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaStore", "MalhaCore", "Contracts", "MalhaMessaging",
+                "Catalog", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaCore", "Contracts", "MalhaMessaging",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -374,7 +375,7 @@ let package = Package(
             name: "OrdersTests",
             dependencies: [
                 "Orders", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore", "Catalog",
-                "MalhaHTTP", "MalhaIdentity",
+                "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -386,7 +387,7 @@ let package = Package(
             name: "PaymentsTests",
             dependencies: [
                 "Payments", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore",
-                "MalhaHTTP", "MalhaIdentity",
+                "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -400,7 +401,7 @@ let package = Package(
             name: "NotificationsTests",
             dependencies: [
                 "Notifications", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore",
-                "MalhaHTTP", "MalhaIdentity",
+                "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -413,7 +414,7 @@ let package = Package(
             name: "LedgerTests",
             dependencies: [
                 "Ledger", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore",
-                "MalhaHTTP", "MalhaIdentity",
+                "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -425,7 +426,7 @@ let package = Package(
             name: "ConsolidationTests",
             dependencies: [
                 "Consolidation", "Ledger", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting",
-                "MalhaCore", "MalhaHTTP", "MalhaIdentity",
+                "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -438,7 +439,7 @@ let package = Package(
             name: "SystemTests",
             dependencies: [
                 "malha", "MalhaTesting", "MalhaStore", "MalhaCore", "MalhaMessaging", "MalhaMessagingSQL", "Contracts",
-                "MalhaHTTP", "Ledger", "Consolidation",
+                "MalhaHTTP", "MalhaOpenAPI", "MalhaGateway", "MalhaRegistry", "MalhaIdentity", "Ledger", "Consolidation",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),

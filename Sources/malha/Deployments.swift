@@ -6,6 +6,7 @@ import Ledger
 import MalhaBus
 import MalhaGateway
 import MalhaMessaging
+import MalhaOpenAPI
 import MalhaRegistry
 import MalhaService
 import Notifications
@@ -20,6 +21,10 @@ struct Deployment: Sendable {
     let portOffset: Int
     /// Whether it publishes or consumes on the bus (and so needs the process's bus).
     let usesBus: Bool
+    /// What it serves at `/openapi.json`; the gateway merges them into the public document.
+    let openAPI: OpenAPIDocument?
+    /// What the gateway routes to it (it registers them).
+    let routeRules: [RouteRule]
     /// Reads its configuration (throwing on an unusable value) and returns how to build it with
     /// that configuration. Run for every deployment before anything starts, so a bad key stops
     /// the start with its message and nothing half-open.
@@ -28,14 +33,24 @@ struct Deployment: Sendable {
     typealias Builder = @Sendable (Topology.Wiring) async throws -> Topology.Built
 
     /// One of the platform's pieces, configured from the process's settings as it is built.
-    init(name: ServiceName, portOffset: Int, usesBus: Bool, build: @escaping Builder) {
-        self.init(name: name, portOffset: portOffset, usesBus: usesBus) { _ in build }
+    init(
+        name: ServiceName, portOffset: Int, usesBus: Bool, openAPI: OpenAPIDocument?, routeRules: [RouteRule],
+        build: @escaping Builder
+    ) {
+        self.init(name: name, portOffset: portOffset, usesBus: usesBus, openAPI: openAPI, routeRules: routeRules) { _ in
+            build
+        }
     }
 
-    init(name: ServiceName, portOffset: Int, usesBus: Bool, prepare: @escaping @Sendable (MalhaSettings) throws -> Builder) {
+    init(
+        name: ServiceName, portOffset: Int, usesBus: Bool, openAPI: OpenAPIDocument?, routeRules: [RouteRule],
+        prepare: @escaping @Sendable (MalhaSettings) throws -> Builder
+    ) {
         self.name = name
         self.portOffset = portOffset
         self.usesBus = usesBus
+        self.openAPI = openAPI
+        self.routeRules = routeRules
         self.prepare = prepare
     }
 
@@ -43,7 +58,8 @@ struct Deployment: Sendable {
     static func service<Declaration: ServiceDeclaration>(_ declaration: Declaration.Type) -> Deployment {
         Deployment(
             name: ServiceName(Declaration.name), portOffset: Declaration.portOffset,
-            usesBus: !Declaration.platformTables.isDisjoint(with: [.outbox, .inbox])
+            usesBus: !Declaration.platformTables.isDisjoint(with: [.outbox, .inbox]), openAPI: Declaration.openAPI,
+            routeRules: Declaration.routeRules
         ) { settings in
             let configuration = try Declaration.configuration(from: settings.reader(for: Declaration.name))
             return { try await $0.service(Declaration.self, configuration: configuration) }
@@ -77,7 +93,10 @@ extension Topology {
 // The platform's own pieces: each is wired here once, since it is what the platform is made of
 // (the registry's token, the process's bus, identity's signing keys, the gateway's registry view).
 extension Deployment {
-    static let registry = Deployment(name: .registry, portOffset: 1, usesBus: false) { wiring in
+    static let registry = Deployment(
+        name: .registry, portOffset: 1, usesBus: false, openAPI: RegistryService.openAPI,
+        routeRules: RegistryService.routeRules
+    ) { wiring in
         let store = try await wiring.store()
         var configuration = RegistryConfiguration(registrationToken: wiring.settings.registryToken)
         configuration.host = wiring.endpoint.host
@@ -89,7 +108,10 @@ extension Deployment {
         return .init(runtime: wiring.runtime, application: application, registrar: wiring.registrar(RegistryService.routeRules))
     }
 
-    static let bus = Deployment(name: .bus, portOffset: 4, usesBus: true) { wiring in
+    static let bus = Deployment(
+        name: .bus, portOffset: 4, usesBus: true, openAPI: BusService.openAPI,
+        routeRules: BusService.routeRules
+    ) { wiring in
         guard let transport = wiring.bus else { preconditionFailure("the bus service runs with the process's bus") }
         var configuration = BusConfiguration()
         configuration.host = wiring.endpoint.host
@@ -104,7 +126,10 @@ extension Deployment {
         return .init(runtime: runtime, application: application, registrar: wiring.registrar(BusService.routeRules))
     }
 
-    static let identity = Deployment(name: .identity, portOffset: 2, usesBus: false) { wiring in
+    static let identity = Deployment(
+        name: .identity, portOffset: 2, usesBus: false, openAPI: IdentityService.openAPI,
+        routeRules: IdentityService.routeRules
+    ) { wiring in
         let settings = wiring.settings
         let store = try await wiring.store()
         var configuration = IdentityConfiguration()
@@ -122,13 +147,14 @@ extension Deployment {
         return .init(runtime: wiring.runtime, application: application, registrar: wiring.registrar(IdentityService.routeRules))
     }
 
-    static let gateway = Deployment(name: .gateway, portOffset: 0, usesBus: false) { wiring in
+    static let gateway = Deployment(name: .gateway, portOffset: 0, usesBus: false, openAPI: nil, routeRules: []) { wiring in
         let settings = wiring.settings
         let runtime = wiring.runtime
         var configuration = GatewayConfiguration(issuer: settings.issuer, audience: settings.audience)
         configuration.host = wiring.endpoint.host
         configuration.port = wiring.endpoint.port
         configuration.staticRoutesFile = settings.gatewayRoutesFile
+        configuration.serviceDocuments = Topology.deployments.compactMap(\.openAPI)
         configuration.healthCheckInterval =
             settings.healthCheckIntervalMilliseconds == 0 ? nil : .milliseconds(settings.healthCheckIntervalMilliseconds)
         configuration.healthCheckTimeout = .milliseconds(settings.healthCheckTimeoutMilliseconds)

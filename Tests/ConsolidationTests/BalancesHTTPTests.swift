@@ -105,8 +105,8 @@ struct BalancesHTTPTests {
                 runtime: harness.runtime, store: store, verifier: harness.tokens.verifier, cache: harness.cache, ledger: nil)
             #expect(Set(router.routes.map { "\($0.method) \($0.path)" }) == ConsolidationService.openAPI.routeKeys)
             #expect(
-                ConsolidationService.routeRules.map { "\($0.policy) \($0.prefix) \($0.methods ?? [])" } == [
-                    "authenticated /v1/accounts/*/balances [\"GET\"]", "roles:finance,admin /v1/admin/consolidation []",
+                ConsolidationService.routeRules.map { "\($0.policy.wire) \($0.prefix) \($0.methods ?? [])" } == [
+                    "authenticated /v1/accounts/*/balances [\"GET\"]", "roles:admin,finance /v1/admin/consolidation []",
                 ])
         }
     }

@@ -23,7 +23,7 @@ struct LedgerAccountTests {
             #expect(Set(router.routes.map { "\($0.method)" }).isSubset(of: ["GET", "POST"]))
         }
         #expect(LedgerService.routeRules.map(\.prefix) == ["/v1/accounts", "/v1/entries"])
-        #expect(LedgerService.routeRules.allSatisfy { $0.policy == "authenticated" && $0.methods == nil })
+        #expect(LedgerService.routeRules.allSatisfy { $0.policy == .authenticated && $0.methods == nil })
     }
 
     @Test func opensAnAccountWithDefaultsAndPublishesIt() async throws {

@@ -26,7 +26,10 @@ struct OpenAPIDocumentTests {
         #expect(throws: OpenAPIDocumentError.danglingReferences(["#/components/schemas/Nowhere"])) {
             try OpenAPIDocument(
                 service: "x", title: "x", version: "1", includePlatformOperations: false,
-                operations: [.get("/x", "X", responses: [.status(200, "X", contentType: "application/json", schema: .reference("Nowhere"))])])
+                operations: [
+                    .get(
+                        "/x", "X", responses: [.status(200, "X", contentType: "application/json", schema: .reference("Nowhere"))])
+                ])
         }
     }
 
@@ -37,7 +40,10 @@ struct OpenAPIDocumentTests {
         #expect(record["operationId"] == "postV1AccountsByIdEntries")
         #expect(record["security"] == [["bearer": []]])
         #expect(record["requestBody"]?["required"] == true)
-        #expect(record["requestBody"]?["content"]?["application/json"]?["schema"] == ["$ref": "#/components/schemas/RecordEntryRequest"])
+        #expect(
+            record["requestBody"]?["content"]?["application/json"]?["schema"] == [
+                "$ref": "#/components/schemas/RecordEntryRequest"
+            ])
 
         let parameters = try #require(record["parameters"]?.arrayValue)
         let id = try #require(parameters.first { $0["name"] == "id" })
@@ -54,7 +60,8 @@ struct OpenAPIDocumentTests {
         #expect(responses["201"]?["headers"]?["Location"]?["required"] == true)
         #expect(responses["201"]?["headers"]?["Idempotent-Replayed"]?["schema"] == ["type": "string", "enum": ["true"]])
         for status in ["400", "401", "404", "409", "415", "422"] {
-            #expect(responses[status]?["content"]?["application/problem+json"]?["schema"] == ["$ref": "#/components/schemas/Problem"])
+            #expect(
+                responses[status]?["content"]?["application/problem+json"]?["schema"] == ["$ref": "#/components/schemas/Problem"])
         }
         #expect(responses["401"]?["headers"]?["WWW-Authenticate"] != nil)
     }
@@ -156,7 +163,9 @@ struct OpenAPIDocumentTests {
         #expect(document.jsonBytes() == (try SampleDocuments.ledger()).jsonBytes())
         let parsed = try JSONSerialization.jsonObject(with: Data(document.jsonBytes())) as? [String: Any]
         #expect(parsed?["openapi"] as? String == "3.1.0")
-        #expect((document.jsonObject()["paths"] as? [String: Any])?.count == parsed.flatMap { ($0["paths"] as? [String: Any])?.count })
+        #expect(
+            (document.jsonObject()["paths"] as? [String: Any])?.count == parsed.flatMap { ($0["paths"] as? [String: Any])?.count }
+        )
     }
 
     static func references(in value: JSONValue) -> [String] {

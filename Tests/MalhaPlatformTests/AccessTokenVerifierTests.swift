@@ -208,6 +208,20 @@ struct AccessTokenVerifierTests {
         #expect(jwks.calls == 3)
     }
 
+    /// A leeway with a fraction keeps it (it once counted whole seconds only: 1.5 s acted as 1 s).
+    @Test func fractionalLeewayIsHonoured() async throws {
+        clock.set(Date(timeIntervalSince1970: 1_800_000_000))
+        let lenient = AccessTokenVerifier(
+            settings: .init(issuer: Self.issuer, audience: Self.audience, leeway: .milliseconds(1500)),
+            provider: jwks.provider, clock: clock, logger: Logger(label: "test"))
+        let token = try await sign(claims(lifetime: .seconds(1)))
+        clock.advance(by: .milliseconds(2200))  // 1.2 s past its expiry: within 1.5 s
+        #expect(try await lenient.verify(token).subject == "user-1")
+        let later = try await sign(claims(sub: "user-2", lifetime: .seconds(1)))
+        clock.advance(by: .milliseconds(2600))  // 1.6 s past the second token's expiry
+        await #expect(throws: TokenRejection.expired) { try await lenient.verify(later) }
+    }
+
     /// The first burst after a start: every request carries a key the verifier has not fetched
     /// yet. All of them wait for the one fetch and pass — none is refused for arriving second.
     @Test func concurrentFirstRequestsShareOneFetch() async throws {

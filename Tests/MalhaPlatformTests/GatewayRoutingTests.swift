@@ -62,10 +62,10 @@ struct GatewayRoutingTests {
     }
 
     @Test func instancesOfOneServiceShareAnEntryAndTimeoutsApply() {
-        let rule = RouteRule(prefix: "/v1/products", policy: "authenticated", timeoutMilliseconds: 250)
+        let rule = RouteRule(prefix: "/v1/products", policy: .authenticated, timeoutMilliseconds: 250)
         let table = RouteTable.build(
             instances: [instance("a", service: "catalog", [rule]), instance("b", service: "catalog", [rule])],
-            staticRoutes: .init(routes: [.init(prefix: "/legacy", upstreams: ["http://127.0.0.1:9000/"], policy: "public")]),
+            staticRoutes: .init(routes: [.init(prefix: "/legacy", upstreams: ["http://127.0.0.1:9000/"], policy: .public)]),
             defaultTimeout: .seconds(3))
         guard case .route(let entry) = table.match(path: "/v1/products", method: "GET") else { Issue.record("no route"); return }
         #expect(entry.upstreams.count == 2)
@@ -79,11 +79,11 @@ struct GatewayRoutingTests {
     }
 
     @Test func policiesParse() {
-        #expect(RoutePolicy.parse("public") == .public)
-        #expect(RoutePolicy.parse("authenticated") == .authenticated)
-        #expect(RoutePolicy.parse("roles:admin, finance") == .anyRole(["admin", "finance"]))
-        #expect(RoutePolicy.parse("roles:") == nil)
-        #expect(RoutePolicy.parse("admin") == nil)
+        #expect(AccessPolicy(wire: "public") == .public)
+        #expect(AccessPolicy(wire: "authenticated") == .authenticated)
+        #expect(AccessPolicy(wire: "roles:admin, finance") == .anyRole(["admin", "finance"]))
+        #expect(AccessPolicy(wire: "roles:") == nil)
+        #expect(AccessPolicy(wire: "admin") == nil)
     }
 
     @Test func ejectionSkipsAnInstanceUntilItLapses() {
@@ -248,9 +248,9 @@ struct GatewayRoutingTests {
         let source = MutableInstanceSource([instance("a", service: "catalog", [.public("/v1/products")])])
         let routes = StaticRoutesFile(routes: [
             .init(
-                prefix: "/legacy", upstreams: ["http://l1:9000/", "http://l2:9000"], policy: "public", service: "legacy",
+                prefix: "/legacy", upstreams: ["http://l1:9000/", "http://l2:9000"], policy: .public, service: "legacy",
                 healthPath: "/status"),
-            .init(prefix: "/unchecked", upstreams: ["http://u:9000"], policy: "public"),
+            .init(prefix: "/unchecked", upstreams: ["http://u:9000"], policy: .public),
         ])
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { try? client.syncShutdown() }

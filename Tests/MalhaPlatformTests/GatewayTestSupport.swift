@@ -5,6 +5,7 @@ import Logging
 import MalhaCore
 import MalhaGateway
 import MalhaHTTP
+import MalhaOpenAPI
 import MalhaIdentity
 import MalhaRegistry
 import MalhaTesting
@@ -85,6 +86,9 @@ final class GatewayTestServer: Sendable {
                 status: status, headers: responseHeaders,
                 body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(echo))))
         }
+        // Answers from the headers alone, never reading the body (as a 401 or 415 does). Its own
+        // first segment: the router's trie does not fall back from a matched segment to `/**`.
+        router.post("/refuse-early") { _, _ in Response(status: .unauthorized) }
         router.on("/**", method: .get, use: echo)
         router.on("/**", method: .post, use: echo)
         router.on("/**", method: .delete, use: echo)

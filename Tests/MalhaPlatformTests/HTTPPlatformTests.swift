@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import MalhaCore
 import MalhaHTTP
+import MalhaOpenAPI
 import Testing
 
 @Suite("HTTP platform")
@@ -11,13 +12,17 @@ struct HTTPPlatformTests {
     struct Item: Codable { var sku: String; var quantity: Int }
     struct Order: Codable { var name: String; var count: Int; var items: [Item] }
 
-    static let openAPI = OpenAPIDocument(
-        title: "Test", version: "1",
-        operations: [
-            .init("POST", "/v1/orders", "Create", request: "Order", responses: [201: "Created", 422: "Invalid"]),
-            .init("GET", "/v1/orders/{id}", "Show", access: .authenticated, responses: [200: "Found", 404: "Missing"]),
-            .init("GET", "/v1/crash", "Fails", responses: [500: "Always"]),
-        ])
+    static let openAPI = OpenAPIDocument.declaring {
+        try OpenAPIDocument(
+            service: "test", title: "Test", version: "1",
+            operations: [
+                .post("/v1/orders", "Create", body: .json(Order.self), responses: [.created(Order.self), .problem(422)]),
+                .get(
+                    "/v1/orders/{id}", "Show", access: .authenticated,
+                    responses: [.status(200, "Found"), .problem(404, "Missing")]),
+                .get("/v1/crash", "Fails", responses: [.problem(500, "Always")]),
+            ])
+    }
 
     static func makeApp() -> (ServiceRuntime, some ApplicationProtocol) {
         var logger = Logger(label: "test.http")

@@ -37,13 +37,15 @@ import Testing
         try await body(Fixture(router: router, clock: clock, signer: signer))
     }
 
-    static func registration(id: String, ttl: Int = 10, baseURL: String = "http://127.0.0.1:9001") -> ByteBuffer {
+    static func registration(
+        id: String, ttl: Int = 10, baseURL: String = "http://127.0.0.1:9001", adminPolicy: String = "roles:admin"
+    ) -> ByteBuffer {
         let json: [String: Any] = [
             "id": id, "service": "catalog", "version": "1.0.0", "base_url": baseURL,
             "health_url": baseURL + "/health/ready", "ttl_seconds": ttl,
             "routes": [
                 ["prefix": "/v1/products", "policy": "public"],
-                ["prefix": "/v1/products", "methods": ["POST"], "policy": "roles:admin"],
+                ["prefix": "/v1/products", "methods": ["POST"], "policy": adminPolicy],
             ],
         ]
         return ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: json))
@@ -193,6 +195,21 @@ import Testing
                     #expect(response.status == .unprocessableContent)
                     let body = String(buffer: response.body)
                     #expect(body.contains("base_url") && body.contains("ttl_seconds"))
+                }
+                // A mistyped policy is refused, naming the rule, rather than the route being
+                // dropped by the gateway later (which would leave it unrouted, or worse, open).
+                for policy in ["admin", "roles:", "Public", "roles: , "] {
+                    try await client.execute(
+                        uri: "/v1/registry/instances", method: .post, headers: Self.serviceHeaders,
+                        body: Self.registration(id: "typo", adminPolicy: policy)
+                    ) { response in
+                        #expect(response.status == .unprocessableContent, "\(policy)")
+                        let body = String(buffer: response.body)
+                        #expect(body.contains("routes[1].policy") && body.contains("roles:<role>"), "\(policy): \(body)")
+                    }
+                }
+                try await client.execute(uri: "/v1/registry/instances", method: .get, headers: Self.serviceHeaders) { response in
+                    #expect(!String(buffer: response.body).contains("typo"))
                 }
                 try await client.execute(
                     uri: "/v1/registry/instances", method: .post, headers: Self.serviceHeaders, body: ByteBuffer(string: "{nope")

@@ -60,7 +60,7 @@ struct NotificationsHTTPTests {
                 runtime: runtime, repository: NotificationRepository(store: store), verifier: await TestTokens.make().verifier)
             #expect(Set(router.routes.map { "\($0.method) \($0.path)" }) == NotificationsService.openAPI.routeKeys)
         }
-        #expect(NotificationsService.routeRules.map(\.policy) == ["authenticated"])
+        #expect(NotificationsService.routeRules.map(\.policy) == [.authenticated])
     }
 
     @Test func listsTheCallersOwnNotificationsNewestFirstInPages() async throws {

@@ -38,7 +38,7 @@ struct OrderSagaTests {
     @Test func startsByReservingStockWithADeadline() {
         let (saga, commands) = OrderSaga.start(
             orderID: "o1", customerID: "c1", lines: [], totalCents: 0, currency: "BRL", now: Self.now, stepTimeout: Self.timeout)
-        #expect(saga.step == .reservingStock && saga.step.orderStatus == "pending")
+        #expect(saga.step == .reservingStock && saga.step.orderStatus == .pending)
         #expect(commands == [.reserveStock])
         #expect(saga.deadline == Self.now.addingTimeInterval(30))
     }
@@ -46,7 +46,7 @@ struct OrderSagaTests {
     @Test func happyPathConfirmsAfterCaptureAndCommitInEitherOrder() throws {
         for replies in [[SagaInput.paymentCaptured, .stockCommitted], [.stockCommitted, .paymentCaptured]] {
             let (saga, commands) = try Self.run([.stockReserved, .paymentAuthorized(paymentID: "pay1")] + replies)
-            #expect(saga.step == .confirmed && saga.step.orderStatus == "confirmed")
+            #expect(saga.step == .confirmed && saga.step.orderStatus == .confirmed)
             #expect(saga.paymentID == "pay1")
             #expect(commands == [[.authorizePayment], [.capturePayment, .commitStock], [], [.publishConfirmed]])
         }
@@ -54,29 +54,29 @@ struct OrderSagaTests {
 
     @Test func outOfStockCancelsWithNothingToCompensate() throws {
         let (saga, commands) = try Self.run([.stockReservationFailed(unavailable: ["p1"])])
-        #expect(saga.step == .cancelled && saga.cancelReason == "out_of_stock")
-        #expect(commands == [[.publishCancelled(reason: "out_of_stock")]])
+        #expect(saga.step == .cancelled && saga.cancelReason == .outOfStock)
+        #expect(commands == [[.publishCancelled(reason: .outOfStock)]])
     }
 
     @Test func declinedPaymentReleasesTheStockThenCancels() throws {
         let (saga, commands) = try Self.run([.stockReserved, .paymentDeclined(reason: "insufficient_funds"), .stockReleased])
-        #expect(saga.step == .cancelled && saga.cancelReason == "payment_declined")
-        #expect(commands == [[.authorizePayment], [.releaseStock], [.publishCancelled(reason: "payment_declined")]])
+        #expect(saga.step == .cancelled && saga.cancelReason == .paymentDeclined)
+        #expect(commands == [[.authorizePayment], [.releaseStock], [.publishCancelled(reason: .paymentDeclined)]])
     }
 
     @Test func paymentTimeoutVoidsAndReleasesAndWaitsForBoth() throws {
         let (compensating, commands) = try Self.run([.stockReserved, .timedOut(step: .authorizingPayment)])
-        #expect(compensating.step == .compensating && compensating.step.orderStatus == "cancelling")
+        #expect(compensating.step == .compensating && compensating.step.orderStatus == .cancelling)
         #expect(commands.last == [.releaseStock, .voidPayment])
         let (halfway, _) = try Self.run([.paymentVoided], from: compensating)
         #expect(halfway.step == .compensating, "still waiting for the stock")
         let (cancelled, last) = try Self.run([.stockReleased], from: halfway)
-        #expect(cancelled.step == .cancelled && last == [[.publishCancelled(reason: "timeout")]])
+        #expect(cancelled.step == .cancelled && last == [[.publishCancelled(reason: .timeout)]])
     }
 
     @Test func customerCancelBeforeConfirmationOnlyThen() throws {
         let (early, commands) = try Self.run([.cancelRequested])
-        #expect(early.step == .compensating && early.cancelReason == "customer_request" && commands == [[.releaseStock]])
+        #expect(early.step == .compensating && early.cancelReason == .customerRequest && commands == [[.releaseStock]])
         let (paying, _) = try Self.run([.stockReserved])
         if case .applied(let next, let issued) = paying.apply(.cancelRequested, now: Self.now, stepTimeout: Self.timeout) {
             #expect(next.step == .compensating && issued == [.releaseStock, .voidPayment])

@@ -211,7 +211,7 @@ struct OrdersHTTPTests {
                 response = try await client.send(.post, "/v1/orders", headers: keyed)
                 #expect(response.status == .created)
                 let order = try response.decode(Order.self)
-                #expect(order.status == "pending")
+                #expect(order.status == .pending)
                 #expect(order.customerID == "carol")
                 #expect(order.totalCents == 2 * product.priceCents)
                 #expect(order.lines == [OrderLine(productID: product.id, quantity: 2, unitPriceCents: product.priceCents)])
@@ -409,7 +409,7 @@ struct OrdersHTTPTests {
                 let kim = try await harness.headers(subject: "kim")
                 var response = try await client.send(.post, "/v1/orders/\(orders[0].id)/cancel", headers: kim)
                 #expect(response.status == .accepted)
-                #expect(try response.decode(Order.self).status == "cancelling")
+                #expect(try response.decode(Order.self).status == .cancelling)
                 response = try await client.send(.post, "/v1/orders/\(orders[0].id)/cancel", headers: kim)
                 #expect(response.status == .ok)
 
@@ -429,7 +429,7 @@ struct OrdersHTTPTests {
                 #expect(response.problem?.code == "order_not_cancellable")
                 #expect(
                     try await client.send(.get, "/v1/orders/\(orders[1].id)", headers: kim).decode(Order.self).status
-                        == "confirmed")
+                        == .confirmed)
 
                 let admin = try await harness.headers(subject: "root", roles: [Role.admin])
                 let transitions = try await client.send(.get, "/v1/orders/\(orders[1].id)/transitions", headers: admin)

@@ -114,7 +114,7 @@ struct SagaFlowTests {
                 }
                 ordersRelay.wake()
             }
-            func status(_ id: String) async throws -> String? {
+            func status(_ id: String) async throws -> OrderStatus? {
                 try await ordersStore.read { db in try await OrderSagas.order(id: id, in: db)?.status }
             }
 
@@ -129,16 +129,16 @@ struct SagaFlowTests {
                 try await place("greedy", quantity: 9)  // more than the 5 on hand
                 let settled = await eventually(timeout: .seconds(120)) {
                     let statuses = [try? await status("ok"), try? await status("declined"), try? await status("greedy")]
-                    return statuses.allSatisfy { $0 == "confirmed" || $0 == "cancelled" }
+                    return statuses.allSatisfy { $0 == .confirmed || $0 == .cancelled }
                 }
                 #expect(settled, "every order ends confirmed or cancelled")
                 group.cancelAll()
             }
-            #expect(try await status("ok") == "confirmed")
+            #expect(try await status("ok") == .confirmed)
             let declined = try await ordersStore.read { db in try await OrderSagas.order(id: "declined", in: db) }
-            #expect(declined?.status == "cancelled" && declined?.cancelReason == "payment_declined")
+            #expect(declined?.status == .cancelled && declined?.cancelReason == .paymentDeclined)
             let greedy = try await ordersStore.read { db in try await OrderSagas.order(id: "greedy", in: db) }
-            #expect(greedy?.status == "cancelled" && greedy?.cancelReason == "out_of_stock")
+            #expect(greedy?.status == .cancelled && greedy?.cancelReason == .outOfStock)
             // Stock: the confirmed order's 2 units sold, the declined order's 3 given back.
             let level = try #require(try await catalog.product(id: product.id)).stock
             #expect(level.onHand == 3 && level.reserved == 0, "\(level)")
@@ -171,7 +171,7 @@ struct SagaFlowTests {
         #expect(try await driver.fireTimeouts(store: store) == 1)
         #expect(try await driver.fireTimeouts(store: store) == 0, "fired once: the step moved on")
         let order = try await store.read { db in try await OrderSagas.order(id: "o1", in: db) }
-        #expect(order?.status == "cancelling" && order?.cancelReason == "timeout")
+        #expect(order?.status == .cancelling && order?.cancelReason == .timeout)
         let types = try await store.read { db in
             try await db.raw("SELECT message_type FROM outbox ORDER BY seq").all()
                 .map { try $0.decode(column: "message_type", as: String.self) }

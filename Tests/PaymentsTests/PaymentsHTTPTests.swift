@@ -34,7 +34,7 @@ struct PaymentsHTTPTests {
             let harness = try await PaymentsHarness.make(store: store)
             let routes = Set(Self.router(harness, tokens: await TestTokens.make()).routes.map { "\($0.method) \($0.path)" })
             #expect(routes == PaymentsService.openAPI.routeKeys)
-            #expect(PaymentsService.routeRules.contains { $0.prefix == "/v1/payments/webhooks" && $0.policy == "public" })
+            #expect(PaymentsService.routeRules.contains { $0.prefix == "/v1/payments/webhooks" && $0.policy == .public })
         }
     }
 

@@ -4,6 +4,7 @@ public import MalhaCore
 public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
+public import MalhaOpenAPI
 public import MalhaRegistry
 public import ServiceLifecycle
 
@@ -20,24 +21,39 @@ public enum BusService {
     public static let name = "bus"
     public static let routeRules: [RouteRule] = [.roles([Role.admin], "/v1/admin/dead-letters")]
 
-    public static let openAPI = OpenAPIDocument(
-        title: "Malha bus", version: MalhaVersion.current,
-        operations: [
-            .init(
-                "GET", "/v1/admin/dead-letters", "List dead letters, oldest first (subscription, limit, cursor)",
-                access: .admin, responses: [200: "A page of dead letters", 422: "Invalid query"]),
-            .init(
-                "GET", "/v1/admin/dead-letters/{subscription}/{id}", "One dead letter with every attempt", access: .admin,
-                responses: [200: "The dead letter", 404: "No such dead letter"]),
-            .init(
-                "POST", "/v1/admin/dead-letters/{subscription}/replay",
-                "Put dead letters back on their subscription ({ids} or {all: true})", access: .admin,
-                request: "DeadLetterSelection", responses: [200: "How many were replayed", 422: "Invalid selection"]),
-            .init(
-                "POST", "/v1/admin/dead-letters/{subscription}/purge", "Delete dead letters ({ids} or {all: true})",
-                access: .admin, request: "DeadLetterSelection",
-                responses: [200: "How many were purged", 422: "Invalid selection"]),
-        ])
+    public static let openAPI = OpenAPIDocument.declaring {
+        let subscription = OpenAPIDocument.Parameter.path(
+            "subscription", .string(length: 1...128), description: "The consumer's subscription name")
+        let selection = OpenAPIDocument.RequestBody.json(
+            DeadLetterSelection.self, description: "Which dead letters: some ids, or all of the subscription")
+        return try OpenAPIDocument(
+            service: name, title: "Malha bus", version: MalhaVersion.current,
+            operations: [
+                .get(
+                    "/v1/admin/dead-letters", "List dead letters, oldest first", access: .admin,
+                    parameters: [
+                        .query("subscription", .string(length: 1...128), description: "Only this subscription's"),
+                        .query("limit", .integer(1...100).defaulting(50)),
+                        .query("cursor", .string(length: 1...64), description: "The previous page's next_cursor"),
+                    ],
+                    responses: [
+                        .page(of: DeadLetterView.self), .problem(400, "A cursor this endpoint did not issue"),
+                        .problem(422, "Invalid subscription or limit"),
+                    ]),
+                .get(
+                    "/v1/admin/dead-letters/{subscription}/{id}", "One dead letter with every attempt", access: .admin,
+                    parameters: [subscription, .path("id", description: "The message id")],
+                    responses: [.ok(DeadLetterView.self), .problem(404, "No such dead letter"), .problem(422)]),
+                .post(
+                    "/v1/admin/dead-letters/{subscription}/replay", "Put dead letters back on their subscription",
+                    access: .admin, parameters: [subscription], body: selection,
+                    responses: [.ok(DeadLetterCount.self, "How many were replayed")]),
+                .post(
+                    "/v1/admin/dead-letters/{subscription}/purge", "Delete dead letters", access: .admin,
+                    parameters: [subscription], body: selection,
+                    responses: [.ok(DeadLetterCount.self, "How many were purged")]),
+            ])
+    }
 
     public static func buildRouter(
         runtime: ServiceRuntime, deadLetters: any DeadLetterStore, verifier: AccessTokenVerifier
@@ -91,8 +107,25 @@ struct DeadLetterSelection: Decodable {
     }
 }
 
-struct CountResponse: ResponseEncodable {
+/// How many dead letters an operation replayed or purged.
+struct DeadLetterCount: ResponseEncodable, Decodable {
     var count: Int
+}
+
+extension DeadLetterSelection: OpenAPISchemaProviding {
+    /// Either `ids` (with `all` absent or false) or `all: true` without `ids`. The third branch
+    /// matches `ids` together with `all: true`, so such a body matches two branches and `oneOf`
+    /// refuses it, as `resolved()` does.
+    static var openAPISchema: JSONSchema {
+        let ids = JSONSchema.array(of: .string(length: 1...64), minItems: 1, maxItems: 1000)
+        var some = JSONSchema.object([.init("ids", ids), .init("all", .constant(false))], required: ["ids"])
+        some.description = "These message ids (1 to 1000)"
+        var all = JSONSchema.object([.init("all", .constant(true))], required: ["all"])
+        all.description = "Every dead letter of the subscription"
+        var both = JSONSchema.object([.init("all", .constant(true))], required: ["ids", "all"])
+        both.description = "Not allowed: ids and all: true together"
+        return .oneOf([some, all, both], description: "Give either ids or all: true")
+    }
 }
 
 struct DeadLetterRoutes: Sendable {
@@ -128,14 +161,14 @@ struct DeadLetterRoutes: Sendable {
         return DeadLetterView(letter)
     }
 
-    func replay(_ request: Request, context: ServiceRequestContext) async throws -> CountResponse {
+    func replay(_ request: Request, context: ServiceRequestContext) async throws -> DeadLetterCount {
         let (subscription, ids) = try await Self.selection(request, context: context)
-        return CountResponse(count: try await deadLetters.replay(subscription: subscription, ids: ids))
+        return DeadLetterCount(count: try await deadLetters.replay(subscription: subscription, ids: ids))
     }
 
-    func purge(_ request: Request, context: ServiceRequestContext) async throws -> CountResponse {
+    func purge(_ request: Request, context: ServiceRequestContext) async throws -> DeadLetterCount {
         let (subscription, ids) = try await Self.selection(request, context: context)
-        return CountResponse(count: try await deadLetters.purge(subscription: subscription, ids: ids))
+        return DeadLetterCount(count: try await deadLetters.purge(subscription: subscription, ids: ids))
     }
 
     /// The subscription in the path and the dead letters the body selects (nil ids: all).

@@ -151,7 +151,7 @@ public struct CircuitBreakerMachine: Sendable, Hashable {
     }
 
     private mutating func trip(now: Date) {
-        let seconds = Double(policy.openDuration.components.seconds) + Double(policy.openDuration.components.attoseconds) / 1e18
+        let seconds = policy.openDuration.seconds
         state = .open(until: now.addingTimeInterval(seconds))
         streak = 0
         recent = []

@@ -48,7 +48,7 @@ public final class InMemoryCache: KeyValueCache {
 
     public func set(_ key: String, _ value: [UInt8], ttl: Duration) async {
         let now = clock.now()
-        let seconds = Double(ttl.components.seconds) + Double(ttl.components.attoseconds) / 1e18
+        let seconds = ttl.seconds
         guard seconds > 0 else {
             await delete(key)
             return

@@ -1,4 +1,5 @@
 import Foundation
+public import MalhaOpenAPI
 
 /// How the gateway listens, how long it waits for upstreams, and which tokens it accepts.
 public struct GatewayConfiguration: Sendable {
@@ -26,6 +27,10 @@ public struct GatewayConfiguration: Sendable {
     public var healthCheckInterval: Duration? = .seconds(2)
     public var healthCheckTimeout: Duration = .seconds(1)
     public var healthCheckThresholds = UpstreamHealth.Thresholds()
+    /// The documents of the services behind it: merged into the one `/openapi.json` (and `/docs`)
+    /// the gateway serves. In `malha` they are the topology's own, so the public document is the
+    /// same whether the services run in this process or elsewhere.
+    public var serviceDocuments: [OpenAPIDocument] = []
 
     public init(issuer: String, audience: String) {
         self.issuer = issuer

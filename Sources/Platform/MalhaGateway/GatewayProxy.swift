@@ -30,6 +30,13 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
         // platform routes does not wrap them), but if one ever does, it is the gateway's own.
         if context.endpointPath != nil { return try await next(request, context) }
 
+        // TRACE echoes the request back (credentials included: cross-site tracing), CONNECT opens a
+        // tunnel; neither is an API call, so neither goes past the gateway.
+        guard request.method != .trace && request.method != .connect else {
+            throw Problem(
+                .methodNotAllowed, code: "method_not_allowed", detail: "\(request.method) is not served through the gateway")
+        }
+
         // Phase 1: route.
         let rawTarget = request.head.path ?? "/"
         let rawPath = rawTarget.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "/"
@@ -76,27 +83,26 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
     }
 
     func forward(_ request: Request, context: Context, entry: RouteEntry, rawTarget: String) async throws -> Response {
-        let body = try requestBody(request)
+        let body = try await requestBody(request)
         let headers = ProxyHeaders.upstreamRequestHeaders(
             from: request.headers, clientAddress: context.remoteAddress?.ipAddress, requestID: context.requestID)
         let target = entry.stripPrefix ? Self.stripping(entry.prefix, from: rawTarget) : rawTarget
         let deadline = NIODeadline.now() + entry.timeout
         let candidates = entry.candidates(health: health, now: clock.now())
-        // Without a body nothing was sent when a connection is refused, so the next instance is
-        // safe to try; with one, the stream may be partly consumed and cannot be replayed.
-        let attempts = body == nil ? candidates.count : min(1, candidates.count)
+        // Nothing was sent when a connection is refused, so the next instance is safe to try (the
+        // body is held whole, so it can be sent again).
         let start = ContinuousClock.now
         // A pooled keep-alive connection the upstream has just closed fails a request it never
         // processed; that request goes once more to the same upstream (on a fresh connection) when
-        // that is safe: nothing was sent, or the method is idempotent — and there is no body.
+        // that is safe: nothing was sent, or the method is idempotent.
         let idempotent = GatewayFailure.idempotentMethods.contains(request.method)
-        for upstream in candidates.prefix(attempts) {
+        for upstream in candidates {
             var upstreamRequest = HTTPClientRequest(url: upstream.baseURL + target)
             upstreamRequest.method = HTTPMethod(rawValue: request.method.rawValue)
             upstreamRequest.headers = headers
             upstreamRequest.body = body
             var outcome = await send(upstreamRequest, deadline: deadline, context: context)
-            if case .failed(.staleConnection(let sent), _) = outcome, body == nil, !sent || idempotent {
+            if case .failed(.staleConnection(let sent), _) = outcome, !sent || idempotent {
                 outcome = await send(upstreamRequest, deadline: deadline, context: context)
             }
             switch outcome {
@@ -138,8 +144,15 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
         }
     }
 
-    /// The body to stream upstream, or nil when the request has none.
-    func requestBody(_ request: Request) throws -> HTTPClientRequest.Body? {
+    /// The body to send upstream, read whole first (at most `maxBodyBytes`), or nil when the
+    /// request has none.
+    ///
+    /// Not streamed: an upstream may answer before it has read a streamed body (a 401 or 415
+    /// decided from the headers alone), and the client's body writer would then still be waiting
+    /// for the next chunk while the server reads the connection for the next request — two
+    /// readers of one stream, which NIO traps on, taking the process down. Held whole, the body
+    /// can also be sent again to the next instance, or after a stale pooled connection.
+    func requestBody(_ request: Request) async throws -> HTTPClientRequest.Body? {
         if let value = request.headers[.contentLength] {
             guard let length = Int64(value), length >= 0 else {
                 throw Problem.badRequest("invalid_content_length", "Content-Length is not a number")
@@ -147,11 +160,12 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
             guard length <= maxBodyBytes else {
                 throw Problem(.contentTooLarge, code: "payload_too_large", detail: "the body exceeds \(maxBodyBytes) bytes")
             }
-            // NIO enforces the declared length, so a known length needs no counting.
-            return length == 0 ? nil : .stream(request.body, length: .known(length))
+            if length == 0 { return nil }
+        } else if request.headers[.transferEncoding] == nil {
+            return nil
         }
-        guard request.headers[.transferEncoding] != nil else { return nil }
-        return .stream(LimitedBody(base: request.body, limit: maxBodyBytes), length: .unknown)
+        let buffer = try await request.collectBody(upTo: maxBodyBytes)
+        return buffer.readableBytes == 0 ? nil : .bytes(buffer)
     }
 
     func record(service: String, status: Int, since start: ContinuousClock.Instant) {
@@ -220,8 +234,6 @@ enum GatewayFailure {
         switch error {
         case is CancellationError:
             self = .cancelled
-        case is BodyTooLarge:
-            self = .failure(Problem(.contentTooLarge, code: "payload_too_large", detail: "the request body is too large"))
         case let error as HTTPClientError where error == .deadlineExceeded:
             self = .failure(
                 Problem(
@@ -245,28 +257,4 @@ enum GatewayFailure {
             self = .failure(Self.badGateway)
         }
     }
-}
-
-struct BodyTooLarge: Error {}
-
-/// A request body that fails once it has carried more than `limit` bytes (chunked uploads).
-struct LimitedBody: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let base: RequestBody
-    let limit: Int
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var base: RequestBody.AsyncIterator
-        let limit: Int
-        var seen = 0
-
-        mutating func next() async throws -> ByteBuffer? {
-            guard let buffer = try await base.next() else { return nil }
-            seen += buffer.readableBytes
-            if seen > limit { throw BodyTooLarge() }
-            return buffer
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), limit: limit) }
 }

@@ -4,6 +4,7 @@ public import Hummingbird
 public import MalhaCore
 public import MalhaHTTP
 public import MalhaIdentity
+public import MalhaOpenAPI
 public import MalhaRegistry
 import NIOCore
 import NIOPosix
@@ -14,8 +15,36 @@ public import ServiceLifecycle
 public enum GatewayService {
     public static let name = "gateway"
 
-    /// The gateway documents only its own endpoints; the services behind it document theirs.
-    public static let openAPI = OpenAPIDocument(title: "Malha gateway", version: MalhaVersion.current, operations: [])
+    /// The gateway's own endpoints: its landing page, the public docs, and the platform endpoints
+    /// (documented as its own, since a merged document leaves the services' platform endpoints
+    /// out — the gateway does not route those).
+    public static let openAPI = OpenAPIDocument.declaring {
+        try OpenAPIDocument(
+            service: name, title: "Malha gateway", version: MalhaVersion.current, includePlatformOperations: false,
+            operations: [
+                .get(
+                    "/", "What Malha is, with links to the docs and the web pages",
+                    responses: [.status(200, "An HTML page", contentType: "text/html", schema: .string())]),
+                .get(
+                    "/docs", "Every public operation, readable by a person (from /openapi.json)",
+                    responses: [.status(200, "An HTML page", contentType: "text/html", schema: .string())]),
+            ]
+                + OpenAPIDocument.platformOperations.map { operation in
+                    var operation = operation
+                    operation.isPlatform = false
+                    operation.tags = [name]
+                    return operation
+                })
+    }
+
+    /// The one public document: the gateway's own endpoints and every service's public routes.
+    public static func publicDocument(services: [OpenAPIDocument]) throws -> OpenAPIDocument {
+        try OpenAPIDocument.merged(
+            title: "Malha", version: MalhaVersion.current,
+            description: "Every public route of Malha's services, as the gateway serves them. Routes that need a bearer "
+                + "token say so; get one from POST /v1/auth/login (or /v1/oauth/token for a service client).",
+            documents: [openAPI] + services)
+    }
 
     /// An HTTP client fit for proxying: the configured connect timeout, no redirect following (the
     /// client sees the upstream's redirect), and no retrying of refused connections inside the pool
@@ -44,15 +73,17 @@ public enum GatewayService {
     ) throws -> Router<GatewayRequestContext> {
         try buildRouter(
             configuration: configuration, runtime: runtime, instances: instances, staticRoutes: loadStaticRoutes(configuration),
-            verifier: verifier, httpClient: httpClient, health: health ?? makeHealth(configuration), clock: clock)
+            document: publicDocument(services: configuration.serviceDocuments), verifier: verifier, httpClient: httpClient,
+            health: health ?? makeHealth(configuration), clock: clock)
     }
 
     static func buildRouter(
         configuration: GatewayConfiguration, runtime: ServiceRuntime, instances: any ServiceInstanceSource,
-        staticRoutes: StaticRoutesFile, verifier: AccessTokenVerifier, httpClient: HTTPClient, health: UpstreamHealth,
-        clock: any WallClock
+        staticRoutes: StaticRoutesFile, document: OpenAPIDocument, verifier: AccessTokenVerifier, httpClient: HTTPClient,
+        health: UpstreamHealth, clock: any WallClock
     ) -> Router<GatewayRequestContext> {
-        let router = runtime.makeRouter(context: GatewayRequestContext.self, openAPI: openAPI)
+        let router = runtime.makeRouter(context: GatewayRequestContext.self, openAPI: document)
+        addPages(to: router, document: document)
         router.add(
             middleware: GatewayProxy<GatewayRequestContext>(
                 routes: RouteTableCache(
@@ -89,7 +120,8 @@ public enum GatewayService {
         }
         let router = buildRouter(
             configuration: configuration, runtime: runtime, instances: instances, staticRoutes: staticRoutes,
-            verifier: verifier, httpClient: httpClient, health: health, clock: clock)
+            document: try publicDocument(services: configuration.serviceDocuments), verifier: verifier, httpClient: httpClient,
+            health: health, clock: clock)
         return runtime.makeApplication(
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services)
     }

@@ -6,22 +6,6 @@ import MalhaRegistry
 import NIOCore
 import Synchronization
 
-/// Route policies as rules spell them: `public`, `authenticated`, `roles:a,b`.
-public enum RoutePolicy {
-    /// Parsed once per table build, never per request. Nil for anything else (the route is dropped).
-    public static func parse(_ policy: String) -> AccessPolicy? {
-        switch policy {
-        case "public": return .public
-        case "authenticated": return .authenticated
-        default:
-            guard policy.hasPrefix("roles:") else { return nil }
-            let roles = policy.dropFirst("roles:".count).split(separator: ",")
-                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            return roles.isEmpty ? nil : .anyRole(Set(roles))
-        }
-    }
-}
-
 /// One place requests can go: a registered instance or a static upstream.
 struct Upstream: Sendable, Hashable {
     /// `http://host:port` (a trailing `/` removed; it may carry a base path).
@@ -160,19 +144,19 @@ final class RouteTable: Sendable {
         }
         var entries: [RouteEntry] = []
         for key in keys {
-            guard let policy = RoutePolicy.parse(key.rule.policy), key.rule.prefix.hasPrefix("/") else { continue }
+            guard key.rule.prefix.hasPrefix("/") else { continue }
             entries.append(
                 RouteEntry(
-                    prefix: key.rule.prefix, methods: key.rule.methods.map { Set($0.map { $0.uppercased() }) }, policy: policy,
+                    prefix: key.rule.prefix, methods: key.rule.methods.map { Set($0.map { $0.uppercased() }) },
+                    policy: key.rule.policy,
                     timeout: timeout(key.rule.timeoutMilliseconds, default: defaultTimeout), stripPrefix: false,
                     service: key.service, upstreams: upstreamsByKey[key] ?? []))
         }
         for route in staticRoutes.routes {
-            guard let policy = RoutePolicy.parse(route.policy) else { continue }
             let service = route.service ?? "static"
             entries.append(
                 RouteEntry(
-                    prefix: route.prefix, methods: route.methods.map { Set($0.map { $0.uppercased() }) }, policy: policy,
+                    prefix: route.prefix, methods: route.methods.map { Set($0.map { $0.uppercased() }) }, policy: route.policy,
                     timeout: timeout(route.timeoutMilliseconds, default: defaultTimeout), stripPrefix: route.stripPrefix ?? false,
                     service: service, upstreams: route.upstreams.map { Upstream(baseURL: normalized($0), service: service) }))
         }

@@ -13,7 +13,7 @@ public struct StaticRoutesFile: Codable, Sendable, Equatable {
     public struct Route: Codable, Sendable, Equatable {
         public var prefix: String
         public var upstreams: [String]
-        public var policy: String
+        public var policy: AccessPolicy
         public var methods: [String]?
         public var timeoutMilliseconds: Int?
         public var stripPrefix: Bool?
@@ -23,7 +23,7 @@ public struct StaticRoutesFile: Codable, Sendable, Equatable {
         public var healthPath: String?
 
         public init(
-            prefix: String, upstreams: [String], policy: String, methods: [String]? = nil, timeoutMilliseconds: Int? = nil,
+            prefix: String, upstreams: [String], policy: AccessPolicy, methods: [String]? = nil, timeoutMilliseconds: Int? = nil,
             stripPrefix: Bool? = nil, service: String? = nil, healthPath: String? = nil
         ) {
             self.prefix = prefix
@@ -77,9 +77,6 @@ public struct StaticRoutesFile: Codable, Sendable, Equatable {
                 guard let url = URL(string: upstream), ["http", "https"].contains(url.scheme), url.host?.isEmpty == false else {
                     throw GatewayConfigurationError("routes[\(index)]: '\(upstream)' is not an http(s) URL")
                 }
-            }
-            guard RoutePolicy.parse(route.policy) != nil else {
-                throw GatewayConfigurationError("routes[\(index)].policy must be public, authenticated or roles:<role,…>")
             }
             if let path = route.healthPath, !path.hasPrefix("/") {
                 throw GatewayConfigurationError("routes[\(index)].health_path must start with /")

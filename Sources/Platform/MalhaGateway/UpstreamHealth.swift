@@ -42,7 +42,7 @@ public final class UpstreamHealth: Sendable {
     private let thresholds: Thresholds
 
     public init(ejectionDuration: Duration, thresholds: Thresholds = Thresholds()) {
-        self.ejectionSeconds = Double(ejectionDuration.nanoseconds) / 1e9
+        self.ejectionSeconds = ejectionDuration.seconds
         self.thresholds = thresholds
     }
 

@@ -1,20 +1,15 @@
 import Foundation
 public import HTTPTypes
 public import Hummingbird
+public import MalhaOpenAPI
 
 /// An RFC 9457 problem: the one error shape every Malha endpoint returns.
 ///
 /// `code` is stable and machine-readable (`validation_failed`, `not_found`, …); `title` is fixed
 /// per code; `detail` explains this occurrence. Field-level failures go in `errors`.
 public struct Problem: Error, HTTPResponseError, Sendable, CustomStringConvertible {
-    public struct FieldError: Codable, Sendable, Hashable {
-        public var field: String
-        public var message: String
-        public init(field: String, message: String) {
-            self.field = field
-            self.message = message
-        }
-    }
+    /// One field that broke a rule, as the wire (and the documents) spell it.
+    public typealias FieldError = ProblemBody.FieldError
 
     public var status: HTTPResponse.Status
     public var code: String
@@ -56,17 +51,6 @@ public struct Problem: Error, HTTPResponseError, Sendable, CustomStringConvertib
         let data = try JSONCoding.encoder.encode(body)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
-}
-
-/// The wire form of a problem, also used by clients (gateway, tests) to read one.
-public struct ProblemBody: Codable, Sendable {
-    public var type: String
-    public var title: String
-    public var status: Int
-    public var code: String
-    public var detail: String?
-    public var instance: String?
-    public var errors: [Problem.FieldError]?
 }
 
 extension Problem {

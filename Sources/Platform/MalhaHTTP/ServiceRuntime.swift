@@ -2,6 +2,7 @@ import Foundation
 public import Hummingbird
 public import Logging
 import MalhaCore
+public import MalhaOpenAPI
 public import Metrics
 public import NIOCore
 public import Prometheus

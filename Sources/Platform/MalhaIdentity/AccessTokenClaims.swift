@@ -26,7 +26,7 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
         let iat = Int64(issuedAt.timeIntervalSince1970)
         self.iat = iat
         self.nbf = iat
-        self.exp = iat + lifetime.components.seconds
+        self.exp = iat + lifetime.secondsRoundedUp
         self.jti = jti
     }
 

@@ -126,7 +126,7 @@ public final class AccessTokenVerifier: Sendable {
 
     func check(_ claims: AccessTokenClaims) throws(TokenRejection) -> Principal {
         let now = clock.now().timeIntervalSince1970
-        let leeway = Double(settings.leeway.components.seconds)
+        let leeway = settings.leeway.seconds
         guard Double(claims.exp) > now - leeway else { throw .expired }
         if let nbf = claims.nbf, Double(nbf) > now + leeway { throw .notYetValid }
         guard Double(claims.iat) <= now + leeway else { throw .notYetValid }
@@ -160,7 +160,7 @@ public final class AccessTokenVerifier: Sendable {
         let fetch = state.withLock { state -> Task<Void, Never>? in
             if let running = state.inFlight { return running }
             if let last = state.lastFetch,
-                now.timeIntervalSince(last) < Double(settings.refetchInterval.components.seconds)
+                now.timeIntervalSince(last) < settings.refetchInterval.seconds
             {
                 return nil
             }

@@ -38,6 +38,51 @@ public enum AccessPolicy: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// On the wire (a route rule a service registers, the gateway's routes file) a policy is one
+/// string: `public`, `authenticated`, or `roles:<role>[,<role>…]`. Anything else fails to decode,
+/// so a mistyped policy is refused where it is declared instead of the route being dropped.
+extension AccessPolicy: Codable {
+    /// What the wire form must look like (the decoding error's message).
+    public static let wireFormat = "must be public, authenticated or roles:<role>[,<role>…]"
+
+    /// Parses the wire form; nil for anything else (including `roles:` with no role).
+    public init?(wire: String) {
+        switch wire {
+        case "public": self = .public
+        case "authenticated": self = .authenticated
+        default:
+            guard wire.hasPrefix("roles:") else { return nil }
+            let roles = wire.dropFirst("roles:".count).split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !roles.isEmpty else { return nil }
+            self = .anyRole(Set(roles))
+        }
+    }
+
+    /// The wire form (roles sorted, so equal policies are equal strings).
+    public var wire: String {
+        switch self {
+        case .public: "public"
+        case .authenticated: "authenticated"
+        case .anyRole(let roles): "roles:" + roles.sorted().joined(separator: ",")
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let policy = AccessPolicy(wire: text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: Self.wireFormat)
+        }
+        self = policy
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(wire)
+    }
+}
+
 /// Reads `Authorization: Bearer …`, verifies it, and puts the principal on the context.
 /// A present but invalid token is refused with 401 even on public routes.
 public struct BearerAuthenticationMiddleware<Context: MalhaRequestContext>: RouterMiddleware {

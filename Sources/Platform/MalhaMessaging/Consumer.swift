@@ -76,6 +76,49 @@ public struct RetryPolicy: Sendable, Hashable {
         self.backoff = Backoff(base: base, cap: cap)
         self.maxAttempts = max(1, maxAttempts)
     }
+
+    /// What to do with a delivery that is not to be handled now, decided from its attempt number
+    /// and how its handling ended. Pure: the consumer carries the decision out.
+    public enum Decision: Sendable, Hashable {
+        /// Wait this long (jittered from the backoff's ceiling for this attempt), then redeliver.
+        case retry(after: Duration)
+        /// Never again: keep it as a dead letter with this reason.
+        case deadLetter(reason: String)
+    }
+
+    /// How a handler run ended, as the policy needs to know it.
+    public enum Failure: Sendable, Hashable {
+        /// Retrying cannot help (a `PermanentMessageError`: malformed, or refused by the rules).
+        case permanent(String)
+        /// It may work next time (a store that was down, a timeout).
+        case transient(String)
+    }
+
+    /// Before handling: a delivery past the last attempt got there through lapsed leases (a
+    /// handler that crashed the process or hung), so it is not handled again.
+    /// Nil: hand it to the handler.
+    public func beforeHandling(attempt: Int) -> Decision? {
+        attempt > maxAttempts ? .deadLetter(reason: "attempt \(attempt) exceeds \(maxAttempts): lease lapsed") : nil
+    }
+
+    /// After a failed handling of delivery `attempt` (1-based).
+    public func afterFailure<G: RandomNumberGenerator>(
+        _ failure: Failure, attempt: Int, using generator: inout G
+    ) -> Decision {
+        switch failure {
+        case .permanent(let reason):
+            return .deadLetter(reason: reason)
+        case .transient(let reason) where attempt >= maxAttempts:
+            return .deadLetter(reason: reason)
+        case .transient:
+            return .retry(after: backoff.delay(attempt: attempt - 1, using: &generator))
+        }
+    }
+
+    public func afterFailure(_ failure: Failure, attempt: Int) -> Decision {
+        var generator = SystemRandomNumberGenerator()
+        return afterFailure(failure, attempt: attempt, using: &generator)
+    }
 }
 
 /// A named, durable subscription to message types, with its own retry policy and limits.
@@ -246,12 +289,8 @@ public final class ConsumerRunner: Service {
             "subscription": "\(subscription.name)", "message_id": "\(envelope.id)", "type": "\(envelope.type)",
             "attempt": "\(envelope.attempt)", "correlation_id": "\(envelope.correlationID)",
         ]
-        if envelope.attempt > subscription.retry.maxAttempts {
-            // Its leases lapsed too often (a handler that crashes the process, or hangs).
-            await settleSafely(delivery) {
-                try await self.transport.deadLetter(
-                    delivery, error: "attempt \(envelope.attempt) exceeds \(self.subscription.retry.maxAttempts): lease lapsed")
-            }
+        if case .deadLetter(let reason)? = subscription.retry.beforeHandling(attempt: envelope.attempt) {
+            await settleSafely(delivery) { try await self.transport.deadLetter(delivery, error: reason) }
             logger.error("message dead-lettered: its leases lapsed", metadata: metadata)
             return .deadLettered
         }
@@ -269,16 +308,20 @@ public final class ConsumerRunner: Service {
             return applied ? .applied : .duplicate
         } catch {
             let description = String(describing: error)
-            if error is any PermanentMessageError || envelope.attempt >= subscription.retry.maxAttempts {
-                await settleSafely(delivery) { try await self.transport.deadLetter(delivery, error: description) }
-                logger.error("message dead-lettered", metadata: metadata.merging(["error": "\(description)"]) { $1 })
+            let failure: RetryPolicy.Failure =
+                error is any PermanentMessageError ? .permanent(description) : .transient(description)
+            switch subscription.retry.afterFailure(failure, attempt: envelope.attempt) {
+            case .retry(let delay):
+                await settleSafely(delivery) { try await self.transport.retry(delivery, after: delay, error: description) }
+                logger.warning(
+                    "message failed; retrying",
+                    metadata: metadata.merging(["error": "\(description)", "delay": "\(delay)"]) { $1 })
+                return .retried
+            case .deadLetter(let reason):
+                await settleSafely(delivery) { try await self.transport.deadLetter(delivery, error: reason) }
+                logger.error("message dead-lettered", metadata: metadata.merging(["error": "\(reason)"]) { $1 })
                 return .deadLettered
             }
-            let delay = subscription.retry.backoff.delay(attempt: envelope.attempt - 1)
-            await settleSafely(delivery) { try await self.transport.retry(delivery, after: delay, error: description) }
-            logger.warning(
-                "message failed; retrying", metadata: metadata.merging(["error": "\(description)", "delay": "\(delay)"]) { $1 })
-            return .retried
         }
     }
 

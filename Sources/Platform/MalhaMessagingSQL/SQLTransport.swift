@@ -257,9 +257,9 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
         -> [Delivery]
     {
         let now = clock.now().epochMilliseconds
-        let leasedUntil = now + Int64(lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000)
+        let leasedUntil = now + lease.milliseconds
         let token = UUID().uuidString.lowercased()
-        let lock = store.backend == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
+        let lock = RowLock.forUpdateSkipLocked.clause(for: store.backend)
         // Most polls find nothing: ask with a read first, so an empty poll never takes the writer
         // (on SQLite the bus's one writer is shared by every publish, receive and acknowledgement).
         let ready = try await store.read { db in
@@ -337,7 +337,7 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
     public func retry(_ delivery: Delivery, after delay: Duration, error: String) async throws -> Bool {
         let (seq, token) = try Self.parse(delivery.receipt)
         let now = clock.now()
-        let availableAt = now.addingTimeInterval(Self.seconds(delay)).epochMilliseconds
+        let availableAt = now.adding(delay).epochMilliseconds
         let history = delivery.history + [AttemptRecord(attempt: delivery.envelope.attempt, at: now, error: error)]
         let rows = try await store.transaction { db in
             try await db.raw(
@@ -545,9 +545,5 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
 
     static func json(_ attempts: [AttemptRecord]) throws -> String {
         String(decoding: try MessageCoding.encoder.encode(attempts), as: UTF8.self)
-    }
-
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -245,7 +245,7 @@ public enum DocsPage {
     }
 
     /// An `id` made only of `[A-Za-z0-9_.-]`, so it needs no escaping anywhere.
-    static func anchor(_ kind: String, _ name: String) -> String {
+    public static func anchor(_ kind: String, _ name: String) -> String {
         let safe = name.unicodeScalars.map { scalar -> String in
             scalar.isASCII
                 && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "_.-".unicodeScalars.contains(scalar))

@@ -208,6 +208,14 @@ extension JSONSchema {
         return schema
     }
 
+    /// Exactly this value (`const`).
+    public static func constant(_ value: JSONValue, description: String? = nil) -> JSONSchema {
+        var schema = JSONSchema()
+        schema.constValue = value
+        schema.description = description
+        return schema
+    }
+
     public static func anyOf(_ schemas: [JSONSchema], description: String? = nil) -> JSONSchema {
         var schema = JSONSchema()
         schema.anyOf = schemas

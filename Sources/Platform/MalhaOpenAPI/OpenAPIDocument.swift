@@ -236,3 +236,17 @@ public enum OpenAPIDocumentError: Error, Sendable, Hashable, CustomStringConvert
         }
     }
 }
+
+extension OpenAPIDocument {
+    /// A service's document, declared in code as a static value: a document that cannot be built
+    /// (a type whose schema cannot be derived, a dangling reference) is a programming error, so
+    /// it stops the process at first use with the reason, and the test that builds every
+    /// service's document fails on it before anything ships.
+    public static func declaring(_ build: () throws -> OpenAPIDocument) -> OpenAPIDocument {
+        do {
+            return try build()
+        } catch {
+            preconditionFailure("OpenAPI document: \(error)")
+        }
+    }
+}

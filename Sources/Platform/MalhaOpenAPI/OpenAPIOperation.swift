@@ -37,6 +37,10 @@ extension OpenAPIDocument {
         public static let bearer = Security(schemes: ["bearer"])
         /// `Authorization: Basic …` (OAuth client credentials).
         public static let basic = Security(schemes: ["basic"])
+        /// `X-Registry-Token`: the shared secret service instances register with.
+        public static let registryToken = Security(schemes: ["registryToken"])
+        /// Both at once (a bearer token and the registry token, say).
+        public func and(_ other: Security) -> Security { Security(schemes: schemes + other.schemes) }
         /// No credentials: listed next to another, it makes that one optional.
         public static let anonymous = Security(schemes: [])
 
@@ -44,6 +48,7 @@ extension OpenAPIDocument {
         static let schemeObjects: [String: JSONValue] = [
             "bearer": ["type": "http", "scheme": "bearer", "bearerFormat": "JWT"],
             "basic": ["type": "http", "scheme": "basic"],
+            "registryToken": ["type": "apiKey", "in": "header", "name": "X-Registry-Token"],
         ]
     }
 

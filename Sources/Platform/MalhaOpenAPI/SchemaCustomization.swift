@@ -8,10 +8,15 @@ public protocol OpenAPISchemaProviding {
     static var openAPISchema: JSONSchema { get }
     /// The component the schema is registered under; nil (the default) writes it inline.
     static var openAPIComponentName: String? { get }
+    /// A value the derivation hands to the initializer of a type holding this one. Nil (the
+    /// default): made by running this type's `init(from:)` on placeholders, which a type whose
+    /// decoder refuses anything but well-formed input (a policy string) cannot survive.
+    static var openAPIPlaceholder: Self? { get }
 }
 
 extension OpenAPISchemaProviding {
     public static var openAPIComponentName: String? { nil }
+    public static var openAPIPlaceholder: Self? { nil }
 }
 
 /// A type whose derived schema is refined rather than re-declared: bounds, enums, descriptions

@@ -71,7 +71,9 @@ final class DerivationContext {
         }
         if let provider = T.self as? any OpenAPISchemaProviding.Type {
             let schema = try provided(provider, codingPath: codingPath)
-            return (schema, needsValue ? try placeholder(T.self, codingPath: codingPath) : nil)
+            guard needsValue else { return (schema, nil) }
+            if let given = provider.openAPIPlaceholder as? T { return (schema, given) }
+            return (schema, try placeholder(T.self, codingPath: codingPath))
         }
         if let scalar = Scalar.of(T.self) {
             return (scalar.schema, scalar.value as? T)

@@ -114,7 +114,7 @@ public struct RegistryRegistrar: Service {
         guard let baseURL = try? await cancelWhenGracefulShutdown({ try await runtime.boundAddress.baseURL() }) else {
             return
         }
-        let ttlSeconds = Int(max(1, ttl.components.seconds))
+        let ttlSeconds = Int(max(1, ttl.secondsRoundedUp))
         let registration = RegistryClient.Registration(
             id: runtime.descriptor.instanceID, service: runtime.descriptor.name, version: runtime.descriptor.version,
             baseURL: baseURL, healthURL: baseURL + "/health/ready", routes: routes, ttlSeconds: ttlSeconds)

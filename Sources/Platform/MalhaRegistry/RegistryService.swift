@@ -5,6 +5,7 @@ import Logging
 import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
+import MalhaOpenAPI
 import MalhaStore
 import ServiceLifecycle
 
@@ -27,22 +28,38 @@ public enum RegistryService {
     public static let name = "registry"
     public static let routeRules: [RouteRule] = [.roles([Role.admin], "/v1/registry")]
 
-    public static let openAPI = OpenAPIDocument(
-        title: "Malha registry", version: MalhaVersion.current,
-        operations: [
-            .init(
-                "POST", "/v1/registry/instances", "Register (or re-register) an instance", access: .service,
-                request: "InstanceRegistration", responses: [201: "Registered", 401: "No registry token", 422: "Invalid"]),
-            .init(
-                "GET", "/v1/registry/instances", "List live instances", access: .admin,
-                responses: [200: "Instances", 401: "Unauthenticated", 403: "Not an admin"]),
-            .init(
-                "PUT", "/v1/registry/instances/{id}/lease", "Renew a lease", access: .service,
-                responses: [200: "Renewed", 404: "Unknown or lapsed: register again"]),
-            .init(
-                "DELETE", "/v1/registry/instances/{id}", "Deregister", access: .service,
-                responses: [204: "Removed", 404: "Unknown"]),
-        ])
+    /// The gateway view: `/v1/registry` needs an admin's token at the gateway, and registering,
+    /// renewing and deregistering need the registry token as well (instances call the registry
+    /// directly, with the token only).
+    public static let openAPI = OpenAPIDocument.declaring {
+        let instance = OpenAPIDocument.Security.bearer.and(.registryToken)
+        let id = OpenAPIDocument.Parameter.path("id", .string(length: 1...64), description: "The instance id")
+        return try OpenAPIDocument(
+            service: name, title: "Malha registry", version: MalhaVersion.current,
+            operations: [
+                .post(
+                    "/v1/registry/instances", "Register (or re-register) an instance", access: .admin, security: [instance],
+                    body: .json(InstanceRegistration.self),
+                    responses: [.created(ServiceInstance.self, headers: []), .problem(401, "No or a wrong registry token")]),
+                .get(
+                    "/v1/registry/instances", "List live instances", access: .admin,
+                    responses: [.ok(InstanceList.self, "Every instance whose lease is live")]),
+                .put(
+                    "/v1/registry/instances/{id}/lease", "Renew a lease", access: .admin, security: [instance],
+                    parameters: [
+                        id, .query("ttl_seconds", .integer(1...300).defaulting(10), description: "The new lease, from now"),
+                    ],
+                    responses: [
+                        .status(200, "Renewed"), .problem(401, "No or a wrong registry token"),
+                        .problem(404, "Unknown or lapsed: register again"), .problem(422, "ttl_seconds out of range"),
+                    ]),
+                .delete(
+                    "/v1/registry/instances/{id}", "Deregister", access: .admin, security: [instance], parameters: [id],
+                    responses: [
+                        .noContent("Removed"), .problem(401, "No or a wrong registry token"), .problem(404, "Unknown"),
+                    ]),
+            ])
+    }
 
     public static let migrations = RegistryRepository.migrations
 
@@ -81,7 +98,7 @@ public enum RegistryService {
     }
 }
 
-struct InstanceRegistration: Decodable {
+struct InstanceRegistration: Decodable, OpenAPISchemaAnnotating {
     var id: String
     var service: String
     var version: String
@@ -96,6 +113,19 @@ struct InstanceRegistration: Decodable {
         case healthURL = "health_url"
         case ttlSeconds = "ttl_seconds"
     }
+
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .property("id", .length(1...64)),
+        .property("service", .pattern("^[a-z0-9-]{1,64}$")),
+        .property("version", .length(1...64)),
+        .property("base_url", .maxLength(512), .pattern(urlPattern)),
+        .property("health_url", .maxLength(512), .pattern(urlPattern)),
+        .property("ttl_seconds", .range(1...300)),
+        .property("routes", .items(0...100)),
+    ]
+
+    /// What `validate` accepts as a URL: http(s), a host, an optional port and path.
+    static let urlPattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$"
 
     func validate() throws {
         var errors: [Problem.FieldError] = []
@@ -119,15 +149,12 @@ struct InstanceRegistration: Decodable {
             if !route.prefix.hasPrefix("/") || route.prefix.count > 256 {
                 errors.append(.init(field: "routes[\(index)].prefix", message: "must start with / (at most 256 characters)"))
             }
-            if !(route.policy == "public" || route.policy == "authenticated" || route.policy.hasPrefix("roles:")) {
-                errors.append(.init(field: "routes[\(index)].policy", message: "must be public, authenticated or roles:<role,…>"))
-            }
         }
         if !errors.isEmpty { throw Problem.validation(errors) }
     }
 }
 
-struct InstanceList: ResponseEncodable {
+struct InstanceList: ResponseEncodable, Decodable {
     var items: [ServiceInstance]
 }
 
@@ -175,8 +202,14 @@ struct RegistryRoutes: Sendable {
     @Sendable func renew(request: Request, context: ServiceRequestContext) async throws -> Response {
         try authorize(request, context: context, allowAdmin: false)
         let id = try context.parameters.require("id")
-        let ttl = request.uri.queryParameters.get("ttl_seconds", as: Int.self) ?? 10
-        guard (1...300).contains(ttl) else { throw Problem.validation(field: "ttl_seconds", "must be 1 to 300") }
+        var ttl = 10
+        if let raw = request.uri.queryParameters["ttl_seconds"] {
+            // Strict: `ttl_seconds=abc` is refused, not read as the default.
+            guard let value = Int(raw), (1...300).contains(value) else {
+                throw Problem.validation(field: "ttl_seconds", "must be 1 to 300")
+            }
+            ttl = value
+        }
         let now = clock.now()
         guard try await repository.renew(id: id, now: now, until: now.addingTimeInterval(Double(ttl))) else {
             throw Problem(

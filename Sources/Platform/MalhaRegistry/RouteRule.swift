@@ -1,16 +1,20 @@
+public import MalhaIdentity
+public import MalhaOpenAPI
+
 /// A public route a service instance serves, as it declares it to the registry and the gateway
 /// enforces it: the longest matching `prefix` wins, then the first rule whose `methods` include
 /// the request's method (nil = every method).
 ///
-/// `policy` is `public`, `authenticated`, or `roles:<role>[,<role>…]` (any one of them).
+/// `policy` travels as `public`, `authenticated`, or `roles:<role>[,<role>…]` (any one of them);
+/// a rule with any other policy does not decode, so its registration is refused (422).
 public struct RouteRule: Codable, Sendable, Hashable {
     public var prefix: String
     public var methods: [String]?
-    public var policy: String
+    public var policy: AccessPolicy
     /// Upstream timeout for this route in milliseconds (gateway default when nil).
     public var timeoutMilliseconds: Int?
 
-    public init(prefix: String, methods: [String]? = nil, policy: String, timeoutMilliseconds: Int? = nil) {
+    public init(prefix: String, methods: [String]? = nil, policy: AccessPolicy, timeoutMilliseconds: Int? = nil) {
         self.prefix = prefix
         self.methods = methods?.map { $0.uppercased() }
         self.policy = policy
@@ -23,14 +27,30 @@ public struct RouteRule: Codable, Sendable, Hashable {
     }
 
     public static func `public`(_ prefix: String, methods: [String]? = nil) -> RouteRule {
-        RouteRule(prefix: prefix, methods: methods, policy: "public")
+        RouteRule(prefix: prefix, methods: methods, policy: .public)
     }
 
     public static func authenticated(_ prefix: String, methods: [String]? = nil) -> RouteRule {
-        RouteRule(prefix: prefix, methods: methods, policy: "authenticated")
+        RouteRule(prefix: prefix, methods: methods, policy: .authenticated)
     }
 
     public static func roles(_ roles: [String], _ prefix: String, methods: [String]? = nil) -> RouteRule {
-        RouteRule(prefix: prefix, methods: methods, policy: "roles:" + roles.joined(separator: ","))
+        RouteRule(prefix: prefix, methods: methods, policy: .anyRole(Set(roles)))
     }
+}
+
+extension AccessPolicy: OpenAPISchemaProviding {
+    public static var openAPISchema: JSONSchema {
+        .string(pattern: "^(public|authenticated|roles:[^,]+(,[^,]+)*)$", description: "Who may call the route")
+    }
+
+    public static var openAPIPlaceholder: AccessPolicy? { .public }
+}
+
+extension RouteRule: OpenAPISchemaAnnotating {
+    public static let openAPIAnnotations: [SchemaAnnotation] = [
+        .property("prefix", .pattern("^/"), .maxLength(256), .description("The path prefix; the longest match wins")),
+        .property("methods", .description("The methods the rule applies to (absent: every method)")),
+        .property("timeout_ms", .description("Upstream timeout in milliseconds (absent: the gateway's default)")),
+    ]
 }

@@ -105,8 +105,8 @@ public struct ServiceConfigReader: Sendable {
     /// A duration given in milliseconds (`…-ms` keys), at least `minimum`.
     public func milliseconds(_ key: String, default defaultValue: Duration, atLeast minimum: Duration = .zero) throws -> Duration
     {
-        let minimumMilliseconds = Int(minimum.nanoseconds / 1_000_000)
-        let value = try int(key, default: Int(defaultValue.nanoseconds / 1_000_000), in: minimumMilliseconds...Int(Int32.max))
+        let minimumMilliseconds = Int(minimum.milliseconds)
+        let value = try int(key, default: Int(defaultValue.milliseconds), in: minimumMilliseconds...Int(Int32.max))
         return .milliseconds(value)
     }
 

@@ -5,6 +5,7 @@ public import MalhaCore
 public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
+public import MalhaOpenAPI
 public import MalhaRegistry
 public import MalhaStore
 public import ServiceLifecycle
@@ -40,6 +41,7 @@ public protocol ServiceDeclaration {
     static var portOffset: Int { get }
     /// What the gateway routes to it, and with which policy.
     static var routeRules: [RouteRule] { get }
+    /// What it serves at `/openapi.json`, derived from the types its handlers decode and encode.
     static var openAPI: OpenAPIDocument { get }
     /// Its own tables' migrations.
     static var migrations: [Migration] { get }

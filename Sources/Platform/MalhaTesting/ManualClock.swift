@@ -14,9 +14,7 @@ public final class ManualClock: WallClock {
 
     /// Moves the clock forward (or back, with a negative duration).
     public func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        let interval = Double(seconds) + Double(attoseconds) / 1e18
-        current.withLock { $0 = $0.addingTimeInterval(interval) }
+        current.withLock { $0 = $0.adding(duration) }
     }
 
     public func set(_ date: Date) {

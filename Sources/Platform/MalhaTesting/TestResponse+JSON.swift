@@ -1,6 +1,7 @@
 public import Foundation
 public import HummingbirdTesting
 public import MalhaHTTP
+public import MalhaOpenAPI
 
 extension TestResponse {
     /// The body as `type`, read with the services' own JSON conventions (snake_case keys spelled

@@ -5,6 +5,7 @@ public import MalhaCore
 public import MalhaHTTP
 public import MalhaIdentity
 import MalhaMessaging
+public import MalhaOpenAPI
 public import MalhaRegistry
 public import MalhaService
 import MalhaStore
@@ -34,36 +35,79 @@ public enum CatalogService: ServiceDeclaration {
         .roles([Role.admin], "/v1/products", methods: ["POST", "PUT", "DELETE"]),
     ]
 
-    public static let openAPI = OpenAPIDocument(
-        title: "Malha Catalog (TechStore)",
-        version: MalhaVersion.current,
-        operations: [
-            .init("GET", "/v1/categories", "List categories", responses: [200: "Every category"]),
-            .init(
-                "POST", "/v1/categories", "Create a category", access: .admin, request: "CategoryRequest",
-                responses: [201: "The category", 401: "No token", 403: "Not an admin", 409: "Slug taken", 422: "Invalid"]),
-            .init(
-                "GET", "/v1/products",
-                "Search products (q, category, min_price, max_price, in_stock, sort, limit, cursor)",
-                responses: [200: "{items, next_cursor}", 400: "Invalid cursor", 422: "Invalid parameter"]),
-            .init(
-                "GET", "/v1/products/{id}", "A product (ETag; If-None-Match answers 304)",
-                responses: [200: "The product", 304: "Not modified", 404: "No such product"]),
-            .init(
-                "POST", "/v1/products", "Create a product", access: .admin, request: "ProductRequest",
-                responses: [201: "The product", 401: "No token", 403: "Not an admin", 409: "SKU taken", 422: "Invalid"]),
-            .init(
-                "PUT", "/v1/products/{id}", "Replace a product's descriptive fields", access: .admin,
-                request: "ProductRequest",
-                responses: [200: "The product", 404: "No such product", 409: "SKU taken", 422: "Invalid"]),
-            .init(
-                "DELETE", "/v1/products/{id}", "Deactivate a product (soft delete)", access: .admin,
-                responses: [204: "Deactivated", 404: "No such product"]),
-            .init(
-                "POST", "/v1/products/{id}/stock-adjustments", "Adjust on-hand stock, recorded as a movement",
-                access: .admin, request: "StockAdjustmentRequest",
-                responses: [201: "The movement and new stock", 404: "No such product", 409: "Insufficient stock", 422: "Invalid"]),
-        ])
+    public static let openAPI = OpenAPIDocument.declaring {
+        try OpenAPIDocument(
+            service: name, title: "Malha Catalog (TechStore)", version: MalhaVersion.current,
+            operations: [
+                .get(
+                    "/v1/categories", "List categories", security: optionalBearer,
+                    responses: [.ok(CategoryListResponse.self, "Every category"), invalidToken]),
+                .post(
+                    "/v1/categories", "Create a category", access: .admin, body: .json(CategoryRequest.self),
+                    responses: [
+                        .created(Category.self, "The category"), .problem(409, "slug_taken"),
+                        .problem(422, "Invalid slug or name"),
+                    ]),
+                .get(
+                    "/v1/products", "Search active products", security: optionalBearer,
+                    parameters: [
+                        .query("q", .string(maxLength: 200), description: "Text in the name or description"),
+                        .query("category", .string(), description: "A category id or slug"),
+                        .query("min_price", .integer(0...Int64(ProductRules.maxPriceCents)), description: "Cents, inclusive"),
+                        .query(
+                            "max_price", .integer(0...Int64(ProductRules.maxPriceCents)),
+                            description: "Cents, inclusive (not below min_price)"),
+                        .query("in_stock", CatalogSchemas.queryBoolean, description: "Only products with units available"),
+                        .query("sort", ProductSort.self, description: "Default: name"),
+                        .query("limit", .integer(1...Int64(ProductQuery.maxLimit)).defaulting(20)),
+                        .query(
+                            "cursor", .string(length: 1...2048, pattern: "^[A-Za-z0-9_-]+$"),
+                            description: "The previous page's next_cursor, with the same sort"),
+                    ],
+                    responses: [
+                        .page(of: Product.self), .problem(400, "invalid_cursor: not one issued for this sort order"),
+                        invalidToken, .problem(422, "Invalid parameter (errors names each)"),
+                    ]),
+                .get(
+                    "/v1/products/{id}", "A product (inactive ones only for administrators)", security: optionalBearer,
+                    parameters: [.path("id", UUID.self, description: "The product's id (anything else is 404)")],
+                    ifNoneMatch: true,
+                    responses: [
+                        .ok(Product.self, headers: [.etag]), invalidToken, .problem(404, "No such product (or inactive)"),
+                    ]),
+                .post(
+                    "/v1/products", "Create a product", access: .admin, body: .json(ProductRequest.self),
+                    responses: [
+                        .created(Product.self, "The product"), .problem(409, "sku_taken"),
+                        .problem(422, "Invalid field, or an unknown category_id"),
+                    ]),
+                .put(
+                    "/v1/products/{id}", "Replace a product's descriptive fields", access: .admin,
+                    parameters: [.path("id", UUID.self)], body: .json(ProductRequest.self),
+                    responses: [
+                        .ok(Product.self, "The product"), .problem(404, "No such product"), .problem(409, "sku_taken"),
+                        .problem(422, "Invalid field, or an unknown category_id"),
+                    ]),
+                .delete(
+                    "/v1/products/{id}", "Deactivate a product (soft delete)", access: .admin,
+                    parameters: [.path("id", UUID.self)],
+                    responses: [.noContent("Deactivated"), .problem(404, "No such product")]),
+                .post(
+                    "/v1/products/{id}/stock-adjustments", "Adjust on-hand stock, recorded as a movement", access: .admin,
+                    parameters: [.path("id", UUID.self)], body: .json(StockAdjustmentRequest.self),
+                    responses: [
+                        .created(StockAdjustmentResponse.self, "The movement and the new stock", headers: []),
+                        .problem(404, "No such product"),
+                        .problem(409, "insufficient_stock: on hand would fall below zero or below what is reserved"),
+                        .problem(422, "Invalid delta or reason"),
+                    ]),
+            ])
+    }
+
+    /// Public reads take a token too (administrators see inactive products); a bad one is refused.
+    private static let optionalBearer: [OpenAPIDocument.Security] = [.anonymous, .bearer]
+    private static let invalidToken = OpenAPIDocument.ResponseSpec.problem(
+        401, "An Authorization header that is not a valid bearer token (none is needed)")
 
     public static var migrations: [Migration] { CatalogMigrations.all }
 

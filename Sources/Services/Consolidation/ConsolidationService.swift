@@ -7,6 +7,7 @@ public import MalhaCore
 public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
+public import MalhaOpenAPI
 public import MalhaRegistry
 public import MalhaService
 public import MalhaStore
@@ -51,38 +52,70 @@ public enum ConsolidationService: ServiceDeclaration {
         .roles([Role.finance, Role.admin], "/v1/admin/consolidation"),
     ]
 
-    public static let openAPI = OpenAPIDocument(
-        title: "Malha Consolidation (cash flow)",
-        version: MalhaVersion.current,
-        operations: [
-            .init(
-                "GET", "/v1/accounts/{id}/balances/{date}",
-                "The account's balance on a business day (opening, credits, debits, net, closing, entry count, "
-                    + "freshness); ETag, If-None-Match → 304",
-                access: .authenticated,
-                responses: [
-                    200: "The day", 304: "Not modified", 401: "No token", 404: "No such account (or not yours)",
-                    422: "invalid_date",
-                ]),
-            .init(
-                "GET", "/v1/accounts/{id}/balances",
-                "Every day from `from` to `to` (YYYY-MM-DD, inclusive, at most 366 days), quiet days carried forward",
-                access: .authenticated,
-                responses: [
-                    200: "{account_id, currency, from, to, days, freshness}", 304: "Not modified", 401: "No token",
-                    404: "No such account (or not yours)", 422: "invalid_date, invalid_range or range_too_large",
-                ]),
-            .init(
-                "POST", "/v1/admin/consolidation/rebuild",
-                "Verify (verify: true, nothing written) or rebuild an account's balances from the ledger: "
-                    + "{account_id, date | from, to, verify}",
-                access: .finance, request: "RebuildRequest",
-                responses: [
-                    200: "The report: consistent, differences, missing and unexpected entries, repaired",
-                    401: "No token", 403: "Not finance or admin", 404: "No such account in the ledger",
-                    422: "Invalid account id or dates", 502: "The ledger could not be read",
-                ]),
-        ])
+    public static let openAPI = OpenAPIDocument.declaring {
+        try OpenAPIDocument(
+            service: name, title: "Malha Consolidation (cash flow)", version: MalhaVersion.current,
+            description: "Daily balances per account and business day, built from the ledger's events. Balances are "
+                + "visible to the account's owner, finance and administrators; to anyone else the account does not "
+                + "exist (404).",
+            operations: [
+                .get(
+                    "/v1/accounts/{id}/balances/{date}", "The account's balance on a business day",
+                    description: "Opening, credits, debits, net, closing and entry count, with freshness saying how "
+                        + "complete they are.", access: .authenticated,
+                    parameters: [
+                        accountID,
+                        .path("date", .string(format: .date), description: "The business day, YYYY-MM-DD (422 invalid_date)"),
+                    ], ifNoneMatch: true,
+                    responses: [
+                        .ok(BalanceOfDay.self, "The day", headers: [.etag, privateNoCache]),
+                        .problem(404, "No such account (or not yours)"),
+                        .problem(422, "invalid_date: not a real day written YYYY-MM-DD"),
+                    ]),
+                .get(
+                    "/v1/accounts/{id}/balances", "Every day of a range, quiet days carried forward",
+                    access: .authenticated,
+                    parameters: [
+                        accountID,
+                        .query(
+                            "from", .string(format: .date), required: true,
+                            description: "First business day, YYYY-MM-DD, inclusive"),
+                        .query(
+                            "to", .string(format: .date), required: true,
+                            description: "Last business day, inclusive: not before from, at most "
+                                + "\(ConsolidationRoutes.maxRangeDays) days in all"),
+                    ], ifNoneMatch: true,
+                    responses: [
+                        .ok(BalanceRange.self, "The days", headers: [.etag, privateNoCache]),
+                        .problem(404, "No such account (or not yours)"),
+                        .problem(
+                            422,
+                            "invalid_date (from or to missing or not a real day), invalid_range (from after to) or "
+                                + "range_too_large"),
+                    ]),
+                .post(
+                    "/v1/admin/consolidation/rebuild", "Verify or rebuild an account's balances from the ledger",
+                    description: "verify: true compares only; otherwise the consolidation is made to hold what the "
+                        + "ledger's entries say. The ledger is read with the caller's token.", access: .finance,
+                    body: .json(ConsolidationRoutes.RebuildRequest.self),
+                    responses: [
+                        .ok(RebuildReport.self, "The report"),
+                        .problem(404, "No such account in the ledger (or not readable with the caller's token)"),
+                        .problem(422, "validation_failed (account_id, dates, date with from/to) or invalid_range"),
+                        .problem(502, "ledger_unavailable: the ledger could not be read"),
+                        .problem(503, "ledger_not_configured: this instance has no ledger URL"),
+                    ]),
+            ])
+    }
+
+    /// Ids are UUIDs; anything else is answered like an unknown id (404).
+    private static let accountID = OpenAPIDocument.Parameter.path(
+        "id", UUID.self, description: "The ledger account id (a non-UUID is answered 404, like an unknown id)")
+
+    /// Balances are the caller's own: caches must revalidate (with If-None-Match) every time.
+    private static let privateNoCache = OpenAPIDocument.ResponseHeader(
+        "Cache-Control", .enumeration(["private, no-cache"]), required: true,
+        description: "Private to the caller; revalidate with If-None-Match before reuse")
 
     public static var migrations: [Migration] { ConsolidationMigrations.all }
 

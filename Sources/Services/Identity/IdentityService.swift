@@ -4,6 +4,7 @@ import Logging
 import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
+import MalhaOpenAPI
 import MalhaRegistry
 import MalhaStore
 import ServiceLifecycle
@@ -45,51 +46,108 @@ public enum IdentityService {
         .roles([Role.admin], "/v1/clients"),
     ]
 
-    public static let openAPI = OpenAPIDocument(
-        title: "Malha identity", version: MalhaVersion.current,
-        operations: [
-            .init(
-                "POST", "/v1/auth/register", "Create an account (role customer)", request: "RegisterRequest",
-                responses: [201: "The user", 400: "Malformed JSON", 409: "Email taken (email_taken)", 422: "Invalid fields"]),
-            .init(
-                "POST", "/v1/auth/login", "Log in with email and password", request: "LoginRequest",
-                responses: [
-                    200: "Access and refresh tokens", 401: "Invalid credentials", 422: "Invalid fields", 429: "Too many failures",
-                ]),
-            .init(
-                "POST", "/v1/auth/refresh", "Exchange a refresh token for a new pair (rotation)", request: "RefreshRequest",
-                responses: [200: "A new token pair", 401: "Invalid, expired or reused token (reuse revokes the family)"]),
-            .init(
-                "POST", "/v1/auth/logout", "Revoke the refresh token's family", request: "RefreshRequest",
-                responses: [204: "Logged out", 422: "Invalid fields"]),
-            .init(
-                "GET", "/v1/auth/me", "The calling user", access: .authenticated,
-                responses: [200: "The user", 401: "Unauthenticated"]),
-            .init(
-                "POST", "/v1/auth/keys/rotate", "Rotate the token signing key", access: .admin,
-                responses: [201: "The new key id", 401: "Unauthenticated", 403: "Not an admin"]),
-            .init(
-                "POST", "/v1/oauth/token", "OAuth 2.0 token endpoint (client_credentials)", request: "TokenRequest",
-                responses: [
-                    200: "An access token", 400: "invalid_request, unsupported_grant_type or invalid_scope",
-                    401: "invalid_client",
-                    415: "Unsupported media type",
-                ]),
-            .init("GET", "/.well-known/jwks.json", "Token verification keys (current and previous)", responses: [200: "JWKS"]),
-            .init("GET", "/.well-known/openid-configuration", "OpenID discovery", responses: [200: "Discovery document"]),
-            .init(
-                "GET", "/v1/users", "List users (limit, cursor)", access: .admin,
-                responses: [200: "A page of users", 401: "Unauthenticated", 403: "Not an admin", 422: "Bad limit or cursor"]),
-            .init(
-                "PUT", "/v1/users/{id}/roles", "Replace a user's roles", access: .admin, request: "RolesRequest",
-                responses: [
-                    200: "The user", 401: "Unauthenticated", 403: "Not an admin", 404: "Unknown user", 422: "Unknown role",
-                ]),
-            .init(
-                "POST", "/v1/clients", "Create a service client (secret shown once)", access: .admin,
-                request: "CreateClientRequest",
-                responses: [201: "The client and its secret", 401: "Unauthenticated", 403: "Not an admin", 422: "Invalid fields"]),
-        ])
+    public static let openAPI = OpenAPIDocument.declaring {
+        try OpenAPIDocument(
+            service: name, title: "Malha identity", version: MalhaVersion.current,
+            description: "Accounts, login with rotating refresh tokens, ES256 access tokens, JWKS and OpenID "
+                + "discovery, client-credentials tokens, role administration.",
+            operations: [
+                .post(
+                    "/v1/auth/register", "Create an account (role customer)", body: .json(RegisterRequest.self),
+                    responses: [
+                        .created(UserResponse.self, "The user", headers: []), badBearer,
+                        .problem(409, "email_taken: an account with this email exists"),
+                        .problem(422, "validation_failed: invalid email, password or name"),
+                    ]),
+                .post(
+                    "/v1/auth/login", "Log in with email and password", body: .json(LoginRequest.self),
+                    responses: [
+                        .ok(TokenPair.self, "Access and refresh tokens"),
+                        .problem(401, "invalid_credentials (or an Authorization header that is not a valid bearer token)"),
+                        .problem(422, "validation_failed: email or password too long"),
+                        .problem(429, "Too many failed logins for the account or the address: retry after Retry-After"),
+                    ]),
+                .post(
+                    "/v1/auth/refresh", "Exchange a refresh token for a new pair (rotation)", body: .json(RefreshRequest.self),
+                    responses: [
+                        .ok(TokenPair.self, "A new token pair; the old refresh token is spent"),
+                        .problem(
+                            401,
+                            "invalid_refresh_token: unknown, expired, revoked or reused (a reuse revokes the family)"),
+                        .problem(422, "validation_failed: refresh_token too long"),
+                    ]),
+                .post(
+                    "/v1/auth/logout", "Revoke the refresh token's family",
+                    description: "Idempotent: an unknown or already revoked token is logged out too.",
+                    body: .json(RefreshRequest.self),
+                    responses: [
+                        .noContent("Logged out"), badBearer, .problem(422, "validation_failed: refresh_token too long"),
+                    ]),
+                .get(
+                    "/v1/auth/me", "The calling user", access: .authenticated,
+                    responses: [.ok(UserResponse.self, "The user"), .problem(404, "The token's user no longer exists")]),
+                .post(
+                    "/v1/auth/keys/rotate", "Rotate the token signing key",
+                    description: "The new key signs from now on; the previous one still verifies, the one before it "
+                        + "is retired.", access: .admin,
+                    responses: [.created(RotatedKey.self, "The new key id", headers: [])]),
+                .post(
+                    "/v1/oauth/token", "OAuth 2.0 token endpoint (client_credentials)",
+                    description: "Client credentials by HTTP Basic (RFC 6749 §2.3.1) or in the body.",
+                    security: [.basic, .anonymous], body: .form(OAuthTokenRequest.self, orJSON: true),
+                    responses: [
+                        .ok(ClientTokenResponse.self, "An access token", headers: [noStore]),
+                        .problem(400, "invalid_request, unsupported_grant_type, invalid_scope or malformed_json"),
+                        .problem(
+                            401, "invalid_client: unknown client, wrong secret, or an Authorization header that is not Basic"),
+                        .problem(415, "Neither application/x-www-form-urlencoded nor application/json"),
+                        .problem(422, "validation_failed: a JSON member that is not a string"),
+                    ]),
+                .get(
+                    "/.well-known/jwks.json", "Token verification keys (current and previous)",
+                    responses: [
+                        .ok(JWKSDocument.self, "The JWKS (RFC 7517)", headers: [publicMaxAge60]), badBearer,
+                    ]),
+                .get(
+                    "/.well-known/openid-configuration", "OpenID discovery",
+                    responses: [.ok(OpenIDConfiguration.self, "The discovery document"), badBearer]),
+                .get(
+                    "/v1/users", "List users, oldest first", access: .admin,
+                    parameters: [
+                        .query("limit", .integer(1...100).defaulting(50)),
+                        .query(
+                            "cursor", .string(length: 1...64),
+                            description: "The previous page's next_cursor (a user id)"),
+                    ],
+                    responses: [.page(of: UserResponse.self), .problem(422, "validation_failed: bad limit or cursor")]),
+                .put(
+                    "/v1/users/{id}/roles", "Replace a user's roles", access: .admin,
+                    parameters: [.path("id", description: "The user id")], body: .json(RolesRequest.self),
+                    responses: [
+                        .ok(UserResponse.self, "The user with the new roles"), .problem(404, "No such user"),
+                        .problem(422, "validation_failed: no role, too many, or an unknown one"),
+                    ]),
+                .post(
+                    "/v1/clients", "Create a service client (its secret is shown once)", access: .admin,
+                    body: .json(CreateClientRequest.self),
+                    responses: [
+                        .created(CreatedClient.self, "The client and its secret", headers: []),
+                        .problem(422, "validation_failed: invalid name, scopes or roles"),
+                    ]),
+            ])
+    }
+
+    /// Public routes sit behind bearer authentication too: a token is optional there, but one
+    /// that is sent must be valid.
+    private static let badBearer = OpenAPIDocument.ResponseSpec.problem(
+        401, "An Authorization header that is not a valid bearer token (none is needed)")
+
+    private static let noStore = OpenAPIDocument.ResponseHeader(
+        "Cache-Control", .enumeration(["no-store"]), required: true, description: "Token responses are never cached")
+
+    private static let publicMaxAge60 = OpenAPIDocument.ResponseHeader(
+        "Cache-Control", .enumeration(["public, max-age=60"]), required: true,
+        description: "Keys may be cached for a minute")
 
     public static let migrations: [Migration] = IdentityMigrations.all
 

@@ -6,6 +6,7 @@ public import MalhaCore
 public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
+public import MalhaOpenAPI
 public import MalhaRegistry
 public import MalhaService
 public import MalhaStore
@@ -35,63 +36,111 @@ public enum LedgerService: ServiceDeclaration {
         .authenticated("/v1/entries"),
     ]
 
-    public static let openAPI = OpenAPIDocument(
-        title: "Malha Ledger (cash flow)",
-        version: MalhaVersion.current,
-        operations: [
-            .init(
-                "POST", "/v1/accounts",
-                "Open a cash account owned by the caller (currency default BRL, timezone default "
-                    + "America/Sao_Paulo)",
-                access: .authenticated, request: "OpenAccountRequest",
-                responses: [
-                    201: "The account", 400: "Malformed JSON", 401: "No token", 415: "Not JSON",
-                    422: "Invalid name, currency or timezone",
-                ]),
-            .init(
-                "GET", "/v1/accounts",
-                "The caller's accounts, newest first (limit, cursor; finance and admin see all, owner_id filters)",
-                access: .authenticated,
-                responses: [
-                    200: "{items, next_cursor}", 400: "Invalid cursor", 401: "No token",
-                    403: "owner_id of someone else without the finance or admin role", 422: "Invalid limit or owner_id",
-                ]),
-            .init(
-                "GET", "/v1/accounts/{id}", "An account (its owner, finance or admin)", access: .authenticated,
-                responses: [200: "The account", 401: "No token", 404: "No such account (or not yours)"]),
-            .init(
-                "POST", "/v1/accounts/{id}/entries",
-                "Record a credit or debit (Idempotency-Key required; amount_cents a JSON integer 1…10^11)",
-                access: .authenticated, request: "RecordEntryRequest",
-                responses: [
-                    201: "The entry (Idempotent-Replayed: true on a replay)",
-                    400: "No or invalid Idempotency-Key; malformed JSON",
-                    401: "No token", 404: "No such account (or not yours)", 409: "The key's first request is still running",
-                    415: "Not JSON",
-                    422: "invalid_amount, validation_failed, or idempotency_key_reused (the key was used for another request)",
-                ]),
-            .init(
-                "GET", "/v1/accounts/{id}/entries",
-                "The account's entries by sequence (from, to: business dates inclusive; type; category; limit; cursor)",
-                access: .authenticated,
-                responses: [
-                    200: "{items, next_cursor}", 400: "Invalid cursor", 401: "No token", 404: "No such account (or not yours)",
-                    422: "Invalid filter or limit",
-                ]),
-            .init(
-                "GET", "/v1/entries/{id}", "An entry (its account's owner, finance or admin)", access: .authenticated,
-                responses: [200: "The entry", 401: "No token", 404: "No such entry (or not yours)"]),
-            .init(
-                "POST", "/v1/entries/{id}/reversal",
-                "Reverse an entry once: a new entry, opposite type, same amount (Idempotency-Key required; optional "
-                    + "description, occurred_at)",
-                access: .authenticated, request: "ReversalRequest",
-                responses: [
-                    201: "The reversal entry", 400: "No or invalid Idempotency-Key; malformed JSON", 401: "No token",
-                    404: "No such entry (or not yours)", 409: "already_reversed, or the key's first request still running",
-                    415: "Not JSON", 422: "cannot_reverse_a_reversal, validation_failed, idempotency_key_reused",
-                ]),
-        ])
+    public static let openAPI = OpenAPIDocument.declaring {
+        try OpenAPIDocument(
+            service: name, title: "Malha Ledger (cash flow)", version: MalhaVersion.current,
+            description: "Cash accounts and their append-only credit and debit entries, in integer cents. An account "
+                + "and its entries are visible to its owner, finance and administrators; to anyone else they do not "
+                + "exist (404).",
+            operations: [
+                .post(
+                    "/v1/accounts", "Open a cash account owned by the caller", access: .authenticated,
+                    body: .json(OpenAccountRequest.self),
+                    responses: [
+                        .created(LedgerAccount.self, "The account"),
+                        .problem(422, "validation_failed: invalid name, currency or timezone"),
+                    ]),
+                .get(
+                    "/v1/accounts", "The caller's accounts, newest first",
+                    description: "Finance and administrators see every account, or one owner's with owner_id; anyone "
+                        + "else may name only themselves.", access: .authenticated,
+                    parameters: [
+                        .query(
+                            "limit",
+                            .integer(1...Int64(AccountListQuery.maxLimit)).defaulting(
+                                .integer(Int64(AccountListQuery.defaultLimit)))),
+                        .query(
+                            "cursor", .string(format: .uuid),
+                            description: "The previous page's next_cursor (anything else: 400 invalid_cursor)"),
+                        .query(
+                            "owner_id", .string(length: 1...255),
+                            description: "One owner's accounts (at most 255 bytes of UTF-8); someone else's needs the "
+                                + "finance or admin role"),
+                    ],
+                    responses: [
+                        .page(of: LedgerAccount.self), .problem(400, "invalid_cursor"),
+                        .problem(403, "owner_id of someone else without the finance or admin role"),
+                        .problem(422, "validation_failed: invalid limit or owner_id"),
+                    ]),
+                .get(
+                    "/v1/accounts/{id}", "An account (its owner, finance or admin)", access: .authenticated,
+                    parameters: [accountID],
+                    responses: [.ok(LedgerAccount.self, "The account"), .problem(404, "No such account (or not yours)")]),
+                .post(
+                    "/v1/accounts/{id}/entries", "Record a credit or debit",
+                    description: "A retry with the same Idempotency-Key and body answers the first response again; "
+                        + "the entry, its event and the key's answer commit together.", access: .authenticated,
+                    parameters: [accountID], idempotencyKey: .required, body: .json(RecordEntryRequest.self),
+                    responses: [
+                        .created(
+                            LedgerEntry.self, "The entry (Idempotent-Replayed: true on a replay)",
+                            headers: [LedgerSchemas.entryLocation, .idempotentReplayed]),
+                        .problem(400, "idempotency_key_required, invalid_idempotency_key or malformed_json"),
+                        .problem(404, "No such account (or not yours)"),
+                        .problem(409, "idempotency_key_in_use: the key's first request is still running"),
+                        .problem(
+                            422,
+                            "invalid_amount, validation_failed, or idempotency_key_reused (the key was used for another "
+                                + "request)"),
+                    ]),
+                .get(
+                    "/v1/accounts/{id}/entries", "The account's entries by sequence", access: .authenticated,
+                    parameters: [
+                        accountID,
+                        .query("from", LedgerSchemas.businessDate, description: "First business date, inclusive"),
+                        .query("to", LedgerSchemas.businessDate, description: "Last business date, inclusive (not before from)"),
+                        .query("type", LedgerEntryType.self),
+                        .query(
+                            "category", .string(length: 1...EntryRules.maxCategoryLength, pattern: LedgerSchemas.notBlank),
+                            description: "Entries of this category (trimmed)"),
+                        .query(
+                            "limit",
+                            .integer(1...Int64(EntryListQuery.maxLimit)).defaulting(.integer(Int64(EntryListQuery.defaultLimit)))),
+                        .query(
+                            "cursor", .integer(minimum: 1),
+                            description: "The previous page's next_cursor (anything else: 400 invalid_cursor)"),
+                    ],
+                    responses: [
+                        .page(of: LedgerEntry.self), .problem(400, "invalid_cursor"),
+                        .problem(404, "No such account (or not yours)"),
+                        .problem(422, "validation_failed: invalid from, to, type, category or limit, or to before from"),
+                    ]),
+                .get(
+                    "/v1/entries/{id}", "An entry (its account's owner, finance or admin)", access: .authenticated,
+                    parameters: [entryID],
+                    responses: [.ok(LedgerEntry.self, "The entry"), .problem(404, "No such entry (or not yours)")]),
+                .post(
+                    "/v1/entries/{id}/reversal", "Reverse an entry once",
+                    description: "A new entry on the same account: the opposite type, the same amount. Idempotent "
+                        + "like recording.", access: .authenticated, parameters: [entryID], idempotencyKey: .required,
+                    body: .json(ReversalRequest.self, required: false),
+                    responses: [
+                        .created(
+                            LedgerEntry.self, "The reversal entry (Idempotent-Replayed: true on a replay)",
+                            headers: [LedgerSchemas.entryLocation, .idempotentReplayed]),
+                        .problem(400, "idempotency_key_required, invalid_idempotency_key or malformed_json"),
+                        .problem(404, "No such entry (or not yours)"),
+                        .problem(409, "already_reversed, or idempotency_key_in_use (the key's first request is running)"),
+                        .problem(422, "cannot_reverse_a_reversal, validation_failed or idempotency_key_reused"),
+                    ]),
+            ])
+    }
+
+    /// Ids are UUIDs; anything else is answered like an unknown id (404).
+    private static let accountID = OpenAPIDocument.Parameter.path(
+        "id", UUID.self, description: "The account id (a non-UUID is answered 404, like an unknown id)")
+    private static let entryID = OpenAPIDocument.Parameter.path(
+        "id", UUID.self, description: "The entry id (a non-UUID is answered 404, like an unknown id)")
 
     public static var migrations: [Migration] { LedgerMigrations.all }
 

@@ -6,6 +6,7 @@ public import MalhaCore
 public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
+public import MalhaOpenAPI
 public import MalhaRegistry
 public import MalhaService
 public import MalhaStore
@@ -60,32 +61,44 @@ public enum NotificationsService: ServiceDeclaration {
         .authenticated("/v1/notifications")
     ]
 
-    public static let openAPI = OpenAPIDocument(
-        title: "Malha Notifications (TechStore)",
-        version: MalhaVersion.current,
-        operations: [
-            .init(
-                "GET", "/v1/notifications",
-                "The caller's notifications with their delivery status, newest first (channel, limit, cursor; "
-                    + "user_id for administrators)",
-                access: .authenticated,
-                responses: [
-                    200: "{items, next_cursor}", 400: "Invalid cursor", 401: "No token",
-                    403: "user_id of someone else without the admin role", 422: "Invalid parameter",
-                ]),
-            .init(
-                "GET", "/v1/notifications/{id}", "One notification (the caller's own; any for administrators)",
-                access: .authenticated, responses: [200: "The notification", 401: "No token", 404: "No such notification"]),
-            .init(
-                "GET", "/v1/notifications/preferences",
-                "The caller's channel preferences (defaults: e-mail and push on, SMS off)", access: .authenticated,
-                responses: [200: "{email, sms, push}", 401: "No token"]),
-            .init(
-                "PUT", "/v1/notifications/preferences",
-                "Replace the caller's channel preferences (an omitted channel returns to its default)",
-                access: .authenticated, request: "NotificationPreferences",
-                responses: [200: "The stored preferences", 400: "Malformed JSON", 401: "No token", 422: "Invalid"]),
-        ])
+    public static let openAPI = OpenAPIDocument.declaring {
+        try OpenAPIDocument(
+            service: name, title: "Malha Notifications (TechStore)", version: MalhaVersion.current,
+            operations: [
+                .get(
+                    "/v1/notifications", "The caller's notifications with their delivery status, newest first",
+                    access: .authenticated,
+                    parameters: [
+                        .query("channel", NotificationChannel.self),
+                        .query("limit", .integer(1...Int64(NotificationListQuery.maxLimit)).defaulting(20)),
+                        .query("cursor", .string(format: .uuid), description: "The previous page's next_cursor"),
+                        .query(
+                            "user_id", .string(length: 1...NotificationEvent.maxIDLength),
+                            description: "Administrators: another user's notifications"),
+                    ],
+                    responses: [
+                        .page(of: NotificationRecord.self), .problem(400, "invalid_cursor"),
+                        .problem(403, "user_id of someone else without the admin role"),
+                        .problem(422, "Invalid channel, limit or user_id"),
+                    ]),
+                .get(
+                    "/v1/notifications/{id}", "One notification (the caller's own; any for administrators)",
+                    access: .authenticated,
+                    parameters: [.path("id", UUID.self, description: "The notification's id (anything else is 404)")],
+                    responses: [.ok(NotificationRecord.self, "The notification"), .problem(404, "No such notification")]),
+                .get(
+                    "/v1/notifications/preferences", "The caller's channel preferences (defaults: e-mail and push on, SMS off)",
+                    access: .authenticated, responses: [.ok(ChannelPreferences.self, "The preferences")]),
+                .put(
+                    "/v1/notifications/preferences",
+                    "Replace the caller's channel preferences (an omitted channel returns to its default)",
+                    access: .authenticated, body: .json(ChannelPreferences.self),
+                    responses: [
+                        .ok(ChannelPreferences.self, "The stored preferences"),
+                        .problem(422, "Invalid address, phone or device token"),
+                    ]),
+            ])
+    }
 
     public static var migrations: [Migration] { NotificationsMigrations.all }
 

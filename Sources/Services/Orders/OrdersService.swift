@@ -7,6 +7,7 @@ public import MalhaCore
 public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
+public import MalhaOpenAPI
 public import MalhaRegistry
 public import MalhaService
 public import MalhaStore
@@ -48,49 +49,84 @@ public enum OrdersService: ServiceDeclaration {
         .authenticated("/v1/orders"),
     ]
 
-    public static let openAPI = OpenAPIDocument(
-        title: "Malha Orders (TechStore)",
-        version: MalhaVersion.current,
-        operations: [
-            .init("GET", "/v1/cart", "The caller's cart", access: .authenticated, responses: [200: "The cart", 401: "No token"]),
-            .init(
-                "POST", "/v1/cart/items", "Add units of a product to the cart (priced from the catalog)",
-                access: .authenticated, request: "AddCartItemRequest",
-                responses: [
-                    200: "The cart", 401: "No token", 422: "Invalid, unknown product, cart full or mixed currencies",
-                    503: "Catalog unavailable",
-                ]),
-            .init(
-                "PUT", "/v1/cart/items/{product_id}", "Set a cart line's quantity", access: .authenticated,
-                request: "SetCartItemRequest", responses: [200: "The cart", 422: "Invalid", 503: "Catalog unavailable"]),
-            .init(
-                "DELETE", "/v1/cart/items/{product_id}", "Remove a product from the cart", access: .authenticated,
-                responses: [204: "Removed"]),
-            .init("DELETE", "/v1/cart", "Empty the cart", access: .authenticated, responses: [204: "Emptied"]),
-            .init(
-                "POST", "/v1/orders", "Check out the cart (Idempotency-Key required; optional payment_method)",
-                access: .authenticated, request: "CheckoutRequest",
-                responses: [
-                    201: "The order, pending while its saga runs", 400: "No or invalid Idempotency-Key",
-                    409: "Key in use by a running checkout, or cart prices changed",
-                    422: "Empty cart, products unavailable, key reused with another body", 503: "Catalog unavailable",
-                ]),
-            .init(
-                "GET", "/v1/orders", "The caller's orders, newest first (limit, cursor; admin: customer_id)",
-                access: .authenticated, responses: [200: "{items, next_cursor}", 400: "Invalid cursor", 422: "Invalid limit"]),
-            .init(
-                "GET", "/v1/orders/{id}", "An order (the caller's own; admin: any)", access: .authenticated,
-                responses: [200: "The order", 404: "No such order of the caller's"]),
-            .init(
-                "POST", "/v1/orders/{id}/cancel", "Cancel an order before confirmation", access: .authenticated,
-                responses: [
-                    200: "Already cancelling or cancelled", 202: "Cancelling (compensations running)",
-                    404: "No such order of the caller's", 409: "Confirmed or confirming",
-                ]),
-            .init(
-                "GET", "/v1/orders/{id}/transitions", "Every input offered to the order's saga and its outcome",
-                access: .admin, responses: [200: "{items}", 404: "No such order"]),
-        ])
+    public static let openAPI = OpenAPIDocument.declaring {
+        try OpenAPIDocument(
+            service: name, title: "Malha Orders (TechStore)", version: MalhaVersion.current,
+            operations: [
+                .get("/v1/cart", "The caller's cart", access: .authenticated, responses: [.ok(CartView.self, "The cart")]),
+                .post(
+                    "/v1/cart/items", "Add units of a product to the cart (priced from the catalog)", access: .authenticated,
+                    body: .json(AddCartItemRequest.self),
+                    responses: [
+                        .ok(CartView.self, "The cart"),
+                        .problem(422, "Invalid, product_unavailable, cart_full (100 products) or mixed_currencies"),
+                        catalogUnavailable,
+                    ]),
+                .put(
+                    "/v1/cart/items/{product_id}", "Set a cart line's quantity", access: .authenticated,
+                    parameters: [.path("product_id", UUID.self, description: "A product id (anything else is 422)")],
+                    body: .json(SetCartItemRequest.self),
+                    responses: [
+                        .ok(CartView.self, "The cart"),
+                        .problem(422, "Invalid, product_unavailable, cart_full or mixed_currencies"), catalogUnavailable,
+                    ]),
+                .delete(
+                    "/v1/cart/items/{product_id}", "Remove a product from the cart (none there: nothing to do)",
+                    access: .authenticated, parameters: [.path("product_id", .string(minLength: 1))],
+                    responses: [.noContent("Removed")]),
+                .delete("/v1/cart", "Empty the cart", access: .authenticated, responses: [.noContent("Emptied")]),
+                .post(
+                    "/v1/orders", "Check out the cart", access: .authenticated, idempotencyKey: .required,
+                    body: .json(
+                        CheckoutRequest.self, required: false, description: "Optional: none checks out with the defaults"),
+                    responses: [
+                        .created(
+                            Order.self, "The order, pending while its saga runs (or the first answer to this key)",
+                            headers: [replayLocation, .idempotentReplayed]),
+                        .problem(400, "idempotency_key_required, invalid_idempotency_key or malformed JSON"),
+                        .problem(
+                            409, "cart_prices_changed (the cart now shows the new prices), or the key's first request is running"),
+                        .problem(
+                            422,
+                            "Invalid payment_method, cart_empty, products_unavailable, mixed_currencies, or "
+                                + "idempotency_key_reused with another body"),
+                        catalogUnavailable,
+                    ]),
+                .get(
+                    "/v1/orders", "The caller's orders, newest first", access: .authenticated,
+                    parameters: [
+                        .query("limit", .integer(1...100).defaulting(20)),
+                        .query("cursor", .string(format: .uuid), description: "The previous page's next_cursor"),
+                        .query(
+                            "customer_id", .string(),
+                            description: "Administrators: one customer's orders (default: everyone's); ignored for others"),
+                    ],
+                    responses: [.page(of: Order.self), .problem(400, "invalid_cursor"), .problem(422, "Invalid limit")]),
+                .get(
+                    "/v1/orders/{id}", "An order (the caller's own; admin: any)", access: .authenticated,
+                    parameters: [.path("id", UUID.self, description: "The order's id (anything else is 404)")],
+                    responses: [.ok(Order.self, "The order"), .problem(404, "No such order of the caller's")]),
+                .post(
+                    "/v1/orders/{id}/cancel", "Cancel an order before confirmation", access: .authenticated,
+                    parameters: [.path("id", UUID.self)],
+                    responses: [
+                        .ok(Order.self, "Already cancelling or cancelled"),
+                        .accepted(Order.self, "Cancelling: the compensations run"),
+                        .problem(404, "No such order of the caller's"),
+                        .problem(409, "order_not_cancellable: confirmed or confirming"),
+                    ]),
+                .get(
+                    "/v1/orders/{id}/transitions", "Every input offered to the order's saga and its outcome", access: .admin,
+                    parameters: [.path("id", UUID.self)],
+                    responses: [.ok(TransitionList.self, "Oldest first"), .problem(404, "No such order")]),
+            ])
+    }
+
+    /// A replayed answer carries no `Location` (only the stored body), so it is not required.
+    private static let replayLocation = OpenAPIDocument.ResponseHeader(
+        "Location", .string(format: .uriReference), description: "The order (absent on a replay)")
+    private static let catalogUnavailable = OpenAPIDocument.ResponseSpec.problem(
+        503, "catalog_unavailable: prices could not be read; retry after Retry-After")
 
     public static var migrations: [Migration] { OrdersMigrations.all }
 

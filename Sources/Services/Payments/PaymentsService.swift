@@ -7,6 +7,7 @@ public import MalhaCore
 public import MalhaHTTP
 public import MalhaIdentity
 public import MalhaMessaging
+public import MalhaOpenAPI
 public import MalhaRegistry
 public import MalhaService
 public import MalhaStore
@@ -96,39 +97,74 @@ public enum PaymentsService: ServiceDeclaration {
         .roles([Role.admin], "/v1/payments", methods: ["POST"]),
     ]
 
-    public static let openAPI = OpenAPIDocument(
-        title: "Malha Payments (TechStore)",
-        version: MalhaVersion.current,
-        operations: [
-            .init(
-                "GET", "/v1/payments", "The payments of an order (order_id); the caller's own unless admin",
-                access: .authenticated, responses: [200: "{items, next_cursor}", 401: "No token", 422: "order_id missing"]),
-            .init(
-                "GET", "/v1/payments/{id}", "A payment with its refunds (its customer or an admin)", access: .authenticated,
-                responses: [200: "The payment", 401: "No token", 404: "No such payment (or not yours)"]),
-            .init(
-                "GET", "/v1/payments/{id}/events", "The payment's audit trail", access: .authenticated,
-                responses: [200: "{items, next_cursor}", 401: "No token", 404: "No such payment (or not yours)"]),
-            .init(
-                "POST", "/v1/payments/{id}/review", "Decide a payment antifraud held for review", access: .admin,
-                request: "ReviewRequest",
-                responses: [200: "The payment", 404: "No such payment", 409: "Not in review", 422: "Invalid decision"]),
-            .init(
-                "POST", "/v1/payments/{id}/refunds", "Refund part or all of a captured payment (Idempotency-Key required)",
-                access: .admin, request: "RefundRequest",
-                responses: [
-                    202: "The refund, sent to the provider", 400: "Idempotency-Key missing or invalid", 404: "No such payment",
-                    409: "Not captured, or the key's first request still running",
-                    422: "Invalid, more than was captured, or the key used for another request",
-                ]),
-            .init(
-                "POST", "/v1/payments/webhooks/provider", "The provider's signed notification (Malha-Signature)",
-                request: "WebhookNotification",
-                responses: [
-                    200: "Processed (or a duplicate)", 401: "Bad or stale signature", 404: "Unknown reference",
-                    422: "Invalid body",
-                ]),
-        ])
+    public static let openAPI = OpenAPIDocument.declaring {
+        try OpenAPIDocument(
+            service: name, title: "Malha Payments (TechStore)", version: MalhaVersion.current,
+            operations: [
+                .get(
+                    "/v1/payments", "The payments of an order; the caller's own unless admin", access: .authenticated,
+                    parameters: [.query("order_id", .string(length: 1...64), required: true)],
+                    responses: [
+                        .page(of: Payment.self, "Every visible payment of the order (one page: next_cursor is null)"),
+                        .problem(422, "order_id missing or longer than 64 characters"),
+                    ]),
+                .get(
+                    "/v1/payments/{id}", "A payment with its refunds (its customer or an admin)", access: .authenticated,
+                    parameters: [paymentID],
+                    responses: [.ok(Payment.self, "The payment"), .problem(404, "No such payment (or not yours)")]),
+                .get(
+                    "/v1/payments/{id}/events", "The payment's audit trail, oldest first", access: .authenticated,
+                    parameters: [paymentID],
+                    responses: [
+                        .page(of: PaymentAuditEvent.self, "Every event (one page: next_cursor is null)"),
+                        .problem(404, "No such payment (or not yours)"),
+                    ]),
+                .post(
+                    "/v1/payments/{id}/review", "Decide a payment antifraud held for review", access: .admin,
+                    parameters: [paymentID], body: .json(ReviewRequest.self),
+                    responses: [
+                        .ok(Payment.self, "The payment"), .problem(404, "No such payment"),
+                        .problem(409, "not_in_review"), .problem(422, "decision is not approve or deny"),
+                    ]),
+                .post(
+                    "/v1/payments/{id}/refunds", "Refund part or all of a captured payment", access: .admin,
+                    parameters: [paymentID], idempotencyKey: .required, body: .json(RefundRequest.self),
+                    responses: [
+                        .accepted(
+                            Refund.self, "The refund, sent to the provider (or the first answer to this key)",
+                            headers: [replayLocation, .idempotentReplayed]),
+                        .problem(400, "idempotency_key_required, invalid_idempotency_key or malformed JSON"),
+                        .problem(404, "No such payment"),
+                        .problem(409, "payment_not_captured, or the key's first request is still running"),
+                        .problem(
+                            422, "Invalid amount or reason, refund_exceeds_captured, or idempotency_key_reused with another body"),
+                    ]),
+                .post(
+                    "/v1/payments/webhooks/provider", "The provider's signed notification",
+                    description: "Authenticated by its Malha-Signature header instead of a token.",
+                    parameters: [
+                        .header(
+                            "Malha-Signature", .string(minLength: 1), required: true,
+                            description: "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\" with the shared secret>")
+                    ],
+                    body: .json(WebhookNotification.self),
+                    responses: [
+                        .ok(WebhookAnswer.self, "Processed (or a duplicate)"),
+                        .problem(400, "Malformed JSON"),
+                        .problem(401, "invalid_signature: missing, stale or wrong"),
+                        .problem(404, "unknown_reference, or this deployment's provider sends no webhooks"),
+                        .problem(413, "Body over 64 KiB"),
+                        .problem(422, "Invalid body, or status is not approved or declined"),
+                    ]),
+            ])
+    }
+
+    /// `{id}`: anything but a UUID names no payment (404).
+    private static let paymentID = OpenAPIDocument.Parameter.path(
+        "id", UUID.self, description: "The payment's id (anything else is 404)")
+    /// A replayed answer carries no `Location` (only the stored body), so it is not required.
+    private static let replayLocation = OpenAPIDocument.ResponseHeader(
+        "Location", .string(format: .uriReference), description: "The payment refunded (absent on a replay)")
 
     public static var migrations: [Migration] { PaymentsMigrations.all }
 

@@ -81,11 +81,12 @@ extension KeyedDecodingContainer {
     }
 }
 
-struct CategoryListResponse: ResponseEncodable {
+/// `Decodable` only so that its schema is derived (synthesized: the JSON is the same).
+struct CategoryListResponse: ResponseEncodable, Decodable {
     var items: [Category]
 }
 
-struct StockAdjustmentResponse: ResponseEncodable {
+struct StockAdjustmentResponse: ResponseEncodable, Decodable {
     var movement: StockMovement
     var stock: StockLevel
 }

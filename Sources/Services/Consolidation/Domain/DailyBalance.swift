@@ -49,6 +49,9 @@ public struct DayBalance: Sendable, Hashable, Codable {
             debitsCents: try container.decode(Int64.self, forKey: .debitsCents),
             closingCents: try container.decode(Int64.self, forKey: .closingCents),
             entryCount: try container.decode(Int64.self, forKey: .entryCount))
+        // Computed from credits and debits, so never trusted; read so that what is encoded is
+        // what the derived schema (and the OpenAPI document) lists.
+        _ = try container.decodeIfPresent(Int64.self, forKey: .netCents)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -116,7 +119,7 @@ public struct ConsolidatedAccount: Sendable, Hashable {
 }
 
 /// `GET /v1/accounts/{id}/balances/{date}`.
-public struct BalanceOfDay: Sendable, Hashable, Encodable {
+public struct BalanceOfDay: Sendable, Hashable, Codable {
     public var accountID: String
     public var currency: String
     public var day: DayBalance
@@ -136,8 +139,20 @@ public struct BalanceOfDay: Sendable, Hashable, Encodable {
     }
 }
 
+extension BalanceOfDay {
+    /// The day's figures and the account's fields share one object, as they are encoded. (In an
+    /// extension, so the memberwise initializer stays.)
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            accountID: try container.decode(String.self, forKey: .accountID),
+            currency: try container.decode(String.self, forKey: .currency), day: try DayBalance(from: decoder),
+            freshness: try container.decode(Freshness.self, forKey: .freshness))
+    }
+}
+
 /// `GET /v1/accounts/{id}/balances?from=&to=`: every day of the range, quiet days included.
-public struct BalanceRange: Sendable, Hashable, Encodable {
+public struct BalanceRange: Sendable, Hashable, Codable {
     public var accountID: String
     public var currency: String
     public var from: String

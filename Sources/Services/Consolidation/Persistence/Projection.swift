@@ -129,7 +129,7 @@ enum Projection {
         // PostgreSQL refuses FOR UPDATE with an aggregate in the select list: lock first, then read.
         if locking {
             _ = try await db.raw(
-                "SELECT account_id FROM consolidation_accounts WHERE account_id = \(bind: accountID) FOR UPDATE"
+                "SELECT account_id FROM consolidation_accounts WHERE account_id = \(bind: accountID)\(unsafeRaw: RowLock.forUpdate.clause(in: db))"
             ).first()
         }
         return try await db.raw(

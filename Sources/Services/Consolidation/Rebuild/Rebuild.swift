@@ -5,8 +5,8 @@ import MalhaStore
 import SQLKit
 
 /// What a verification (or a rebuild) found for an account over a range of business days.
-public struct RebuildReport: Sendable, Encodable {
-    public struct Figures: Sendable, Hashable, Encodable {
+public struct RebuildReport: Sendable, Codable {
+    public struct Figures: Sendable, Hashable, Codable {
         public var openingCents: Int64
         public var creditsCents: Int64
         public var debitsCents: Int64
@@ -22,7 +22,7 @@ public struct RebuildReport: Sendable, Encodable {
         }
     }
 
-    public struct Difference: Sendable, Hashable, Encodable {
+    public struct Difference: Sendable, Hashable, Codable {
         public var date: String
         /// What the ledger's entries make of the day.
         public var expected: Figures

@@ -68,7 +68,7 @@ public final class LoginThrottle: Sendable {
         self.clock = clock
     }
 
-    private var windowSeconds: TimeInterval { Double(policy.window.components.seconds) }
+    private var windowSeconds: TimeInterval { policy.window.seconds }
 
     /// Seconds to wait when either the account or the address is locked out, else nil.
     public func retryAfter(account: String, address: String) -> Int? {

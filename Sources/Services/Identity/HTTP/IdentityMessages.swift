@@ -45,7 +45,7 @@ struct UserResponse: ResponseEncodable, Decodable, Equatable {
     }
 }
 
-struct TokenPair: ResponseEncodable {
+struct TokenPair: ResponseEncodable, Decodable {
     var accessToken: String
     var tokenType = "Bearer"
     var expiresIn: Int
@@ -58,7 +58,7 @@ struct TokenPair: ResponseEncodable {
     }
 }
 
-struct ClientTokenResponse: ResponseEncodable {
+struct ClientTokenResponse: ResponseEncodable, Decodable {
     var accessToken: String
     var tokenType = "Bearer"
     var expiresIn: Int
@@ -71,7 +71,7 @@ struct ClientTokenResponse: ResponseEncodable {
     }
 }
 
-struct CreatedClient: ResponseEncodable {
+struct CreatedClient: ResponseEncodable, Decodable {
     var clientID: String
     var clientSecret: String
     var name: String
@@ -84,11 +84,11 @@ struct CreatedClient: ResponseEncodable {
     }
 }
 
-struct RotatedKey: ResponseEncodable {
+struct RotatedKey: ResponseEncodable, Decodable {
     var kid: String
 }
 
-struct OpenIDConfiguration: ResponseEncodable {
+struct OpenIDConfiguration: ResponseEncodable, Decodable {
     var issuer: String
     var jwksURI: String
     var tokenEndpoint: String

@@ -4,11 +4,21 @@ import MalhaHTTP
 
 /// The token endpoint's parameters, read from `application/x-www-form-urlencoded` (RFC 6749 §4.4)
 /// or JSON, with client credentials from HTTP Basic or the body.
-struct OAuthTokenRequest: Sendable {
+///
+/// `Decodable` only so that the OpenAPI document can name it (its schema is stated, in
+/// IdentitySchemas.swift): `parse` reads both media types by hand.
+struct OAuthTokenRequest: Sendable, Decodable {
     var grantType: String?
     var clientID: String?
     var clientSecret: String?
     var scope: String?
+
+    enum CodingKeys: String, CodingKey {
+        case scope
+        case grantType = "grant_type"
+        case clientID = "client_id"
+        case clientSecret = "client_secret"
+    }
 
     static func oauthError(_ status: HTTPResponse.Status, _ code: String, _ detail: String) -> Problem {
         var headers = HTTPFields()

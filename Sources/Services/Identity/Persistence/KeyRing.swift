@@ -26,7 +26,7 @@ public final class KeyRing: Sendable {
     public init(repository: IdentityRepository, clock: any WallClock, reloadInterval: Duration = .seconds(60)) {
         self.repository = repository
         self.clock = clock
-        self.reloadInterval = Double(reloadInterval.components.seconds)
+        self.reloadInterval = reloadInterval.seconds
     }
 
     /// Creates the first key when the table is empty (first start). Returns whether it did.

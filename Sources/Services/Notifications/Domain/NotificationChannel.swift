@@ -7,7 +7,7 @@ public enum NotificationChannel: String, Sendable, Hashable, CaseIterable, Codab
 
 /// Where one notification is in its delivery. `pending` covers both "not tried yet" and "waiting
 /// for a retry" (`attempts` and `last_error` tell which); `sent` and `failed` are final.
-public enum DeliveryStatus: String, Sendable, Hashable, Codable {
+public enum DeliveryStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case pending
     case sent
     case failed

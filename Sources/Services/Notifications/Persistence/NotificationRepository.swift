@@ -100,7 +100,7 @@ public struct NotificationRepository: Sendable {
     func claimDue(limit: Int, lease: Duration, token: String, now: Date) async throws -> [NotificationRecord] {
         let ms = now.epochMilliseconds
         let until = now.addingTimeInterval(lease.seconds).epochMilliseconds
-        let lock = store.backend == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
+        let lock = RowLock.forUpdateSkipLocked.clause(for: store.backend)
         let rows = try await store.transaction { db in
             try await db.raw(
                 """

@@ -5,7 +5,7 @@ import MalhaCore
 /// Where an order's checkout stands. The saga orchestrates: reserve stock → authorize payment →
 /// confirm (capture payment and commit stock); on a failure, a timeout or the customer's cancel
 /// before confirmation it compensates (release stock, void payment) and ends cancelled.
-public enum SagaStep: String, Codable, Sendable, Hashable {
+public enum SagaStep: String, Codable, Sendable, Hashable, CaseIterable {
     case reservingStock = "reserving_stock"
     case authorizingPayment = "authorizing_payment"
     /// Payment authorized and stock reserved: only forward from here (capture and commit).
@@ -15,16 +15,34 @@ public enum SagaStep: String, Codable, Sendable, Hashable {
     case cancelled
 
     /// The order status customers see.
-    public var orderStatus: String {
+    public var orderStatus: OrderStatus {
         switch self {
-        case .reservingStock, .authorizingPayment, .confirming: "pending"
-        case .confirmed: "confirmed"
-        case .compensating: "cancelling"
-        case .cancelled: "cancelled"
+        case .reservingStock, .authorizingPayment, .confirming: .pending
+        case .confirmed: .confirmed
+        case .compensating: .cancelling
+        case .cancelled: .cancelled
         }
     }
 
     public var isFinal: Bool { self == .confirmed || self == .cancelled }
+}
+
+/// Where an order stands, as its customer sees it (the saga's steps, coarser).
+public enum OrderStatus: String, Codable, Sendable, Hashable, CaseIterable {
+    /// Stock being reserved, payment being authorized, or the order being confirmed.
+    case pending
+    case confirmed
+    /// Compensating: stock being released and the payment voided.
+    case cancelling
+    case cancelled
+}
+
+/// Why an order was cancelled.
+public enum CancelReason: String, Codable, Sendable, Hashable, CaseIterable {
+    case outOfStock = "out_of_stock"
+    case paymentDeclined = "payment_declined"
+    case timeout
+    case customerRequest = "customer_request"
 }
 
 /// What the saga reacts to: participants' replies, its own timeouts, the customer.
@@ -52,7 +70,7 @@ public enum SagaCommand: Sendable, Hashable {
     case capturePayment
     case voidPayment
     case publishConfirmed
-    case publishCancelled(reason: String)
+    case publishCancelled(reason: CancelReason)
 }
 
 /// The outcome of offering an input to the saga — never a silent no-op.
@@ -67,8 +85,6 @@ public enum SagaTransition: Sendable, Hashable {
 
 /// The persisted state machine of one order's checkout.
 public struct OrderSaga: Codable, Sendable, Hashable {
-    public static let cancelReasons = ["out_of_stock", "payment_declined", "timeout", "customer_request"]
-
     public var orderID: String
     public var customerID: String
     public var lines: [OrderLine]
@@ -79,7 +95,7 @@ public struct OrderSaga: Codable, Sendable, Hashable {
     public var step: SagaStep
     public var paymentID: String?
     /// Set once the saga turns to compensation.
-    public var cancelReason: String?
+    public var cancelReason: CancelReason?
     /// Replies awaited while confirming.
     public var paymentCaptured = false
     public var stockCommitted = false
@@ -112,12 +128,12 @@ public struct OrderSaga: Codable, Sendable, Hashable {
             return .applied(next, [.authorizePayment])
         case (.reservingStock, .stockReservationFailed):
             next.step = .cancelled
-            next.cancelReason = "out_of_stock"
-            return .applied(next, [.publishCancelled(reason: "out_of_stock")])
+            next.cancelReason = .outOfStock
+            return .applied(next, [.publishCancelled(reason: .outOfStock)])
         case (.reservingStock, .timedOut(.reservingStock)), (.reservingStock, .cancelRequested):
             // A reservation may still land: release whatever there is.
             return next.compensate(
-                reason: input == .cancelRequested ? "customer_request" : "timeout", releaseStock: true, voidPayment: false,
+                reason: input == .cancelRequested ? .customerRequest : .timeout, releaseStock: true, voidPayment: false,
                 now: now, stepTimeout: stepTimeout)
 
         // Authorizing payment.
@@ -130,11 +146,11 @@ public struct OrderSaga: Codable, Sendable, Hashable {
             return .applied(next, [.capturePayment, .commitStock])
         case (.authorizingPayment, .paymentDeclined):
             return next.compensate(
-                reason: "payment_declined", releaseStock: true, voidPayment: false, now: now, stepTimeout: stepTimeout)
+                reason: .paymentDeclined, releaseStock: true, voidPayment: false, now: now, stepTimeout: stepTimeout)
         case (.authorizingPayment, .timedOut(.authorizingPayment)), (.authorizingPayment, .cancelRequested):
             // The authorization may still land: void whatever there is, and release the stock.
             return next.compensate(
-                reason: input == .cancelRequested ? "customer_request" : "timeout", releaseStock: true, voidPayment: true,
+                reason: input == .cancelRequested ? .customerRequest : .timeout, releaseStock: true, voidPayment: true,
                 now: now, stepTimeout: stepTimeout)
 
         // Confirming: forward only.
@@ -199,7 +215,7 @@ public struct OrderSaga: Codable, Sendable, Hashable {
     }
 
     private func compensate(
-        reason: String, releaseStock: Bool, voidPayment: Bool, now: Date, stepTimeout: Duration
+        reason: CancelReason, releaseStock: Bool, voidPayment: Bool, now: Date, stepTimeout: Duration
     ) -> SagaTransition {
         var next = self
         next.step = .compensating
@@ -221,7 +237,7 @@ public struct OrderSaga: Codable, Sendable, Hashable {
         var next = self
         guard !awaitingStockRelease && !awaitingPaymentVoid else { return .applied(next, []) }
         next.step = .cancelled
-        return .applied(next, [.publishCancelled(reason: cancelReason ?? "timeout")])
+        return .applied(next, [.publishCancelled(reason: cancelReason ?? .timeout)])
     }
 
     enum CodingKeys: String, CodingKey {

@@ -31,7 +31,8 @@ struct CheckoutRequest: Codable, Sendable, Hashable {
 
 /// The cart as the customer sees it: the prices seen when each line was set (checkout re-prices
 /// every line from the catalog and refuses with 409 when one changed).
-struct CartView: ResponseEncodable, Sendable {
+/// (`Decodable` only so that its schema is derived; synthesized, so the JSON is the same.)
+struct CartView: ResponseEncodable, Decodable, Sendable {
     struct Line: Codable, Sendable {
         var productID: String
         var name: String
@@ -74,7 +75,7 @@ struct CartView: ResponseEncodable, Sendable {
 extension Order: ResponseEncodable {}
 extension RecordedTransition: ResponseEncodable {}
 
-struct TransitionList: ResponseEncodable, Sendable {
+struct TransitionList: ResponseEncodable, Decodable, Sendable {
     var items: [RecordedTransition]
 }
 

@@ -2,18 +2,18 @@ public import Contracts
 public import Foundation
 import MalhaCore
 public import MalhaMessaging
+import MalhaStore
 public import SQLKit
 
 /// An order as its customer sees it.
 public struct Order: Codable, Sendable, Hashable {
     public var id: String
     public var customerID: String
-    /// pending | confirmed | cancelling | cancelled
-    public var status: String
+    public var status: OrderStatus
     public var totalCents: Int64
     public var currency: String
     public var lines: [OrderLine]
-    public var cancelReason: String?
+    public var cancelReason: CancelReason?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -73,7 +73,7 @@ public enum OrderSagas {
         _ input: SagaInput, orderID: String, messageID: String, causedBy cause: Envelope?, now: Date, stepTimeout: Duration,
         in db: any SQLDatabase
     ) async throws -> SagaTransition {
-        let lock = (db.dialect.name == "postgresql") ? " FOR UPDATE" : ""
+        let lock = RowLock.forUpdate.clause(in: db)
         guard
             let row = try await db.raw(
                 "SELECT state, version FROM order_sagas WHERE order_id = \(bind: orderID)\(unsafeRaw: lock)"
@@ -181,12 +181,12 @@ public enum OrderSagas {
         Order(
             id: try row.decode(column: "id", as: String.self),
             customerID: try row.decode(column: "customer_id", as: String.self),
-            status: try row.decode(column: "status", as: String.self),
+            status: try row.decode(column: "status", as: OrderStatus.self),
             totalCents: try row.decode(column: "total_cents", as: Int64.self),
             currency: try row.decode(column: "currency", as: String.self),
             lines: try MessageCoding.decoder.decode(
                 [OrderLine].self, from: Data(try row.decode(column: "lines", as: String.self).utf8)),
-            cancelReason: try row.decode(column: "cancel_reason", as: String?.self),
+            cancelReason: try row.decode(column: "cancel_reason", as: CancelReason?.self),
             createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Date(epochMilliseconds: try row.decode(column: "updated_at", as: Int64.self)))
     }
@@ -217,7 +217,7 @@ public enum OrderSagas {
                     OrderConfirmed(
                         orderID: saga.orderID, customerID: saga.customerID, totalCents: saga.totalCents, currency: saga.currency))
             case .publishCancelled(let reason):
-                return try envelope(OrderCancelled(orderID: saga.orderID, customerID: saga.customerID, reason: reason))
+                return try envelope(OrderCancelled(orderID: saga.orderID, customerID: saga.customerID, reason: reason.rawValue))
             }
         }
     }

@@ -62,7 +62,7 @@ public struct Payment: Codable, Sendable, Hashable {
 
 /// Money given back from a captured payment.
 public struct Refund: Codable, Sendable, Hashable {
-    public enum State: String, Codable, Sendable, Hashable {
+    public enum State: String, Codable, Sendable, Hashable, CaseIterable {
         case pending, succeeded, failed
     }
 

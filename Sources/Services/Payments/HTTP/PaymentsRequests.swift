@@ -41,7 +41,8 @@ struct WebhookNotification: Decodable, Sendable {
     var reason: String?
 }
 
-struct WebhookAnswer: ResponseEncodable {
+/// (`Decodable` only so that its schema is derived; synthesized, so the JSON is the same.)
+struct WebhookAnswer: ResponseEncodable, Decodable {
     var status: String
 }
 

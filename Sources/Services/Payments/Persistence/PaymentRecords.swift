@@ -21,7 +21,7 @@ enum PaymentRecords {
     /// On PostgreSQL, reads that precede a write lock the row (SQLite's `BEGIN IMMEDIATE` already
     /// serialises writers).
     static func lock(_ db: any SQLDatabase, _ forUpdate: Bool) -> String {
-        forUpdate && db.dialect.name == "postgresql" ? " FOR UPDATE" : ""
+        forUpdate ? RowLock.forUpdate.clause(in: db) : ""
     }
 
     // MARK: Payments
@@ -209,7 +209,7 @@ enum PaymentRecords {
     static func claimDue(
         now: Date, until: Date, token: String, limit: Int, in db: any SQLDatabase
     ) async throws -> [PaymentOperation] {
-        let skipLocked = db.dialect.name == "postgresql" ? "FOR UPDATE SKIP LOCKED" : ""
+        let skipLocked = RowLock.forUpdateSkipLocked.clause(in: db)
         let nowMS = now.epochMilliseconds
         return try await db.raw(
             """

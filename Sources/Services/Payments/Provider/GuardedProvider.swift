@@ -68,7 +68,7 @@ public final class GuardedProvider: Sendable {
         let elapsed = ContinuousClock.now - start
         Metrics.Timer(
             label: "payments_provider_duration_seconds", dimensions: [("operation", operation.rawValue)], factory: metricsFactory
-        ).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        ).recordNanoseconds(elapsed.nanoseconds)
     }
 
     static func label(_ outcome: ProviderOutcome) -> String {

@@ -1,4 +1,5 @@
 import Crypto
+import MalhaCore
 public import Foundation
 
 /// The provider's webhook signature: `Malha-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`
@@ -37,7 +38,7 @@ public enum WebhookSignature {
             }
         }
         guard let timestamp, !signatures.isEmpty else { throw .malformed }
-        guard abs(now.timeIntervalSince1970 - Double(timestamp)) <= Double(tolerance.components.seconds) else {
+        guard abs(now.timeIntervalSince1970 - Double(timestamp)) <= tolerance.seconds else {
             throw .stale
         }
         let payload = signedPayload(timestamp, body)

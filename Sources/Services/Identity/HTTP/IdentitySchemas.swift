@@ -1,0 +1,179 @@
+import MalhaCore
+public import MalhaIdentity
+public import MalhaOpenAPI
+
+// What identity's OpenAPI document says of its wire types beyond what their decoders show: the
+// bounds of `AccountRules` and of the handlers' own checks, taken from the same constants.
+
+/// Patterns shared by identity's schemas (regex classes written out: `\s` and `\p{…}` mean
+/// different things, or nothing, to ECMA-262 and to Python's `re`).
+enum IdentitySchemas {
+    /// What `trimmingCharacters(in: .whitespacesAndNewlines)` removes on Linux.
+    static let whitespace = #"\t-\r \u0085\u00A0\u1680\u2000-\u200B\u2028\u2029\u202F\u205F\u3000"#
+    /// `CharacterSet.controlCharacters` (Cc and Cf) in the Basic Multilingual Plane.
+    static let control =
+        #"\u0000-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F"#
+        + #"\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB"#
+    /// `AccountRules.nameProblem` finds nothing: not blank once trimmed, and no control character
+    /// between the first and the last non-blank one.
+    static let name = "^[\(whitespace)]*[^\(whitespace)\(control)](?:[^\(control)]*[^\(whitespace)\(control)])?[\(whitespace)]*$"
+
+    static let roles = JSONSchema.enumeration(Role.assignable.sorted(), description: "A role an administrator may grant")
+    /// `AccountRules.scopeProblem`'s scope token.
+    static let scope = JSONSchema.string(length: 1...64, pattern: "^[a-z0-9:._-]{1,64}$")
+}
+
+extension RegisterRequest: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .description("A new account (role customer)"),
+        .property(
+            "email", .format(.email), .maxLength(AccountRules.maxEmailLength),
+            .description("Trimmed and lower-cased; one account per address (409 email_taken)")),
+        .property(
+            "password", .format(.password), .length(AccountRules.minPasswordLength...AccountRules.maxPasswordBytes),
+            .description(
+                "\(AccountRules.minPasswordLength) characters to \(AccountRules.maxPasswordBytes) bytes of UTF-8 "
+                    + "(bcrypt's limit), and not a common password")),
+        .property(
+            "name", .length(1...AccountRules.maxNameLength), .pattern(IdentitySchemas.name),
+            .description("Trimmed; at most \(AccountRules.maxNameLength) characters, no control characters")),
+    ]
+}
+
+extension LoginRequest: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .property("email", .maxLength(1024), .description("At most 1024 bytes")),
+        .property("password", .format(.password), .maxLength(1024), .description("At most 1024 bytes")),
+    ]
+}
+
+extension RefreshRequest: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .property("refresh_token", .maxLength(512), .description("The refresh token of the last pair (at most 512 bytes)"))
+    ]
+}
+
+extension RolesRequest: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .property(
+            "roles", .schema(.array(of: IdentitySchemas.roles, minItems: 1, maxItems: 20)),
+            .description("The user's roles from now on (they replace the old ones)"))
+    ]
+}
+
+extension CreateClientRequest: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .description("A service client (OAuth client credentials)"),
+        .property(
+            "name", .length(1...AccountRules.maxNameLength), .pattern(IdentitySchemas.name),
+            .description("Trimmed; at most \(AccountRules.maxNameLength) characters, no control characters")),
+        .property(
+            "scopes", .schema(.array(of: IdentitySchemas.scope, maxItems: 50)),
+            .description("What its tokens may be scoped to (1 to 64 of a-z, 0-9, ':', '.', '_', '-' each)")),
+        .property(
+            "roles", .schema(JSONSchema.array(of: IdentitySchemas.roles, maxItems: 20).nullable()),
+            .description("Roles its tokens carry; absent, null or empty: none")),
+    ]
+}
+
+extension UserResponse: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .componentName("User"),
+        .property("id", .format(.uuid)),
+        .property("email", .format(.email)),
+        .property("roles", .schema(.array(of: .string(minLength: 1))), .description("Sorted")),
+    ]
+}
+
+extension TokenPair: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .description("An access token (ES256 JWT) and the refresh token that replaces it"),
+        .property("token_type", .values("Bearer")),
+        .property("expires_in", .minimum(1), .description("Seconds the access token is valid")),
+        .property("refresh_token", .description("Opaque; valid once (a reuse revokes its family)")),
+    ]
+}
+
+extension ClientTokenResponse: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .description("An OAuth 2.0 access token response (RFC 6749 §5.1)"),
+        .property("token_type", .values("Bearer")),
+        .property("expires_in", .minimum(1)),
+        .property("scope", .description("The granted scopes, space-separated (may be empty)")),
+    ]
+}
+
+extension CreatedClient: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .property("client_id", .format(.uuid)),
+        .property("client_secret", .description("Shown this once; only its hash is kept")),
+        .property("scopes", .schema(.array(of: IdentitySchemas.scope)), .description("Sorted, without duplicates")),
+        .property("roles", .schema(.array(of: IdentitySchemas.roles)), .description("Sorted, without duplicates")),
+    ]
+}
+
+extension RotatedKey: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .property("kid", .description("The new current key's id, as the JWKS lists it"))
+    ]
+}
+
+extension OpenIDConfiguration: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .description("OpenID Connect discovery metadata (the subset Malha implements)"),
+        .property("jwks_uri", .format(.uri)),
+        .property("token_endpoint", .format(.uri)),
+        .property("userinfo_endpoint", .format(.uri)),
+    ]
+}
+
+extension OAuthTokenRequest: OpenAPISchemaProviding {
+    /// Stated rather than derived: `parse` reads the form (or JSON object) by hand, and a JSON
+    /// member of any name that is not a string is refused (422), which a derived schema cannot say.
+    static var openAPISchema: JSONSchema {
+        .object(
+            [
+                .init(
+                    "grant_type",
+                    .enumeration(
+                        ["client_credentials"], description: "Required; anything else is 400 unsupported_grant_type")),
+                .init(
+                    "client_id",
+                    .string(maxLength: 64, description: "Without HTTP Basic: the client id (a longer one is 401)")),
+                .init(
+                    "client_secret",
+                    .string(maxLength: 512, description: "Without HTTP Basic: the client secret (a longer one is 401)")),
+                .init(
+                    "scope",
+                    .string(
+                        description: "Space-separated scopes, a subset of the client's (400 invalid_scope); absent: "
+                            + "all of them")),
+            ], required: ["grant_type"], additionalProperties: .schema(.init(.string())),
+            description: "RFC 6749 §4.4 client credentials grant; HTTP Basic credentials override client_id and "
+                + "client_secret")
+    }
+
+    static var openAPIComponentName: String? { "OAuthTokenRequest" }
+}
+
+extension JWKSDocument: OpenAPISchemaAnnotating {
+    public static let openAPIAnnotations: [SchemaAnnotation] = [
+        .componentName("JWKS"),
+        .description("RFC 7517 JSON Web Key Set: the current signing key and the previous one"),
+        .property("keys", .items(0...KeyRing.publishedGenerations)),
+    ]
+}
+
+extension PublicJWK: OpenAPISchemaAnnotating {
+    public static let openAPIAnnotations: [SchemaAnnotation] = [
+        .componentName("JWK"),
+        .description("A P-256 public key that verifies ES256 access tokens"),
+        .property("kty", .values("EC")),
+        .property("crv", .values("P-256")),
+        .property("x", .pattern("^[A-Za-z0-9_-]+$"), .description("base64url, no padding")),
+        .property("y", .pattern("^[A-Za-z0-9_-]+$"), .description("base64url, no padding")),
+        .property("kid", .description("Named by the kid header of the tokens it verifies")),
+        .property("alg", .required, .nonNull, .values("ES256")),
+        .property("use", .required, .nonNull, .values("sig")),
+    ]
+}
