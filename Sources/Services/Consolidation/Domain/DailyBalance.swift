@@ -137,7 +137,8 @@ public struct BalanceOfDay: Sendable, Hashable, Encodable {
 }
 
 /// `GET /v1/accounts/{id}/balances?from=&to=`: every day of the range, quiet days included.
-public struct BalanceRange: Sendable, Hashable, Encodable {
+/// Decodable too, for the tools that read it (`malha-bench load cashflow`), with `JSONCoding`.
+public struct BalanceRange: Sendable, Hashable, Codable {
     public var accountID: String
     public var currency: String
     public var from: String
