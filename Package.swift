@@ -1,8 +1,9 @@
 // swift-tools-version:6.2
 import PackageDescription
 
-/// Malha: one package, one executable (`malha`). Platform targets never import service targets;
-/// service targets never import each other.
+/// Malha: one package, two executables: `malha` (what an operator runs) and `malha-bench` (the load
+/// generators and benchmarks). Platform targets never import service targets; service targets never
+/// import each other.
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
@@ -11,7 +12,8 @@ let package = Package(
     name: "malha",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "malha", targets: ["malha"])
+        .executable(name: "malha", targets: ["malha"]),
+        .executable(name: "malha-bench", targets: ["malha-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -181,6 +183,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            // A JSON-over-HTTP client for Malha's API from outside (operator commands, load tools).
+            name: "MalhaClient",
+            dependencies: [
+                "MalhaCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/Platform/MalhaClient",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MalhaTesting",
             dependencies: [
                 "MalhaCore",
@@ -315,8 +329,8 @@ let package = Package(
             name: "malha",
             dependencies: [
                 "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaIdentity", "MalhaRegistry", "MalhaGateway",
-                "MalhaMessaging", "MalhaMessagingSQL", "MalhaBus", "MalhaService", "Identity", "Catalog", "Orders", "Payments",
-                "Notifications", "Ledger", "Consolidation",
+                "MalhaMessaging", "MalhaMessagingSQL", "MalhaBus", "MalhaService", "MalhaClient", "Identity", "Catalog",
+                "Orders", "Payments", "Notifications", "Ledger", "Consolidation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -326,6 +340,23 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/malha",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            // Load generators and benchmarks, out of the production binary. They speak the
+            // services' own request and response types (Ledger, Consolidation, Contracts).
+            name: "malha-bench",
+            dependencies: [
+                "MalhaCore", "MalhaHTTP", "MalhaStore", "MalhaMessaging", "MalhaMessagingSQL", "MalhaClient", "Contracts",
+                "Ledger", "Consolidation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/malha-bench",
             swiftSettings: swiftSettings
         ),
 
@@ -438,8 +469,9 @@ let package = Package(
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "malha", "MalhaTesting", "MalhaStore", "MalhaCore", "MalhaMessaging", "MalhaMessagingSQL", "Contracts",
-                "MalhaHTTP", "MalhaOpenAPI", "MalhaGateway", "MalhaRegistry", "MalhaIdentity", "Ledger", "Consolidation",
+                "malha", "malha-bench", "MalhaTesting", "MalhaStore", "MalhaCore", "MalhaMessaging", "MalhaMessagingSQL",
+                "Contracts", "MalhaHTTP", "MalhaOpenAPI", "MalhaGateway", "MalhaRegistry", "MalhaIdentity", "Ledger",
+                "Consolidation",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MalhaClient
 
 /// `malha consolidation …`: verify and rebuild the cash-flow balances from the ledger, through
 /// the gateway's admin API (`POST /v1/admin/consolidation/rebuild`) as a finance user or an admin.
@@ -36,8 +37,10 @@ struct ConsolidationCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let client = LoadClient(base: url)
-            defer { Task { [client] in try? await client.http.shutdown() } }
+            try await APIClient.with(base: url) { client in try await rebuild(through: client) }
+        }
+
+        func rebuild(through client: APIClient) async throws {
             let token = try await signIn(client)
             let accounts = try await allAccounts ? listAccounts(client, token: token) : [account!]
             var inconsistent = 0
@@ -69,7 +72,7 @@ struct ConsolidationCommand: AsyncParsableCommand {
             if verify, inconsistent > 0 { throw ExitCode(1) }
         }
 
-        func signIn(_ client: LoadClient) async throws -> String {
+        func signIn(_ client: APIClient) async throws -> String {
             if let email, let password { return try await client.login(email, password) }
             if let token = ProcessInfo.processInfo.environment["MALHA_TOKEN"], !token.isEmpty { return token }
             guard let admin = Topology.demoAdmin(in: dataDir) else {
@@ -80,7 +83,7 @@ struct ConsolidationCommand: AsyncParsableCommand {
             return try await client.login(admin.email, admin.password)
         }
 
-        func listAccounts(_ client: LoadClient, token: String) async throws -> [String] {
+        func listAccounts(_ client: APIClient, token: String) async throws -> [String] {
             var ids: [String] = []
             var cursor: String?
             repeat {

@@ -28,7 +28,7 @@ struct CashFlowSystemTests {
         try await CheckoutSystemTests().withPostgresDatabases(Self.services) { try await killedMidLoad(databaseURLs: $0) }
     }
 
-    /// `malha load cashflow` at a fixed rate; SIGKILL of `malha up` in the middle, then a restart.
+    /// `malha-bench load cashflow` at a fixed rate; SIGKILL of `malha up` in the middle, then a restart.
     /// The tool sends every unanswered entry again with its key until it gets an answer, then
     /// reconciles every accepted entry against the balances and the ledger: none lost, none twice.
     func killedMidLoad(databaseURLs: [String: String]) async throws {
@@ -36,6 +36,7 @@ struct CashFlowSystemTests {
         defer { shop.up.terminate() }
         let output = shop.sandbox.directory.appendingPathComponent("load.json")
         let load = try MalhaProcess(
+            MalhaProcess.benchBinary,
             arguments: [
                 "load", "cashflow", "--url", shop.sandbox.baseURL, "--rate", "60", "--duration", "20", "--accounts", "4",
                 "--days", "3", "--retry-for", "120", "--settle", "120", "--output", output.path,

@@ -10,9 +10,13 @@ final class MalhaProcess: @unchecked Sendable {
     let name: String
     let logURL: URL
 
-    init(arguments: [String], environment: [String: String], name: String, logDirectory: URL) throws {
+    /// `executable`: `binary` (`malha`) unless given, e.g. `benchBinary`.
+    init(
+        _ executable: URL = MalhaProcess.binary, arguments: [String], environment: [String: String], name: String,
+        logDirectory: URL
+    ) throws {
         self.name = name
-        process.executableURL = Self.binary
+        process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MALHA_") }
         env.merge(environment) { _, new in new }
@@ -26,11 +30,17 @@ final class MalhaProcess: @unchecked Sendable {
     }
 
     /// The `malha` binary next to the test bundle (`swift build --build-tests` builds both).
-    static var binary: URL {
-        if let path = ProcessInfo.processInfo.environment["MALHA_BINARY"] { return URL(fileURLWithPath: path) }
+    static var binary: URL { built("malha", unless: "MALHA_BINARY") }
+
+    /// The `malha-bench` binary (the load tools), built the same way.
+    static var benchBinary: URL { built("malha-bench", unless: "MALHA_BENCH_BINARY") }
+
+    /// `.build/debug/<product>`, or the path in the environment variable `variable`.
+    static func built(_ product: String, unless variable: String) -> URL {
+        if let path = ProcessInfo.processInfo.environment[variable] { return URL(fileURLWithPath: path) }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/malha")
+        return root.appendingPathComponent(".build/debug/\(product)")
     }
 
     func terminate() {

@@ -22,3 +22,6 @@ public struct Page<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
         try container.encode(nextCursor, forKey: .nextCursor)
     }
 }
+
+/// A page read back by a client (`malha-bench`), in the same shape.
+extension Page: Decodable where Item: Decodable {}

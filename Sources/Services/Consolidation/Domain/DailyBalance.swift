@@ -152,6 +152,7 @@ extension BalanceOfDay {
 }
 
 /// `GET /v1/accounts/{id}/balances?from=&to=`: every day of the range, quiet days included.
+/// Decodable too, for the tools that read it (`malha-bench load cashflow`), with `JSONCoding`.
 public struct BalanceRange: Sendable, Hashable, Codable {
     public var accountID: String
     public var currency: String

@@ -8,10 +8,10 @@ import MalhaStore
 import SQLKit
 import Synchronization
 
-/// `malha bench …`: measurements of platform parts in this process, without HTTP.
+/// `malha-bench bench …`: measurements of platform parts in this process, without HTTP.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure platform parts in-process (the HTTP load tools are under `malha load`).",
+        abstract: "Measure platform parts in-process (the HTTP load tools are under `malha-bench load`).",
         subcommands: [BenchBus.self])
 }
 

@@ -1,10 +1,9 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
-import NIOCore
-import NIOHTTP1
+import MalhaClient
+import MalhaCore
 
-/// `malha load …`: load generators that end by checking what they did, for benchmarks and for
+/// `malha-bench load …`: load generators that end by checking what they did, for benchmarks and for
 /// people who want to see the system under pressure. They talk HTTP to a running gateway only.
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,24 +48,15 @@ struct LoadCheckout: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = LoadClient(base: url)
-        let orders = ordersURL.map { LoadClient(base: $0) } ?? client
-        let summary: LoadSummary
-        do {
-            summary = try await drive(client, orders: orders)
-        } catch {
-            try? await client.http.shutdown()
-            if ordersURL != nil { try? await orders.http.shutdown() }
-            throw error
+        let summary = try await withClients(url, direct: ordersURL) { client, orders in
+            try await drive(client, orders: orders)
         }
-        try await client.http.shutdown()
-        if ordersURL != nil { try await orders.http.shutdown() }
         if summary.unfinished > 0 || summary.accepted == 0 { throw ExitCode(1) }
     }
 
     /// `client` talks to the gateway; `orders` takes cart and checkout (the gateway too, unless
     /// `--orders-url` says otherwise).
-    func drive(_ client: LoadClient, orders: LoadClient) async throws -> LoadSummary {
+    func drive(_ client: APIClient, orders: APIClient) async throws -> LoadSummary {
         let admin = try await client.login(adminEmail, adminPassword)
         let sku = "LOAD-\(UUID().uuidString.prefix(8))"
         let product = try await client.send(
@@ -222,44 +212,20 @@ extension Duration {
     var milliseconds: Double { seconds * 1000 }
 }
 
-/// A small JSON-over-HTTP client for the load tools.
-struct LoadClient: Sendable {
-    let base: String
-    let http = HTTPClient(
-        eventLoopGroupProvider: .singleton,
-        configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)))
-
-    struct Result {
-        var status: Int
-        var body: Data
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
-        var text: String { String(decoding: body, as: UTF8.self) }
+/// Runs `body` with a client of `url` and one of `directURL` (a service instance, bypassing the
+/// gateway; the first client again when nil), both shut down afterwards.
+func withClients<Result>(
+    _ url: String, direct directURL: String?, _ body: (APIClient, APIClient) async throws -> Result
+) async throws -> Result {
+    try await APIClient.with(base: url) { client in
+        guard let directURL else { return try await body(client, client) }
+        return try await APIClient.with(base: directURL) { direct in try await body(client, direct) }
     }
+}
 
-    func send(
-        _ method: HTTPMethod, _ path: String, json: [String: Any]? = nil, token: String? = nil, headers: [(String, String)] = []
-    ) async throws -> Result {
-        var request = HTTPClientRequest(url: base + path)
-        request.method = method
-        if let json {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
-        }
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await http.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 16 << 20)
-        return Result(status: Int(response.status.code), body: Data(body.readableBytesView))
-    }
-
-    func login(_ email: String, _ password: String) async throws -> String {
-        let login = try await send(.POST, "/v1/auth/login", json: ["email": email, "password": password])
-        guard let token = login.json["access_token"] as? String else {
-            throw ValidationError("login \(email) failed: \(login.status) \(login.text)")
-        }
-        return token
-    }
-
+/// What the load tools ask of the API beyond plain requests.
+extension APIClient {
+    /// Registers a customer with `email` and signs them in: their access token.
     func customer(_ email: String) async throws -> String {
         let password = "load passphrase 42"
         let registered = try await send(

@@ -1,9 +1,11 @@
 import ArgumentParser
-import AsyncHTTPClient
+import Consolidation
+import Contracts
 import Foundation
+import Ledger
+import MalhaClient
 import MalhaCore
-import NIOCore
-import NIOHTTP1
+import MalhaHTTP
 
 /// Ledger entries at a fixed arrival rate, then every account's daily balances checked against
 /// them. One user opens `--accounts` accounts; `--rate` entries a second in all arrive for
@@ -42,6 +44,8 @@ struct LoadCashFlow: AsyncParsableCommand {
     var sessionOutput: String?
 
     static let timeZone = "America/Sao_Paulo"
+    /// How long a request of the load may take before it counts as unanswered (and, an entry, is sent again).
+    static let requestTimeout = Duration.seconds(10)
 
     func validate() throws {
         if !(rate > 0) || !(readRate >= 0) { throw ValidationError("--rate must be positive and --read-rate not negative") }
@@ -54,28 +58,19 @@ struct LoadCashFlow: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let gateway = LoadClient(base: url)
-        let ledger = ledgerURL.map { LoadClient(base: $0) } ?? gateway
-        let summary: CashFlowSummary
-        do {
-            summary = try await drive(gateway, ledger: ledger)
-        } catch {
-            try? await gateway.http.shutdown()
-            if ledgerURL != nil { try? await ledger.http.shutdown() }
-            throw error
+        let summary = try await withClients(url, direct: ledgerURL) { gateway, ledger in
+            try await drive(gateway, ledger: ledger)
         }
-        try await gateway.http.shutdown()
-        if ledgerURL != nil { try await ledger.http.shutdown() }
         if summary.failed { throw ExitCode(1) }
     }
 
     /// `gateway` opens the accounts and reads the balances; `ledger` takes and lists the entries
     /// (the gateway too, unless `--ledger-url` says otherwise).
-    func drive(_ gateway: LoadClient, ledger: LoadClient) async throws -> CashFlowSummary {
+    func drive(_ gateway: APIClient, ledger: APIClient) async throws -> CashFlowSummary {
         let run = UUID().uuidString.prefix(8).lowercased()
         let token = try await gateway.customer("cashflow-\(run)@example.com")
         let accountIDs = try await openAccounts(gateway, token: token, run: run)
-        let window = CashFlowCalendar.window(endingAt: Date(), days: days, timeZone: Self.timeZone)
+        let window = BusinessDate.window(endingAt: Date(), days: days, in: TimeZone(identifier: Self.timeZone)!)
         let consolidation = CashFlowConsolidation(client: gateway, token: token)
         try await consolidation.waitUntilKnown(accountIDs, day: window.last!, within: .seconds(settle))
         if let sessionOutput {
@@ -126,7 +121,7 @@ struct LoadCashFlow: AsyncParsableCommand {
         }
     }
 
-    func openAccounts(_ client: LoadClient, token: String, run: String) async throws -> [String] {
+    func openAccounts(_ client: APIClient, token: String, run: String) async throws -> [String] {
         var ids: [String] = []
         for index in 1...accounts {
             let opened = try await client.send(
@@ -171,26 +166,9 @@ struct ArrivalSchedule: Sendable {
     }
 }
 
-/// An entry as the ledger answers it, reduced to what the balances count.
-struct CashFlowEntry: Sendable, Hashable, Decodable {
-    var id: String
-    var accountID: String
-    var sequence: Int64
-    var type: String
-    var amountCents: Int64
-    var businessDate: String
-
-    enum CodingKeys: String, CodingKey {
-        case id, sequence, type
-        case accountID = "account_id"
-        case amountCents = "amount_cents"
-        case businessDate = "business_date"
-    }
-}
-
 /// The entry writers: each entry goes with its own key until the ledger answers it for good.
 struct CashFlowWriters: Sendable {
-    let client: LoadClient
+    let client: APIClient
     let token: String
     let accounts: [String]
     let days: Int
@@ -199,7 +177,7 @@ struct CashFlowWriters: Sendable {
 
     struct Result: Sendable {
         /// Every entry answered 201, each once (a replay answers the same entry).
-        var entries: [CashFlowEntry] = []
+        var entries: [LedgerEntry] = []
         /// Milliseconds from the due time to the 201, retries included.
         var latencies: [Double] = []
         var rejected = 0
@@ -238,13 +216,14 @@ struct CashFlowWriters: Sendable {
         var result = Result()
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let decoder = JSONDecoder()
+        let decoder = JSONCoding.decoder
         let spread = Double(days) * 86_400
         let notSent = await schedule.arrivals(of: index) { due in
             // About 60% credits; spread over the past days, so earlier days keep being corrected.
-            let type = Double.random(in: 0..<1) < 0.6 ? "credit" : "debit"
+            let type: LedgerEntryType = Double.random(in: 0..<1) < 0.6 ? .credit : .debit
             let occurredAt = formatter.string(from: Date().addingTimeInterval(-Double.random(in: 0..<spread)))
-            let body = #"{"type":"\#(type)","amount_cents":\#(Int.random(in: 1...100_000)),"occurred_at":"\#(occurredAt)"}"#
+            let body =
+                #"{"type":"\#(type.rawValue)","amount_cents":\#(Int.random(in: 1...100_000)),"occurred_at":"\#(occurredAt)"}"#
             await record(Data(body.utf8), on: accounts.randomElement()!, due: due, decoder: decoder, into: &result)
         }
         result.notSent = notSent
@@ -262,14 +241,15 @@ struct CashFlowWriters: Sendable {
         var problem = ""
         while true {
             do {
-                let answer = try await client.exchange(
-                    .POST, "/v1/accounts/\(account)/entries", body: body, token: token, headers: [("Idempotency-Key", key)])
+                let answer = try await client.send(
+                    .POST, "/v1/accounts/\(account)/entries", body: body, token: token, headers: [("Idempotency-Key", key)],
+                    timeout: LoadCashFlow.requestTimeout)
                 switch answer.status {
                 case 201:
-                    guard let entry = try? decoder.decode(CashFlowEntry.self, from: answer.body) else {
+                    guard let entry = try? decoder.decode(LedgerEntry.self, from: answer.body) else {
                         // Recorded, but the tool cannot tell what: the check counts it as answered to no one.
                         result.unresolved += 1
-                        if result.failures.count < 5 { result.failures.append("201, but not an entry: \(answer.text)") }
+                        if result.failures.count < 5 { result.failures.append("201, but not an entry: \(answer.excerpt)") }
                         return
                     }
                     result.entries.append(entry)
@@ -277,13 +257,13 @@ struct CashFlowWriters: Sendable {
                     if answer.replayed { result.replayed += 1 }
                     return
                 case 409, 429, 500...:
-                    problem = "\(answer.status) \(answer.text)"
+                    problem = "\(answer.status) \(answer.excerpt)"
                 case 404 where answer.problemCode == "route_not_found":
                     // The gateway's answer, not the ledger's: no instance serves the route yet (one restarting).
-                    problem = "\(answer.status) \(answer.text)"
+                    problem = "\(answer.status) \(answer.excerpt)"
                 default:
                     result.rejected += 1
-                    if result.failures.count < 5 { result.failures.append("rejected: \(answer.status) \(answer.text)") }
+                    if result.failures.count < 5 { result.failures.append("rejected: \(answer.status) \(answer.excerpt)") }
                     return
                 }
             } catch {
@@ -308,7 +288,7 @@ struct CashFlowWriters: Sendable {
 
 /// The balance readers: one account's day, picked at random from the window, per arrival.
 struct CashFlowReaders: Sendable {
-    let client: LoadClient
+    let client: APIClient
     let token: String
     let accounts: [String]
     let days: [String]
@@ -342,8 +322,8 @@ struct CashFlowReaders: Sendable {
             result.reads += 1
             let path = "/v1/accounts/\(accounts.randomElement()!)/balances/\(days.randomElement()!)"
             do {
-                let answer = try await client.exchange(.GET, path, token: token)
-                guard answer.status == 200 else { throw ReadFailed(detail: "\(path): \(answer.status) \(answer.text)") }
+                let answer = try await client.send(.GET, path, token: token, timeout: LoadCashFlow.requestTimeout)
+                guard answer.status == 200 else { throw ReadFailed(detail: "\(path): \(answer.status) \(answer.excerpt)") }
                 result.latencies.append(due.duration(to: .now).milliseconds)
             } catch {
                 result.errors += 1
@@ -359,90 +339,26 @@ struct CashFlowReaders: Sendable {
     }
 }
 
-extension LoadClient {
-    struct Exchange {
-        var status: Int
-        /// `Idempotent-Replayed: true`: the answer of an earlier request with the same key.
-        var replayed: Bool
-        var body: Data
-        var text: String { String(decoding: body.prefix(300), as: UTF8.self) }
-        /// A problem+json answer's `code`.
-        var problemCode: String? { (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["code"] as? String }
-    }
-
-    /// A request with a body already encoded (so that a retry sends the very same bytes).
-    func exchange(
-        _ method: HTTPMethod, _ path: String, body: Data? = nil, token: String, headers: [(String, String)] = []
-    ) async throws -> Exchange {
-        var request = HTTPClientRequest(url: base + path)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await http.execute(request, timeout: .seconds(10))
-        let collected = try await response.body.collect(upTo: 16 << 20)
-        return Exchange(
-            status: Int(response.status.code), replayed: response.headers.first(name: "Idempotent-Replayed") == "true",
-            body: Data(collected.readableBytesView))
-    }
-}
-
 // MARK: Consolidation
 
-/// A range of an account's daily balances, as the consolidation answers it.
-struct CashFlowBalances: Sendable, Decodable {
-    struct Day: Sendable, Decodable {
-        var date: String
-        var openingBalanceCents: Int64
-        var creditsCents: Int64
-        var debitsCents: Int64
-        var netCents: Int64
-        var closingBalanceCents: Int64
-        var entryCount: Int
-
-        enum CodingKeys: String, CodingKey {
-            case date
-            case openingBalanceCents = "opening_balance_cents"
-            case creditsCents = "credits_cents"
-            case debitsCents = "debits_cents"
-            case netCents = "net_cents"
-            case closingBalanceCents = "closing_balance_cents"
-            case entryCount = "entry_count"
-        }
-    }
-
-    struct Freshness: Sendable, Decodable, CustomStringConvertible {
-        var completeThroughSequence: Int64
-        var latestSequenceSeen: Int64
-        var pendingOutOfOrder: Int64?
-
-        enum CodingKeys: String, CodingKey {
-            case completeThroughSequence = "complete_through_sequence"
-            case latestSequenceSeen = "latest_sequence_seen"
-            case pendingOutOfOrder = "pending_out_of_order"
-        }
-
-        var description: String {
-            "complete through sequence \(completeThroughSequence), latest seen \(latestSequenceSeen), "
-                + "\(pendingOutOfOrder.map(String.init) ?? "?") pending out of order"
-        }
-    }
-
-    var days: [Day]
-    var freshness: Freshness
-
+extension BalanceRange {
     /// Every entry up to `sequence` is counted, and nothing it has seen is waiting for a gap.
     func isComplete(through sequence: Int64) -> Bool {
         freshness.completeThroughSequence == freshness.latestSequenceSeen && freshness.completeThroughSequence >= sequence
     }
 }
 
+extension Freshness {
+    /// For a problem found: how far the consolidation is.
+    var summary: String {
+        "complete through sequence \(completeThroughSequence), latest seen \(latestSequenceSeen), "
+            + "\(pendingOutOfOrder) pending out of order"
+    }
+}
+
 /// The consolidation as the load tool sees it: through the gateway, with the user's token.
 struct CashFlowConsolidation: Sendable {
-    let client: LoadClient
+    let client: APIClient
     let token: String
 
     /// Waits until the consolidation answers a day of each account (it learns of an account from
@@ -451,12 +367,13 @@ struct CashFlowConsolidation: Sendable {
         let deadline = ContinuousClock.now + limit
         for account in accounts {
             while true {
-                let answer = try? await client.exchange(.GET, "/v1/accounts/\(account)/balances/\(day)", token: token)
+                let answer = try? await client.send(
+                    .GET, "/v1/accounts/\(account)/balances/\(day)", token: token, timeout: LoadCashFlow.requestTimeout)
                 if answer?.status == 200 { break }
                 guard ContinuousClock.now < deadline else {
                     throw ValidationError(
                         "the consolidation did not know account \(account) after \(limit): "
-                            + (answer.map { "\($0.status) \($0.text)" } ?? "no answer"))
+                            + (answer.map { "\($0.status) \($0.excerpt)" } ?? "no answer"))
                 }
                 try await Task.sleep(for: .milliseconds(100))
             }
@@ -464,8 +381,8 @@ struct CashFlowConsolidation: Sendable {
     }
 
     struct Settled {
-        var ledger: [String: [CashFlowEntry]]
-        var balances: [String: CashFlowBalances]
+        var ledger: [String: [LedgerEntry]]
+        var balances: [String: BalanceRange]
         var days: [String]
         var caughtUp: Bool
         /// From the end of the load until the consolidation counted every entry answered.
@@ -478,30 +395,31 @@ struct CashFlowConsolidation: Sendable {
     /// too (an entry recorded without its answer reaching the tool), and reads the final balances:
     /// from the day before the first entry's day (when each account was still empty) to the last.
     func settle(
-        _ accounts: [String], recorded: [CashFlowEntry], ledger: LoadClient, window: [String], within limit: Duration
+        _ accounts: [String], recorded: [LedgerEntry], ledger: APIClient, window: [String], within limit: Duration
     ) async throws -> Settled {
         let started = ContinuousClock.now
         let deadline = started + limit
-        let windowRange = CashFlowCalendar.days(from: CashFlowCalendar.previous(window.first!), through: window.last!)
+        let windowRange = BusinessDate.range(from: BusinessDate.adding(-1, to: window.first!), through: window.last!)
         var polled = try await balances(accounts, days: windowRange, through: lastSequences(recorded), until: deadline)
         let seconds = started.duration(to: .now).seconds
-        var listed: [String: [CashFlowEntry]] = [:]
+        var listed: [String: [LedgerEntry]] = [:]
         for account in accounts { listed[account] = try await entries(of: account, on: ledger) }
         let all = listed.values.flatMap { $0 } + recorded
         let dates = all.map(\.businessDate) + window
-        let days = CashFlowCalendar.days(from: CashFlowCalendar.previous(dates.min()!), through: dates.max()!)
+        let days = BusinessDate.range(from: BusinessDate.adding(-1, to: dates.min()!), through: dates.max()!)
         let last = lastSequences(all)
         polled = try await balances(accounts, days: days, through: last, until: deadline)
         let behind = accounts.compactMap { account -> String? in
             // No balances at all: the check says so.
             guard let balances = polled.balances[account], !balances.isComplete(through: last[account] ?? 0) else { return nil }
-            return "account \(account) not caught up: \(balances.freshness); the ledger's last sequence is \(last[account] ?? 0)"
+            return "account \(account) not caught up: \(balances.freshness.summary); "
+                + "the ledger's last sequence is \(last[account] ?? 0)"
         }
         return Settled(
             ledger: listed, balances: polled.balances, days: days, caughtUp: polled.complete, seconds: seconds, behind: behind)
     }
 
-    func lastSequences(_ entries: [CashFlowEntry]) -> [String: Int64] {
+    func lastSequences(_ entries: [LedgerEntry]) -> [String: Int64] {
         entries.reduce(into: [:]) { last, entry in last[entry.accountID] = max(last[entry.accountID] ?? 0, entry.sequence) }
     }
 
@@ -509,14 +427,15 @@ struct CashFlowConsolidation: Sendable {
     /// `sequences`, or `deadline` passes (at least once): the last answers, and whether they were.
     func balances(
         _ accounts: [String], days: [String], through sequences: [String: Int64], until deadline: ContinuousClock.Instant
-    ) async throws -> (balances: [String: CashFlowBalances], complete: Bool) {
+    ) async throws -> (balances: [String: BalanceRange], complete: Bool) {
         let path = "/balances?from=\(days.first!)&to=\(days.last!)"
         while true {
-            var found: [String: CashFlowBalances] = [:]
+            var found: [String: BalanceRange] = [:]
             for account in accounts {
-                let answer = try? await client.exchange(.GET, "/v1/accounts/\(account)\(path)", token: token)
+                let answer = try? await client.send(
+                    .GET, "/v1/accounts/\(account)\(path)", token: token, timeout: LoadCashFlow.requestTimeout)
                 if let answer, answer.status == 200 {
-                    found[account] = try JSONDecoder().decode(CashFlowBalances.self, from: answer.body)
+                    found[account] = try JSONCoding.decoder.decode(BalanceRange.self, from: answer.body)
                 }
             }
             let complete = accounts.allSatisfy { found[$0]?.isComplete(through: sequences[$0] ?? 0) == true }
@@ -526,29 +445,21 @@ struct CashFlowConsolidation: Sendable {
     }
 
     /// Every entry of `account`, as the ledger lists them (by sequence, a page at a time).
-    func entries(of account: String, on ledger: LoadClient) async throws -> [CashFlowEntry] {
-        struct Page: Decodable {
-            var items: [CashFlowEntry]
-            var nextCursor: String?
-            enum CodingKeys: String, CodingKey {
-                case items
-                case nextCursor = "next_cursor"
-            }
-        }
-        var entries: [CashFlowEntry] = []
+    func entries(of account: String, on ledger: APIClient) async throws -> [LedgerEntry] {
+        var entries: [LedgerEntry] = []
         var cursor: String?
         repeat {
             let path = "/v1/accounts/\(account)/entries?limit=500" + (cursor.map { "&cursor=\($0)" } ?? "")
-            let answer: LoadClient.Exchange
+            let answer: APIClient.Response
             do {
-                answer = try await ledger.exchange(.GET, path, token: token)
+                answer = try await ledger.send(.GET, path, token: token, timeout: LoadCashFlow.requestTimeout)
             } catch {
                 throw ValidationError("listing the entries of \(account) (to compare the balances with): \(error)")
             }
             guard answer.status == 200 else {
-                throw ValidationError("listing the entries of \(account): \(answer.status) \(answer.text)")
+                throw ValidationError("listing the entries of \(account): \(answer.status) \(answer.excerpt)")
             }
-            let page = try JSONDecoder().decode(Page.self, from: answer.body)
+            let page = try JSONCoding.decoder.decode(Page<LedgerEntry>.self, from: answer.body)
             entries += page.items
             cursor = page.nextCursor
         } while cursor != nil
@@ -581,8 +492,8 @@ struct CashFlowCheck: Codable, Sendable {
     }
 
     init(
-        accounts: [String], recorded: [CashFlowEntry], ledger: [String: [CashFlowEntry]],
-        balances: [String: CashFlowBalances], days: [String]
+        accounts: [String], recorded: [LedgerEntry], ledger: [String: [LedgerEntry]],
+        balances: [String: BalanceRange], days: [String]
     ) {
         let recordedByAccount = Dictionary(grouping: recorded, by: \.accountID)
         for account in accounts {
@@ -593,7 +504,7 @@ struct CashFlowCheck: Codable, Sendable {
     }
 
     mutating func check(
-        _ account: String, recorded: [CashFlowEntry], ledger: [CashFlowEntry], balances: CashFlowBalances?, days: [String]
+        _ account: String, recorded: [LedgerEntry], ledger: [LedgerEntry], balances: BalanceRange?, days: [String]
     ) {
         let listed = Dictionary(ledger.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         for entry in recorded where listed[entry.id] != entry {
@@ -619,35 +530,36 @@ struct CashFlowCheck: Codable, Sendable {
                 if balances != nil { note("account \(account) \(date): the consolidation lists no such day") }
                 continue
             }
-            lost += max(0, entries - day.entryCount)
-            duplicated += max(0, day.entryCount - want.count)
+            lost += max(0, entries - Int(day.entryCount))
+            duplicated += max(0, Int(day.entryCount) - want.count)
             let wrong = Self.differences(day, want: want, previousClosing: previousClosing)
             if !wrong.isEmpty {
                 mismatchedDays += 1
                 note("account \(account) \(date): " + wrong.joined(separator: "; "))
             }
-            previousClosing = day.closingBalanceCents
+            previousClosing = day.closingCents
         }
     }
 
-    static func differences(_ day: CashFlowBalances.Day, want: Totals, previousClosing: Int64) -> [String] {
+    static func differences(_ day: DayBalance, want: Totals, previousClosing: Int64) -> [String] {
         var wrong: [String] = []
-        let have = Totals(credits: day.creditsCents, debits: day.debitsCents, count: day.entryCount)
+        let have = Totals(credits: day.creditsCents, debits: day.debitsCents, count: Int(day.entryCount))
         if have != want { wrong.append("\(have), but the ledger has \(want)") }
-        if day.netCents != day.creditsCents - day.debitsCents { wrong.append("net \(day.netCents) ≠ credits − debits") }
-        if day.closingBalanceCents != day.openingBalanceCents + day.netCents {
-            wrong.append("closing \(day.closingBalanceCents) ≠ opening \(day.openingBalanceCents) + net \(day.netCents)")
+        // `net_cents` is not compared with credits − debits here: `DayBalance` writes it as exactly
+        // that and reads it back the same way (ConsolidationTests check the wire value).
+        if day.closingCents != day.openingCents + day.netCents {
+            wrong.append("closing \(day.closingCents) ≠ opening \(day.openingCents) + net \(day.netCents)")
         }
-        if day.openingBalanceCents != previousClosing {
-            wrong.append("opening \(day.openingBalanceCents) ≠ the day before's closing \(previousClosing)")
+        if day.openingCents != previousClosing {
+            wrong.append("opening \(day.openingCents) ≠ the day before's closing \(previousClosing)")
         }
         return wrong
     }
 
-    static func totals(_ entries: [CashFlowEntry]) -> [String: Totals] {
+    static func totals(_ entries: [LedgerEntry]) -> [String: Totals] {
         entries.reduce(into: [:]) { totals, entry in
             var day = totals[entry.businessDate] ?? Totals()
-            if entry.type == "credit" { day.credits += entry.amountCents } else { day.debits += entry.amountCents }
+            if entry.type == .credit { day.credits += entry.amountCents } else { day.debits += entry.amountCents }
             day.count += 1
             totals[entry.businessDate] = day
         }
@@ -658,42 +570,17 @@ struct CashFlowCheck: Codable, Sendable {
     }
 }
 
-/// Business days ("YYYY-MM-DD") the way the ledger dates entries: in the account's time zone.
-enum CashFlowCalendar {
+/// Ranges of business days, counted the way the ledger dates entries and the consolidation
+/// walks them.
+extension BusinessDate {
     /// The business days from `days` days before `end` through `end`'s, in `timeZone`.
-    static func window(endingAt end: Date, days: Int, timeZone: String) -> [String] {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: timeZone)!
-        func day(_ date: Date) -> String {
-            let parts = calendar.dateComponents([.year, .month, .day], from: date)
-            return format(parts.year!, parts.month!, parts.day!)
-        }
-        return self.days(from: day(end.addingTimeInterval(-Double(days) * 86_400)), through: day(end))
+    static func window(endingAt end: Date, days: Int, in timeZone: TimeZone) -> [String] {
+        range(from: of(end.addingTimeInterval(-Double(days) * 86_400), in: timeZone), through: of(end, in: timeZone))
     }
 
-    /// `from` through `through`, one day apart (plain calendar arithmetic: the text names the day).
-    static func days(from: String, through: String) -> [String] {
-        var days = [from]
-        while days.last! < through { days.append(shifted(days.last!, by: 1)) }
-        return days
-    }
-
-    static func previous(_ day: String) -> String { shifted(day, by: -1) }
-
-    static func shifted(_ day: String, by count: Int) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = day.split(separator: "-").compactMap { Int($0) }
-        let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2]))!
-        let moved = calendar.dateComponents([.year, .month, .day], from: calendar.date(byAdding: .day, value: count, to: date)!)
-        return format(moved.year!, moved.month!, moved.day!)
-    }
-
-    static func format(_ year: Int, _ month: Int, _ day: Int) -> String {
-        func padded(_ value: Int, _ width: Int) -> String {
-            String(repeating: "0", count: max(0, width - String(value).count)) + String(value)
-        }
-        return "\(padded(year, 4))-\(padded(month, 2))-\(padded(day, 2))"
+    /// `from` through `through`, one day apart (just `from` when `through` is earlier).
+    static func range(from: String, through: String) -> [String] {
+        (0...max(0, distance(from: from, to: through))).map { adding($0, to: from) }
     }
 }
 
