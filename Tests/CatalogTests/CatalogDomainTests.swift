@@ -10,7 +10,7 @@ struct CatalogDomainTests {
         let decoded = try #require(ProductCursor(encoded: cursor.encoded))
         #expect(decoded == cursor)
         #expect(!cursor.encoded.contains("="))
-        guard case .failure(.invalidCursor) = ProductQuery.parse(["cursor": cursor.encoded, "sort": "name"]) else {
+        guard case .failure(.cursorNotFound) = ProductQuery.parse(["cursor": cursor.encoded, "sort": "name"]) else {
             Issue.record("a price cursor must not be accepted for sort=name")
             return
         }
@@ -31,7 +31,7 @@ struct CatalogDomainTests {
         #expect(violations(["limit": "ten"]) == ["limit"])
         #expect(violations(["min_price": "-1"]) == ["min_price"])
         #expect(violations(["max_price": "1.5"]) == ["max_price"])
-        #expect(violations(["min_price": "500", "max_price": "100"]) == ["min_price"])
+        #expect(violations(["q": String(repeating: "e\u{301}", count: 101)]) == ["q"], "q counts code points")
         #expect(violations(["in_stock": "maybe"]) == ["in_stock"])
         #expect(violations(["sort": "random"]) == ["sort"])
         #expect(violations(["limit": "100", "sort": "price_desc", "in_stock": "true"]).isEmpty)
@@ -41,6 +41,25 @@ struct CatalogDomainTests {
         } else {
             Issue.record("an empty query is valid")
         }
+    }
+
+    /// min_price above max_price is a range no price is in: parsed as asked, answered with an empty page.
+    @Test func anInvertedPriceRangeIsNotAnError() throws {
+        guard case .success(let query) = ProductQuery.parse(["min_price": "500", "max_price": "100"]) else {
+            Issue.record("min_price > max_price must parse")
+            return
+        }
+        #expect(query.minPriceCents == 500)
+        #expect(query.maxPriceCents == 100)
+    }
+
+    /// Lengths count code points, as the schema's maxLength does (201 of them are 101 characters here).
+    @Test func productRulesCountCodePoints() {
+        var draft = ProductDraft(sku: "SKU-1", name: String(repeating: "e\u{301}", count: 100), priceCents: 100)
+        #expect(ProductRules.validate(draft).isEmpty)
+        draft.name += "e"
+        #expect(ProductRules.validate(draft).map(\.field) == ["name"])
+        #expect(ProductRules.isImageURL("HTtp://U:4/Zrec0"))
     }
 
     @Test func likePatternEscapesWildcards() {

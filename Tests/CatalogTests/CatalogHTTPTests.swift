@@ -78,9 +78,12 @@ struct CatalogHTTPTests {
                 }
                 for cursor in ["garbage", "eyJ4IjoxfQ", ProductCursor(sort: .newest, number: 1, id: UUID().uuidString).encoded] {
                     let response = try await client.send(.get, "/v1/products?cursor=\(cursor)")
-                    #expect(response.status == .badRequest)
-                    #expect(response.problem?.code == "invalid_cursor")
+                    #expect(response.status == .notFound)
+                    #expect(response.problem?.code == "cursor_not_found")
                 }
+                let inverted = try await client.send(.get, "/v1/products?min_price=900000&max_price=100")
+                #expect(inverted.status == .ok)
+                #expect(try inverted.decode(PageBody.self).items.isEmpty)
             }
         }
     }
@@ -206,7 +209,8 @@ struct CatalogHTTPTests {
                 let unknownCategory = try await client.send(
                     .post, "/v1/products", headers: admin,
                     body: jsonBody(productBody(sku: "GAME-3", category: UUID().uuidString.lowercased())))
-                #expect(unknownCategory.status == .unprocessableContent)
+                #expect(unknownCategory.status == .conflict)
+                #expect(unknownCategory.problem?.code == "validation_failed")
                 #expect(unknownCategory.problem?.errors?.first?.field == "category_id")
 
                 // Soft delete: hidden from the public, still there for admins.

@@ -324,13 +324,30 @@ struct BalancesHTTPTests {
                 #expect(try await problem("?to=2026-03-01") == "invalid_date")
                 #expect(try await problem("?from=2026-02-30&to=2026-03-01") == "invalid_date")
                 #expect(try await problem("?from=2026-03-01&to=soon") == "invalid_date")
-                #expect(try await problem("?from=2026-03-02&to=2026-03-01") == "invalid_range")
-                // 367 days (2026-01-01 … 2027-01-02) is one too many; 366 is the most.
-                #expect(try await problem("?from=2026-01-01&to=2027-01-02") == "range_too_large")
+                func range(_ query: String) async throws -> RangeResponse {
+                    let response = try await client.send(.get, base + query, headers: ana)
+                    try #require(response.status == .ok, "\(query): \(response.text)")
+                    return try response.decode(RangeResponse.self)
+                }
+                // from after to holds no day: an empty answer, not a refusal.
+                let backwards = try await range("?from=2026-03-02&to=2026-03-01")
+                #expect(backwards.days.isEmpty && backwards.nextFrom == nil && backwards.from == "2026-03-02")
+                // 367 days (2026-01-01 … 2027-01-02) is one too many for a page: the first 366, and where the next starts.
+                let paged = try await range("?from=2026-01-01&to=2027-01-02")
+                #expect(paged.days.count == 366 && paged.days.last?.date == "2027-01-01" && paged.nextFrom == "2027-01-02")
+                let rest = try await range("?from=2027-01-02&to=2027-01-02")
+                #expect(rest.days.map(\.date) == ["2027-01-02"] && rest.nextFrom == nil)
+                // Any year a full-date can name is a day of the proleptic Gregorian calendar.
+                let ancient = try await range("?from=0142-10-06&to=0250-02-10")
+                #expect(ancient.days.count == 366 && ancient.days.first?.date == "0142-10-06")
+                #expect(ancient.nextFrom == "0143-10-07" && ancient.days.allSatisfy { $0.closingCents == 0 })
+                let lastDays = try await range("?from=9999-12-30&to=9999-12-31")
+                #expect(lastDays.days.map(\.date) == ["9999-12-30", "9999-12-31"] && lastDays.nextFrom == nil)
                 let longest = try await client.send(.get, base + "?from=2026-01-01&to=2027-01-01", headers: ana)
                 #expect(longest.status == .ok, "\(longest.text)")
                 let days = try longest.decode(RangeResponse.self).days
                 #expect(days.count == 366 && days.first?.date == "2026-01-01" && days.last?.date == "2027-01-01")
+                #expect(try longest.decode(RangeResponse.self).nextFrom == nil)
                 #expect(days.last?.closingCents == 8_500)
                 // Including a leap day: 2028-01-01 … 2028-12-31 is 366 days.
                 let leap = try await client.send(.get, base + "?from=2028-01-01&to=2028-12-31", headers: ana)

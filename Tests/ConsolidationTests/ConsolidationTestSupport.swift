@@ -348,10 +348,12 @@ struct RangeResponse: Decodable, Sendable {
     var from: String
     var to: String
     var days: [DayBalance]
+    var nextFrom: String?
     var freshness: Freshness
 
     enum CodingKeys: String, CodingKey {
         case accountID = "account_id"
+        case nextFrom = "next_from"
         case currency, from, to, days, freshness
     }
 }

@@ -69,6 +69,76 @@ struct AccountRoutesTests {
         #expect(try await harness.repository.users(after: nil, limit: 10).count == 1)  // only the admin
     }
 
+    /// Passwords are bounded in code points, not bcrypt's 72 bytes: longer ones are pre-hashed,
+    /// over the whole password.
+    @Test func passwordsLongerThan72BytesRegisterAndLogInByTheirWholeText() async throws {
+        let harness = try await IdentityHarness.make()
+        let euros = String(repeating: "€", count: 40)  // 40 code points, 120 bytes
+        try await harness.test { client in
+            #expect(try await client.register("long@example.com", password: euros).status == .created)
+            #expect(try await client.login("long@example.com", euros).status == .ok)
+
+            // The same first 72 bytes (24 "€"), then something else: not the password.
+            let samePrefix = String(repeating: "€", count: 24) + "a different tail"
+            let wrong = try await client.login("long@example.com", samePrefix)
+            #expect(wrong.status == .unauthorized)
+            #expect(wrong.code == "invalid_credentials")
+            #expect(try await client.login("long@example.com", euros + "€").status == .unauthorized)
+            #expect(try await client.login("long@example.com", String(repeating: "€", count: 24)).status == .unauthorized)
+
+            let tooLong = try await client.register("longer@example.com", password: String(repeating: "€", count: 129))
+            #expect(tooLong.status == .unprocessableContent)
+            #expect((tooLong.json["errors"] as? [[String: Any]])?.first?["field"] as? String == "password")
+            let longest = String(repeating: "😀", count: 128)  // 512 bytes
+            #expect(try await client.register("longest@example.com", password: longest).status == .created)
+            #expect(try await client.login("longest@example.com", longest).status == .ok)
+        }
+        let stored = try #require(try await harness.repository.user(email: "long@example.com"))
+        #expect(stored.passwordHash.hasPrefix(StoredPasswordHash.prehashedPrefix + "$2"))
+    }
+
+    /// Hashes stored before pre-hashing existed are plain bcrypt of passwords of at most 72 bytes;
+    /// they verify as before, and a longer candidate sharing those 72 bytes does not match them.
+    @Test func plainBcryptHashesStillVerify() async throws {
+        let harness = try await IdentityHarness.make()
+        let password = String(repeating: "ab", count: 36)  // exactly 72 bytes
+        let now = harness.clock.now()
+        let user = User(
+            id: UUID.v7(at: now).lowercased, email: "old@example.com", name: "Old", roles: [Role.customer], createdAt: now)
+        let plain = try await harness.hasher.hash(password)  // today's hashing, before this change
+        #expect(!plain.hasPrefix(StoredPasswordHash.prehashedPrefix))
+        try await harness.repository.insert(user: user, passwordHash: plain, audit: nil)
+        try await harness.test { client in
+            let right = try await client.login("old@example.com", password)
+            #expect(right.status == .ok)
+            // bcrypt alone would read only the first 72 bytes and accept this.
+            let longer = try await client.login("old@example.com", password + "-and-more")
+            #expect(longer.status == .unauthorized)
+        }
+        #expect(try await harness.hasher.verifyAccountPassword(password, storedHash: plain))
+        // A short password is still hashed exactly as before: no prefix, plain bcrypt verifies it.
+        let short = try await harness.hasher.hashAccountPassword("a-long-enough-password")
+        #expect(!short.hasPrefix(StoredPasswordHash.prehashedPrefix))
+        #expect(try await harness.hasher.verify("a-long-enough-password", hash: short))
+    }
+
+    @Test func loginBoundsItsFieldsInCodePoints() async throws {
+        let harness = try await IdentityHarness.make()
+        try await harness.test { client in
+            // 1024 code points of 3 bytes each: within the documented maxLength, so not a 422.
+            let wide = try await client.login("nobody@example.com", String(repeating: "€", count: 1024))
+            #expect(wide.status == .unauthorized)
+            let wideEmail = try await client.login(String(repeating: "é", count: 1024), "a-long-enough-password")
+            #expect(wideEmail.status == .unauthorized)
+            let tooLong = try await client.login("nobody@example.com", String(repeating: "x", count: 1025))
+            #expect(tooLong.status == .unprocessableContent)
+            let wideToken = try await client.post("/v1/auth/refresh", ["refresh_token": String(repeating: "€", count: 512)])
+            #expect(wideToken.status == .unauthorized)
+            let longToken = try await client.post("/v1/auth/refresh", ["refresh_token": String(repeating: "x", count: 513)])
+            #expect(longToken.status == .unprocessableContent)
+        }
+    }
+
     @Test func loginIssuesTokensAndAnswersUnknownEmailAndWrongPasswordIdentically() async throws {
         let harness = try await IdentityHarness.make()
         let verifier = harness.verifier()

@@ -20,9 +20,44 @@ struct AccountRulesTests {
         #expect(AccountRules.passwordProblem("eleven-char") != nil)
         #expect(AccountRules.passwordProblem("twelve-chars") == nil)
         #expect(AccountRules.passwordProblem("QWERTYUIOP123") != nil)
-        #expect(AccountRules.passwordProblem(String(repeating: "x", count: 73)) != nil)
         #expect(CommonPasswords.list.count >= 100)
         #expect(CommonPasswords.list.allSatisfy { $0 == $0.lowercased() })
+    }
+
+    /// Lengths count Unicode scalars (JSON Schema's code points), not bytes or grapheme clusters.
+    @Test func passwordLengthsCountUnicodeScalars() {
+        #expect(AccountRules.passwordProblem(String(repeating: "€", count: 40)) == nil)  // 120 bytes
+        #expect(AccountRules.passwordProblem(String(repeating: "x", count: 128)) == nil)
+        #expect(AccountRules.passwordProblem(String(repeating: "😀", count: 128)) == nil)  // 512 bytes
+        #expect(AccountRules.passwordProblem(String(repeating: "x", count: 129)) != nil)
+        #expect(AccountRules.passwordProblem(String(repeating: "€", count: 129)) != nil)
+        // 12 scalars, 6 characters (e + combining acute): long enough.
+        #expect(AccountRules.passwordProblem(String(repeating: "e\u{301}", count: 6)) == nil)
+        #expect(AccountRules.passwordProblem(String(repeating: "e\u{301}", count: 5) + "x") != nil)
+    }
+
+    @Test func onlyPasswordsLongerThanBcryptsBytesArePrehashed() {
+        let short = BcryptInput(password: String(repeating: "x", count: 72))
+        #expect(short == BcryptInput(password: String(repeating: "x", count: 72)))
+        #expect(!short.isPrehashed && short.text == String(repeating: "x", count: 72))
+        let euros = String(repeating: "€", count: 24)  // exactly 72 bytes
+        #expect(!BcryptInput(password: euros).isPrehashed)
+
+        let long = BcryptInput(password: euros + "a")
+        #expect(long.isPrehashed)
+        #expect(long.text.utf8.count == 44 && long.text.unicodeScalars.allSatisfy(\.isASCII))
+        // The pre-hash covers the whole password, not its first 72 bytes.
+        #expect(long.text != BcryptInput(password: euros + "b").text)
+        #expect(long == BcryptInput(password: euros + "a"))
+    }
+
+    @Test func storedHashesSayWhetherThePasswordWasPrehashed() {
+        let plain = "$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
+        #expect(StoredPasswordHash(stored: plain) == StoredPasswordHash(bcrypt: plain, isPrehashed: false))
+        #expect(StoredPasswordHash(stored: plain).stored == plain)
+        let prehashed = StoredPasswordHash(bcrypt: plain, isPrehashed: true)
+        #expect(prehashed.stored == "$hmac-sha256$" + plain)
+        #expect(StoredPasswordHash(stored: prehashed.stored) == prehashed)
     }
 
     @Test func rolesMustBeAssignable() {

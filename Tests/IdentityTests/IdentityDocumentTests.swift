@@ -89,6 +89,14 @@ struct IdentityDocumentTests {
         #expect(
             !validator.violations(of: ["email": "ana@example.com", "password": "short", "name": "Ana"], against: register).isEmpty
         )
+        // The password bound counts code points, as the rule does: 120 bytes of "€" are within it.
+        for (count, valid) in [(40, true), (128, true), (129, false)] {
+            let password = String(repeating: "€", count: count)
+            #expect((AccountRules.passwordProblem(password) == nil) == valid)
+            #expect(
+                validator.violations(of: ["email": "a@b.co", "password": .string(password), "name": "Ana"], against: register)
+                    .isEmpty == valid, "\(count)")
+        }
         for name in ["", "   ", "Ana\u{7}Lima", "\u{200B}"] {
             #expect(AccountRules.nameProblem(name) != nil)
             #expect(

@@ -65,7 +65,9 @@ struct LedgerDomainTests {
         func validate(
             _ amount: AmountInput, type: String? = "credit", occurredAt: Date? = nil
         ) -> Result<EntryDraft, Violations> {
-            EntryRules.validate(type: type, amount: amount, description: nil, category: nil, occurredAt: occurredAt, now: now)
+            EntryRules.validate(
+                type: type, amount: amount, description: nil, category: nil, occurredAt: occurredAt.map(TimestampInput.date),
+                now: now)
         }
         #expect(try validate(.integer(1)).get().amountCents == 1)
         #expect(try validate(.integer(100_000_000_000)).get().amountCents == 100_000_000_000)
@@ -90,6 +92,8 @@ struct LedgerDomainTests {
             return
         }
         #expect(future.fields == ["occurred_at"])
+        // The clock, not a stated rule, refuses it: 409 with the same code.
+        #expect(future.problem.status == .conflict && future.problem.code == "validation_failed")
 
         let trimmed = try EntryRules.validate(
             type: "debit", amount: .integer(10), description: "  aluguel de março \n", category: "   ", occurredAt: nil, now: now
@@ -132,5 +136,55 @@ struct LedgerDomainTests {
         changed.occurredAt = Date(timeIntervalSince1970: 0)
         #expect(RequestFingerprint.entry(changed, accountID: "a") != same)
         #expect(RequestFingerprint.reversal(ReversalDraft(), entryID: "a") != same)
+    }
+
+    @Test("occurred_at: RFC 3339 from year 1970 as written, real days and times, to the millisecond")
+    func timestamps() throws {
+        let accepted: [(String, Int64)] = [
+            ("2026-03-09T10:00:00Z", 1_773_050_400_000), ("2026-03-09T10:00:00.123Z", 1_773_050_400_123),
+            ("2026-03-09T10:00:00.5Z", 1_773_050_400_500), ("2026-03-09T10:00:00.123999999Z", 1_773_050_400_123),
+            ("2026-03-09t10:00:00z", 1_773_050_400_000), ("2026-03-09T10:00:00-03:00", 1_773_061_200_000),
+            ("2026-03-09T10:00:00+23:59", 1_772_964_060_000), ("2024-02-29T00:00:00Z", 1_709_164_800_000),
+            // The year as written is 1970: a little before the epoch once the offset is applied.
+            ("1970-01-01T00:00:00+01:00", -3_600_000), ("9999-12-31T23:59:59Z", 253_402_300_799_000),
+        ]
+        for (text, milliseconds) in accepted {
+            #expect(Timestamp.parse(text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } == milliseconds, "\(text)")
+        }
+        for text in [
+            "", "yesterday", "1969-12-31T23:59:59Z", "0818-02-04T18:27:17-03:53", "2026-02-29T10:00:00Z",
+            "2026-03-09T24:00:00Z", "2016-12-31T23:59:60Z", "2026-03-09T10:00:00Z\n", "2026-03-09 10:00:00Z",
+            "2026-03-09T10:00:00", "2026-03-09T10:00:00.Z", "2026-03-09T10:00:00+0300", "2026-03-09T10:00:00+24:00",
+            "2026-03-09T10:00Z", "+2026-03-09T10:00:00Z", "2026-3-09T10:00:00Z",
+        ] {
+            #expect(Timestamp.parse(text) == nil, "\(text.debugDescription)")
+        }
+        // What the document's pattern admits is what the parser reads (for real dates and times).
+        let pattern = try NSRegularExpression(pattern: Timestamp.pattern)
+        for text in accepted.map(\.0) {
+            #expect(pattern.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil, "\(text)")
+        }
+        for text in ["1969-12-31T23:59:59Z", "2016-12-31T23:59:60Z", "2026-03-09T10:00:00+0300"] {
+            #expect(pattern.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil, "\(text)")
+        }
+    }
+
+    @Test("Text bounds count code points as sent, surrounding spaces included")
+    func textBoundsCountCodePoints() throws {
+        let now = Date(timeIntervalSince1970: 1_773_144_000)
+        func category(_ text: String) -> Result<EntryDraft, Violations> {
+            EntryRules.validate(type: "credit", amount: .integer(1), description: nil, category: text, occurredAt: nil, now: now)
+        }
+        // 51 flags are 51 characters but 102 code points: JSON Schema's maxLength 100 refuses them.
+        #expect(throws: Violations.self) { try category(String(repeating: "🇧🇷", count: 51)).get() }
+        #expect(try category(String(repeating: "é", count: 100)).get().category?.unicodeScalars.count == 100)
+        #expect(throws: Violations.self) { try category(" " + String(repeating: "c", count: 100)).get() }
+        #expect(try category("").get().category == nil, "blank is none")
+        #expect(throws: Violations.self) {
+            try AccountRules.validate(name: String(repeating: "👍🏻", count: 101), currency: nil, timezone: nil).get()
+        }
+        #expect(
+            try AccountRules.validate(name: "s#\u{A8}9\u{9C}\u{9E}\u{F9}\u{8DCCE}\u{D73F0}\u{2}#c🏻", currency: nil, timezone: nil)
+                .get().name.isEmpty == false)
     }
 }

@@ -13,7 +13,7 @@ import Testing
 
 @Suite("Ledger reversals", .serialized)
 struct LedgerReversalTests {
-    @Test("An entry is reversed once: opposite type, same amount; a second → 409; a reversal's reversal → 422")
+    @Test("An entry is reversed once: opposite type, same amount; a second → 409; a reversal's reversal → 409")
     func reversesOnce() async throws {
         try await LedgerHarness.run { harness in
             let ana = try await harness.headers("ana")
@@ -51,7 +51,7 @@ struct LedgerReversalTests {
 
                 response = try await client.send(
                     .post, "/v1/entries/\(reversal.id)/reversal", headers: try await harness.headers("ana", key: "r3"))
-                #expect(response.status == .unprocessableContent && response.problem?.code == "cannot_reverse_a_reversal")
+                #expect(response.status == .conflict && response.problem?.code == "cannot_reverse_a_reversal")
 
                 // The body may set the description and when the movement happened.
                 let fee = try await client.record(
@@ -68,7 +68,11 @@ struct LedgerReversalTests {
                 // Refused without effect: bad bodies, strangers, unknown entries.
                 let cases: [(String, HTTPResponse.Status, String)] = [
                     (#"{"description": 5}"#, .unprocessableContent, "validation_failed"),
-                    (#"{"occurred_at": "2026-03-12T00:00:00Z"}"#, .unprocessableContent, "validation_failed"),
+                    (#"{"occurred_at": "2026-03-12T00:00:00Z"}"#, .conflict, "validation_failed"),
+                    (
+                        #"{"occurred_at": "0818-02-04T18:27:17-03:53", "\u9c72": ["U", -941]}"#, .unprocessableContent,
+                        "validation_failed"
+                    ),
                     (#"{"description": "\#(String(repeating: "x", count: 501))"}"#, .unprocessableContent, "validation_failed"),
                     ("{", .badRequest, "malformed_json"),
                 ]

@@ -8,6 +8,7 @@ import MalhaHTTP
 import MalhaIdentity
 import MalhaMessaging
 import MalhaMessagingSQL
+import MalhaOpenAPI
 import MalhaStore
 import MalhaTesting
 import Testing
@@ -123,6 +124,42 @@ struct BusAdminHTTPTests {
             }
             try await client.execute(uri: "/v1/admin/dead-letters", method: .get, headers: admin) { response in
                 #expect((Self.json(response)["items"] as? [Any])?.isEmpty == true)
+            }
+        }
+    }
+
+    /// What the document says of a selection is what the handler does: every body the schema
+    /// accepts is answered 200, every one it refuses 422 (null means absent).
+    @Test func theDocumentedSelectionIsTheHandlersSelection() async throws {
+        let document = BusService.openAPI
+        let schema = JSONSchema.reference("DeadLetterSelection")
+        let bodies: [String] = [
+            #"{"ids":["x"]}"#, #"{"ids":["x"],"all":false}"#, #"{"ids":["x"],"all":null}"#, #"{"all":true}"#,
+            #"{"all":true,"ids":null}"#, "{}", #"{"ids":[]}"#, #"{"ids":["x"],"all":true}"#, #"{"all":false}"#,
+            #"{"all":null,"ids":null}"#,
+        ]
+        try await Self.withAPI(letters: 1) { client, admin, _, _ in
+            for body in bodies {
+                let value = try JSONDecoder().decode(JSONValue.self, from: Data(body.utf8))
+                let valid = document.validator.violations(of: value, against: schema).isEmpty
+                try await client.execute(
+                    uri: "/v1/admin/dead-letters/s/purge", method: .post, headers: admin, body: ByteBuffer(string: body)
+                ) { response in
+                    #expect(response.status == (valid ? .ok : .unprocessableContent), "\(body): schema says \(valid)")
+                }
+            }
+        }
+    }
+
+    /// Path segments are percent-decoded before they are judged or looked up.
+    @Test func aPercentEncodedSubscriptionIsDecoded() async throws {
+        try await Self.withAPI(letters: 1) { client, admin, _, ids in
+            try await client.execute(uri: "/v1/admin/dead-letters/%73/\(ids[0])", method: .get, headers: admin) { response in
+                #expect(response.status == .ok)
+            }
+            let long = String(repeating: "%C3%A9", count: 100)  // 100 code points, 600 characters raw
+            try await client.execute(uri: "/v1/admin/dead-letters/\(long)/x", method: .get, headers: admin) { response in
+                #expect(response.status == .notFound)
             }
         }
     }

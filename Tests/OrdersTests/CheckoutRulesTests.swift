@@ -17,6 +17,16 @@ struct CheckoutRulesTests {
         CatalogPrice(productID: id, name: "P \(id)", unitPriceCents: cents, currency: currency)
     }
 
+    /// A cart or catalog state the checkout conflicts with is 409, with the codes clients already know.
+    @Test func stateConflictsAre409WithTheirCodes() {
+        let empty = CheckoutRefusal.cartEmpty.problem
+        #expect(empty.status == .conflict && empty.code == "cart_empty")
+        let gone = CheckoutRefusal.productsUnavailable([Self.item("p1", cents: 100)]).problem
+        #expect(gone.status == .conflict && gone.code == "products_unavailable")
+        #expect(gone.errors.map(\.field) == ["items[p1]"])
+        #expect(CheckoutRefusal.mixedCurrencies.problem.status == .unprocessableContent)
+    }
+
     @Test func aCartAtCurrentPricesIsReadyWithItsLines() {
         let items = [Self.item("a", cents: 100, quantity: 2), Self.item("b", cents: 250)]
         let review = CheckoutRules.review(items, at: ["a": Self.price("a", cents: 100), "b": Self.price("b", cents: 250)])

@@ -164,15 +164,16 @@ struct OrdersHTTPTests {
                 #expect(cart.items.isEmpty)
 
                 // Bad input: a 4xx problem with a stable code, and the cart unchanged.
-                for (json, code) in [
-                    (["product_id": "not-a-uuid", "quantity": 1], "validation_failed"),
-                    (["product_id": first.id, "quantity": 0], "validation_failed"),
-                    (["product_id": first.id, "quantity": 1001], "validation_failed"),
-                    (["product_id": first.id, "quantity": 998], "validation_failed"),
-                    (["product_id": UUID().uuidString, "quantity": 1], "product_unavailable"),
-                ] as [([String: Any], String)] {
+                // A product that is not for sale now conflicts with the catalog's state: 409.
+                for (json, status, code) in [
+                    (["product_id": "not-a-uuid", "quantity": 1], .unprocessableContent, "validation_failed"),
+                    (["product_id": first.id, "quantity": 0], .unprocessableContent, "validation_failed"),
+                    (["product_id": first.id, "quantity": 1001], .unprocessableContent, "validation_failed"),
+                    (["product_id": first.id, "quantity": 998], .unprocessableContent, "validation_failed"),
+                    (["product_id": UUID().uuidString, "quantity": 1], .conflict, "product_unavailable"),
+                ] as [([String: Any], HTTPResponse.Status, String)] {
                     response = try await client.send(.post, "/v1/cart/items", headers: alice, json: json)
-                    #expect(response.status == .unprocessableContent, "\(json)")
+                    #expect(response.status == status, "\(json)")
                     #expect(response.problem?.code == code, "\(json)")
                 }
                 cart = try await client.send(.get, "/v1/cart", headers: alice).decode(CartBody.self)
@@ -202,7 +203,7 @@ struct OrdersHTTPTests {
 
                 // An empty cart fails before any effect and releases the key…
                 response = try await client.send(.post, "/v1/orders", headers: keyed)
-                #expect(response.status == .unprocessableContent)
+                #expect(response.status == .conflict)
                 #expect(response.problem?.code == "cart_empty")
 
                 // …so the same key works once the cart has something.
@@ -225,6 +226,7 @@ struct OrdersHTTPTests {
                 response = try await client.send(.post, "/v1/orders", headers: keyed)
                 #expect(response.status == .created)
                 #expect(response.headers[.idempotentReplayed] == "true")
+                #expect(response.headers[.location] == "/v1/orders/\(order.id)", "a replay is the first answer, headers too")
                 #expect(try response.decode(Order.self) == order)
                 #expect(try await outboxTypes(harness.store).count == 2)
 

@@ -53,6 +53,20 @@ struct PaymentsDocumentTests {
         #expect(!validator.violations(of: ["amount_cents": 0, "reason": "damaged"], against: refund).isEmpty)
         #expect(!validator.violations(of: ["amount_cents": 1, "reason": "  "], against: refund).isEmpty)
         #expect(!validator.violations(of: ["amount_cents": 1], against: refund).isEmpty)
+        // Not blank: any character Foundation does not trim, astral ones too; only its whitespace is blank.
+        for reason in [" x ", "\u{3000}é", "😀", "\u{FEFF}", "\u{1C}"] {
+            let body: JSONValue = ["amount_cents": 1, "reason": .string(reason)]
+            #expect(validator.violations(of: body, against: refund) == [], "\(reason.unicodeScalars.map(\.value))")
+            #expect(RefundRequest(amountCents: 1, reason: reason).violations().isEmpty)
+        }
+        for reason in ["\u{3000}\n", "\u{85}\u{A0}\u{2028}", "\t\u{200A}"] {
+            #expect(!validator.violations(of: ["amount_cents": 1, "reason": .string(reason)], against: refund).isEmpty)
+            #expect(!RefundRequest(amountCents: 1, reason: reason).violations().isEmpty)
+        }
+        // 200 code points are 100 characters here: the rule counts what the schema's maxLength counts.
+        let long = String(repeating: "e\u{301}", count: 101)
+        #expect(!validator.violations(of: ["amount_cents": 1, "reason": .string(long)], against: refund).isEmpty)
+        #expect(RefundRequest(amountCents: 1, reason: long).violations().map(\.field) == ["reason"])
         let review = JSONSchema.reference("ReviewRequest")
         #expect(validator.violations(of: ["decision": "deny"], against: review) == [])
         #expect(!validator.violations(of: ["decision": "maybe"], against: review).isEmpty)

@@ -107,6 +107,7 @@ struct PaymentsHTTPTests {
                 let replay = try await client.send(.post, uri, headers: admin, json: refund)
                 // One set of wire names on every service (orders, ledger, payments).
                 #expect(replay.status == .accepted && replay.headers[.idempotentReplayed] == "true")
+                #expect(replay.headers[.location] != nil && replay.headers[.location] == first.headers[.location])
                 #expect(replay.headers[HTTPField.Name("Idempotency-Replayed")!] == nil)
                 #expect(try replay.decode(Refund.self).id == created.id, "the same refund, not a second one")
                 let mismatch = try await client.send(.post, uri, headers: admin, json: ["amount_cents": 5_000, "reason": "x"])

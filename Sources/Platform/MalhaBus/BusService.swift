@@ -95,7 +95,7 @@ struct DeadLetterSelection: Decodable {
     func resolved() throws -> [String]? {
         switch (ids, all) {
         case (let ids?, nil), (let ids?, false?):
-            guard !ids.isEmpty, ids.count <= 1000, ids.allSatisfy({ !$0.isEmpty && $0.count <= 64 }) else {
+            guard !ids.isEmpty, ids.count <= 1000, ids.allSatisfy({ !$0.isEmpty && $0.unicodeScalars.count <= 64 }) else {
                 throw Problem.validation(field: "ids", "1 to 1000 message ids")
             }
             return ids
@@ -113,18 +113,18 @@ struct DeadLetterCount: ResponseEncodable, Decodable {
 }
 
 extension DeadLetterSelection: OpenAPISchemaProviding {
-    /// Either `ids` (with `all` absent or false) or `all: true` without `ids`. The third branch
-    /// matches `ids` together with `all: true`, so such a body matches two branches and `oneOf`
-    /// refuses it, as `resolved()` does.
+    static var openAPIComponentName: String? { "DeadLetterSelection" }
+
+    /// Either `ids` (with `all` absent, null or false) or `all: true` (with `ids` absent or
+    /// null), as `resolved()` reads them.
     static var openAPISchema: JSONSchema {
         let ids = JSONSchema.array(of: .string(length: 1...64), minItems: 1, maxItems: 1000)
-        var some = JSONSchema.object([.init("ids", ids), .init("all", .constant(false))], required: ["ids"])
+        var some = JSONSchema.object(
+            [.init("ids", ids), .init("all", .anyOf([.constant(false), .constant(nil)]))], required: ["ids"])
         some.description = "These message ids (1 to 1000)"
-        var all = JSONSchema.object([.init("all", .constant(true))], required: ["all"])
+        var all = JSONSchema.object([.init("all", .constant(true)), .init("ids", .constant(nil))], required: ["all"])
         all.description = "Every dead letter of the subscription"
-        var both = JSONSchema.object([.init("all", .constant(true))], required: ["ids", "all"])
-        both.description = "Not allowed: ids and all: true together"
-        return .oneOf([some, all, both], description: "Give either ids or all: true")
+        return .oneOf([some, all], description: "Give either ids or all: true")
     }
 }
 
@@ -143,7 +143,7 @@ struct DeadLetterRoutes: Sendable {
             limit = value
         }
         let cursor = query["cursor"].map(String.init)
-        if let cursor, cursor.isEmpty || cursor.count > 64 {
+        if let cursor, cursor.isEmpty || cursor.unicodeScalars.count > 64 {
             throw Problem.badRequest("invalid_cursor", "the cursor is not one this endpoint issued")
         }
         let letters = try await deadLetters.deadLetters(subscription: subscription, limit: limit + 1, after: cursor)
@@ -152,9 +152,9 @@ struct DeadLetterRoutes: Sendable {
     }
 
     func show(_ context: ServiceRequestContext) async throws -> DeadLetterView {
-        let subscription = try context.parameters.require("subscription")
+        let subscription = try context.parameters.requireDecoded("subscription")
         try Self.validate(subscription: subscription)
-        let id = try context.parameters.require("id")
+        let id = try context.parameters.requireDecoded("id")
         guard let letter = try await deadLetters.deadLetter(id: id, subscription: subscription) else {
             throw Problem.notFound("Dead letter")
         }
@@ -173,13 +173,14 @@ struct DeadLetterRoutes: Sendable {
 
     /// The subscription in the path and the dead letters the body selects (nil ids: all).
     static func selection(_ request: Request, context: ServiceRequestContext) async throws -> (String, [String]?) {
-        let subscription = try context.parameters.require("subscription")
+        let subscription = try context.parameters.requireDecoded("subscription")
         try validate(subscription: subscription)
         return (subscription, try await request.decode(as: DeadLetterSelection.self, context: context).resolved())
     }
 
     static func validate(subscription: String) throws {
-        guard !subscription.isEmpty, subscription.count <= 128 else {
+        // Code points, as the document (JSON Schema) counts them.
+        guard !subscription.isEmpty, subscription.unicodeScalars.count <= 128 else {
             throw Problem.validation(field: "subscription", "1 to 128 characters")
         }
     }

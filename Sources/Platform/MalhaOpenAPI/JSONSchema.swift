@@ -81,6 +81,8 @@ public struct JSONSchema: Sendable, Hashable {
     public var oneOf: [JSONSchema]?
     public var anyOf: [JSONSchema]?
     public var allOf: [JSONSchema]?
+    /// A value must not match this (`not`): a short blocklist, or "b only without a".
+    public var not: Indirect?
     public var defaultValue: JSONValue?
     public var examples: [JSONValue]?
     public var deprecated: Bool?
@@ -208,6 +210,13 @@ extension JSONSchema {
         return schema
     }
 
+    /// This schema, refusing also whatever `excluded` accepts (`not`).
+    public func excluding(_ excluded: JSONSchema) -> JSONSchema {
+        var schema = self
+        schema.not = Indirect(excluded)
+        return schema
+    }
+
     /// Exactly this value (`const`).
     public static func constant(_ value: JSONValue, description: String? = nil) -> JSONSchema {
         var schema = JSONSchema()
@@ -327,6 +336,7 @@ extension JSONSchema {
         result += oneOf ?? []
         result += anyOf ?? []
         result += allOf ?? []
+        if let not { result.append(not.schema) }
         return result
     }
 
@@ -344,6 +354,7 @@ extension JSONSchema {
         schema.oneOf = oneOf?.map { $0.renamingReferences(rename) }
         schema.anyOf = anyOf?.map { $0.renamingReferences(rename) }
         schema.allOf = allOf?.map { $0.renamingReferences(rename) }
+        schema.not = not.map { Indirect($0.schema.renamingReferences(rename)) }
         return schema
     }
 
@@ -395,6 +406,7 @@ extension JSONSchema: Encodable {
         if let uniqueItems { members["uniqueItems"] = .bool(uniqueItems) }
         if let contentEncoding { members["contentEncoding"] = .string(contentEncoding) }
         if let oneOf { members["oneOf"] = .array(oneOf.map(\.jsonValue)) }
+        if let not { members["not"] = not.schema.jsonValue }
         if let anyOf { members["anyOf"] = .array(anyOf.map(\.jsonValue)) }
         if let allOf { members["allOf"] = .array(allOf.map(\.jsonValue)) }
         if let defaultValue { members["default"] = defaultValue }

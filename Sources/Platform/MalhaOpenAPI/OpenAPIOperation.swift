@@ -132,8 +132,9 @@ extension OpenAPIDocument {
         }
 
         /// A conditional GET: the `ETag` of the copy the client holds (304 when unchanged).
+        /// Any value: one that matches no current ETag (an empty one included) is no condition.
         public static let ifNoneMatch = Parameter.header(
-            "If-None-Match", .string(minLength: 1),
+            "If-None-Match", .string(),
             description: "ETag(s) of the representation the client has; 304 Not Modified when it is current")
     }
 

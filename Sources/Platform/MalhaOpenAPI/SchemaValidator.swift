@@ -111,6 +111,9 @@ public struct SchemaValidator: Sendable {
             let matching = one.filter { violations(of: value, against: $0, depth: depth).isEmpty }.count
             if matching != 1 { found.append("\(at): matches \(matching) of oneOf, not exactly one") }
         }
+        if let excluded = schema.not, violations(of: value, against: excluded.schema, depth: depth).isEmpty {
+            found.append("\(at): matches what `not` excludes")
+        }
     }
 
     private func violations(of value: JSONValue, against schema: JSONSchema, depth: Int) -> [String] {

@@ -73,18 +73,21 @@ public struct IdempotentCommand: Sendable {
     /// The key's earlier answer, when it has one: the replay (returned), or a refusal (thrown,
     /// reused or in use). Nil when the key is free. For requests that do slow work before their
     /// transaction, so that a repeat is answered without doing it again.
-    public func earlierAnswer(in store: any SQLStore, now: Date) async throws -> Response? {
+    /// `headers` gives a replay the headers the first answer had (`Location`), from its stored body.
+    public func earlierAnswer<Output: Decodable>(
+        in store: any SQLStore, now: Date, headers: (Output) -> HTTPFields
+    ) async throws -> Response? {
         let existing = try await store.read { db in
             try await IdempotencyKeys.existing(scope: scope, key: key, requestHash: fingerprint, now: now, in: db)
         }
-        return try existing.map(Self.answer)
+        return try existing.map { try Self.answer($0, headers: headers) }
     }
 
     /// Claims the key, runs `effect`, stores its answer (`status`, the output as JSON) and commits
     /// them in one transaction; answers the stored response, or the earlier one for a repeat.
-    /// `headers` adds headers to the first answer (`Location`); `onCommit` runs once the effect
-    /// committed, never for a replay or a refusal.
-    public func run<Output: Encodable>(
+    /// `headers` adds headers to the answer (`Location`), the first and its replays alike;
+    /// `onCommit` runs once the effect committed, never for a replay or a refusal.
+    public func run<Output: Codable>(
         in store: any SQLStore, now: Date, status: HTTPResponse.Status = .created,
         headers: (Output) -> HTTPFields = { _ in [:] }, onCommit: () -> Void = {},
         _ effect: (any SQLDatabase) async throws -> Output
@@ -104,8 +107,18 @@ public struct IdempotentCommand: Sendable {
             for field in headers(output) { response.headers.append(field) }
             return response
         case .answered(let claim):
-            return try Self.answer(claim)
+            return try Self.answer(claim, headers: headers)
         }
+    }
+
+    /// `answer`, with the headers the first answer had, rebuilt from the stored body.
+    static func answer<Output: Decodable>(_ claim: IdempotencyKeys.Claim, headers: (Output) -> HTTPFields) throws -> Response {
+        guard case .replay(let status, let json) = claim else { return try answer(claim) }
+        var response = Response.storedJSON(status: .init(code: status), json, replayed: true)
+        if let output = try? JSONCoding.decoder.decode(Output.self, from: Data(json.utf8)) {
+            for field in headers(output) { response.headers.append(field) }
+        }
+        return response
     }
 
     /// The response, or the refusal, a claim that is not this request's gives.

@@ -56,17 +56,19 @@ public enum CatalogService: ServiceDeclaration {
                         .query("min_price", .integer(0...Int64(ProductRules.maxPriceCents)), description: "Cents, inclusive"),
                         .query(
                             "max_price", .integer(0...Int64(ProductRules.maxPriceCents)),
-                            description: "Cents, inclusive (not below min_price)"),
+                            description: "Cents, inclusive (below min_price: an empty page)"),
                         .query("in_stock", CatalogSchemas.queryBoolean, description: "Only products with units available"),
                         .query("sort", ProductSort.self, description: "Default: name"),
                         .query("limit", .integer(1...Int64(ProductQuery.maxLimit)).defaulting(20)),
                         .query(
                             "cursor", .string(length: 1...2048, pattern: "^[A-Za-z0-9_-]+$"),
-                            description: "The previous page's next_cursor, with the same sort"),
+                            description:
+                                "The previous page's next_cursor, with the same sort (any other value names no page: 404)"),
                     ],
                     responses: [
-                        .page(of: Product.self), .problem(400, "invalid_cursor: not one issued for this sort order"),
-                        invalidToken, .problem(422, "Invalid parameter (errors names each)"),
+                        .page(of: Product.self), invalidToken,
+                        .problem(404, "cursor_not_found: the cursor is not a next_cursor of this sort order"),
+                        .problem(422, "Invalid parameter (errors names each)"),
                     ]),
                 .get(
                     "/v1/products/{id}", "A product (inactive ones only for administrators)", security: optionalBearer,
@@ -78,15 +80,17 @@ public enum CatalogService: ServiceDeclaration {
                 .post(
                     "/v1/products", "Create a product", access: .admin, body: .json(ProductRequest.self),
                     responses: [
-                        .created(Product.self, "The product"), .problem(409, "sku_taken"),
-                        .problem(422, "Invalid field, or an unknown category_id"),
+                        .created(Product.self, "The product"),
+                        .problem(409, "sku_taken, or validation_failed for a category_id that names no category"),
+                        .problem(422, "Invalid field"),
                     ]),
                 .put(
                     "/v1/products/{id}", "Replace a product's descriptive fields", access: .admin,
                     parameters: [.path("id", UUID.self)], body: .json(ProductRequest.self),
                     responses: [
-                        .ok(Product.self, "The product"), .problem(404, "No such product"), .problem(409, "sku_taken"),
-                        .problem(422, "Invalid field, or an unknown category_id"),
+                        .ok(Product.self, "The product"), .problem(404, "No such product"),
+                        .problem(409, "sku_taken, or validation_failed for a category_id that names no category"),
+                        .problem(422, "Invalid field"),
                     ]),
                 .delete(
                     "/v1/products/{id}", "Deactivate a product (soft delete)", access: .admin,

@@ -82,16 +82,14 @@ public enum ConsolidationService: ServiceDeclaration {
                             description: "First business day, YYYY-MM-DD, inclusive"),
                         .query(
                             "to", .string(format: .date), required: true,
-                            description: "Last business day, inclusive: not before from, at most "
-                                + "\(ConsolidationRoutes.maxRangeDays) days in all"),
+                            description: "Last business day, inclusive (before from: no days). A range longer than "
+                                + "\(ConsolidationRoutes.maxRangeDays) days answers its first "
+                                + "\(ConsolidationRoutes.maxRangeDays) and next_from"),
                     ], ifNoneMatch: true,
                     responses: [
                         .ok(BalanceRange.self, "The days", headers: [.etag, privateNoCache]),
                         .problem(404, "No such account (or not yours)"),
-                        .problem(
-                            422,
-                            "invalid_date (from or to missing or not a real day), invalid_range (from after to) or "
-                                + "range_too_large"),
+                        .problem(422, "invalid_date: from or to missing or not a real day written YYYY-MM-DD"),
                     ]),
                 .post(
                     "/v1/admin/consolidation/rebuild", "Verify or rebuild an account's balances from the ledger",
@@ -101,7 +99,7 @@ public enum ConsolidationService: ServiceDeclaration {
                     responses: [
                         .ok(RebuildReport.self, "The report"),
                         .problem(404, "No such account in the ledger (or not readable with the caller's token)"),
-                        .problem(422, "validation_failed (account_id, dates, date with from/to) or invalid_range"),
+                        .problem(422, "validation_failed: account_id, a date, or date with from/to"),
                         .problem(502, "ledger_unavailable: the ledger could not be read"),
                         .problem(503, "ledger_not_configured: this instance has no ledger URL"),
                     ]),

@@ -243,7 +243,7 @@ public enum IdentityService {
             id: UUID.v7(at: now).lowercased, email: normalized, name: "Administrator", roles: [Role.admin], createdAt: now)
         do {
             try await repository.insert(
-                user: user, passwordHash: try await hasher.hash(password),
+                user: user, passwordHash: try await hasher.hashAccountPassword(password),
                 audit: .init(event: .register, at: now, subject: user.id, email: normalized, detail: "first administrator"))
         } catch AccountRefusal.emailTaken {
             return false  // another instance created it first

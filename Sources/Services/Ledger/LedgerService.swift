@@ -64,7 +64,7 @@ public enum LedgerService: ServiceDeclaration {
                             description: "The previous page's next_cursor (anything else: 400 invalid_cursor)"),
                         .query(
                             "owner_id", .string(length: 1...255),
-                            description: "One owner's accounts (at most 255 bytes of UTF-8); someone else's needs the "
+                            description: "One owner's accounts (1 to 255 characters); someone else's needs the "
                                 + "finance or admin role"),
                     ],
                     responses: [
@@ -87,7 +87,10 @@ public enum LedgerService: ServiceDeclaration {
                             headers: [LedgerSchemas.entryLocation, .idempotentReplayed]),
                         .problem(400, "idempotency_key_required, invalid_idempotency_key or malformed_json"),
                         .problem(404, "No such account (or not yours)"),
-                        .problem(409, "idempotency_key_in_use: the key's first request is still running"),
+                        .problem(
+                            409,
+                            "idempotency_key_in_use (the key's first request is still running), or validation_failed: "
+                                + "occurred_at more than one day after the ledger's clock"),
                         .problem(
                             422,
                             "invalid_amount, validation_failed, or idempotency_key_reused (the key was used for another "
@@ -98,22 +101,26 @@ public enum LedgerService: ServiceDeclaration {
                     parameters: [
                         accountID,
                         .query("from", LedgerSchemas.businessDate, description: "First business date, inclusive"),
-                        .query("to", LedgerSchemas.businessDate, description: "Last business date, inclusive (not before from)"),
+                        .query(
+                            "to", LedgerSchemas.businessDate,
+                            description: "Last business date, inclusive (before from: an empty page)"),
                         .query("type", LedgerEntryType.self),
                         .query(
-                            "category", .string(length: 1...EntryRules.maxCategoryLength, pattern: LedgerSchemas.notBlank),
-                            description: "Entries of this category (trimmed)"),
+                            "category", .string(length: 1...EntryRules.maxCategoryLength),
+                            description: "Entries of this category, compared trimmed; 1 to "
+                                + "\(EntryRules.maxCategoryLength) characters as sent. A blank one matches no entry "
+                                + "(categories are stored trimmed, blank as none): an empty page"),
                         .query(
                             "limit",
                             .integer(1...Int64(EntryListQuery.maxLimit)).defaulting(.integer(Int64(EntryListQuery.defaultLimit)))),
                         .query(
-                            "cursor", .integer(minimum: 1),
-                            description: "The previous page's next_cursor (anything else: 400 invalid_cursor)"),
+                            "cursor", .integer(minimum: 1, maximum: Int64.max),
+                            description: "The previous page's next_cursor: an entry sequence"),
                     ],
                     responses: [
                         .page(of: LedgerEntry.self), .problem(400, "invalid_cursor"),
                         .problem(404, "No such account (or not yours)"),
-                        .problem(422, "validation_failed: invalid from, to, type, category or limit, or to before from"),
+                        .problem(422, "validation_failed: invalid from, to, type, category or limit"),
                     ]),
                 .get(
                     "/v1/entries/{id}", "An entry (its account's owner, finance or admin)", access: .authenticated,
@@ -130,8 +137,12 @@ public enum LedgerService: ServiceDeclaration {
                             headers: [LedgerSchemas.entryLocation, .idempotentReplayed]),
                         .problem(400, "idempotency_key_required, invalid_idempotency_key or malformed_json"),
                         .problem(404, "No such entry (or not yours)"),
-                        .problem(409, "already_reversed, or idempotency_key_in_use (the key's first request is running)"),
-                        .problem(422, "cannot_reverse_a_reversal, validation_failed or idempotency_key_reused"),
+                        .problem(
+                            409,
+                            "already_reversed, cannot_reverse_a_reversal (the entry is a reversal), "
+                                + "idempotency_key_in_use (the key's first request is running), or validation_failed: "
+                                + "occurred_at more than one day after the ledger's clock"),
+                        .problem(422, "validation_failed or idempotency_key_reused"),
                     ]),
             ])
     }

@@ -59,7 +59,8 @@ public enum OrdersService: ServiceDeclaration {
                     body: .json(AddCartItemRequest.self),
                     responses: [
                         .ok(CartView.self, "The cart"),
-                        .problem(422, "Invalid, product_unavailable, cart_full (100 products) or mixed_currencies"),
+                        .problem(409, "product_unavailable: no such product for sale now"),
+                        .problem(422, "Invalid, cart_full (100 products) or mixed_currencies"),
                         catalogUnavailable,
                     ]),
                 .put(
@@ -68,7 +69,8 @@ public enum OrdersService: ServiceDeclaration {
                     body: .json(SetCartItemRequest.self),
                     responses: [
                         .ok(CartView.self, "The cart"),
-                        .problem(422, "Invalid, product_unavailable, cart_full or mixed_currencies"), catalogUnavailable,
+                        .problem(409, "product_unavailable: no such product for sale now"),
+                        .problem(422, "Invalid, cart_full or mixed_currencies"), catalogUnavailable,
                     ]),
                 .delete(
                     "/v1/cart/items/{product_id}", "Remove a product from the cart (none there: nothing to do)",
@@ -85,11 +87,11 @@ public enum OrdersService: ServiceDeclaration {
                             headers: [replayLocation, .idempotentReplayed]),
                         .problem(400, "idempotency_key_required, invalid_idempotency_key or malformed JSON"),
                         .problem(
-                            409, "cart_prices_changed (the cart now shows the new prices), or the key's first request is running"),
+                            409,
+                            "cart_empty, products_unavailable, cart_prices_changed (the cart now shows the new prices), "
+                                + "or the key's first request is running"),
                         .problem(
-                            422,
-                            "Invalid payment_method, cart_empty, products_unavailable, mixed_currencies, or "
-                                + "idempotency_key_reused with another body"),
+                            422, "Invalid payment_method, mixed_currencies, or idempotency_key_reused with another body"),
                         catalogUnavailable,
                     ]),
                 .get(

@@ -41,7 +41,8 @@ public struct ProductQuery: Sendable, Hashable {
 
     public enum ParseError: Error, Sendable, Equatable {
         case invalid([FieldViolation])
-        case invalidCursor
+        /// A cursor this endpoint did not issue for this sort order: it names no page (404).
+        case cursorNotFound
     }
 
     /// Parses query parameters (first value of each). Unknown parameters are ignored.
@@ -56,8 +57,9 @@ public struct ProductQuery: Sendable, Hashable {
             }
             return value
         }
-        if let text = parameters["q"]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
-            if text.count > 200 {
+        // Bounded in code points before trimming, as the schema's maxLength counts them.
+        if let raw = parameters["q"], case let text = raw.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
+            if raw.unicodeScalars.count > 200 {
                 violations.append(.init("q", "must be at most 200 characters"))
             } else {
                 query.text = text
@@ -66,9 +68,7 @@ public struct ProductQuery: Sendable, Hashable {
         if let category = parameters["category"], !category.isEmpty { query.category = category }
         query.minPriceCents = integer("min_price", range: 0...ProductRules.maxPriceCents)
         query.maxPriceCents = integer("max_price", range: 0...ProductRules.maxPriceCents)
-        if let min = query.minPriceCents, let max = query.maxPriceCents, min > max {
-            violations.append(.init("min_price", "must not exceed max_price"))
-        }
+        // min_price above max_price is a range with no price in it: an empty page, not an error.
         if let raw = parameters["in_stock"] {
             switch raw.lowercased() {
             case "true", "1": query.inStock = true
@@ -89,7 +89,7 @@ public struct ProductQuery: Sendable, Hashable {
         guard violations.isEmpty else { return .failure(.invalid(violations)) }
         if let raw = parameters["cursor"] {
             guard let cursor = ProductCursor(encoded: raw), cursor.sort == query.sort else {
-                return .failure(.invalidCursor)
+                return .failure(.cursorNotFound)
             }
             query.cursor = cursor
         }

@@ -11,6 +11,7 @@ public struct FieldViolation: Sendable, Hashable {
 }
 
 /// What a valid product and category look like. Pure: no I/O, so the rules are unit-tested directly.
+/// Lengths count Unicode code points (`unicodeScalars`), as the documented schema's maxLength does.
 public enum ProductRules {
     public static let defaultCurrency = "BRL"
     public static let maxSKULength = 64
@@ -31,7 +32,7 @@ public enum ProductRules {
     public static func validate(_ draft: ProductDraft) -> [FieldViolation] {
         var violations: [FieldViolation] = []
         let sku = draft.sku
-        if sku.isEmpty || sku.count > maxSKULength {
+        if sku.isEmpty || sku.unicodeScalars.count > maxSKULength {
             violations.append(.init("sku", "must be 1 to \(maxSKULength) characters"))
         } else if !sku.unicodeScalars.allSatisfy({
             $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0))
@@ -39,10 +40,10 @@ public enum ProductRules {
             violations.append(.init("sku", "may contain only ASCII letters, digits, '-', '_' and '.'"))
         }
         let name = draft.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        if name.isEmpty || draft.name.count > maxNameLength {
+        if name.isEmpty || draft.name.unicodeScalars.count > maxNameLength {
             violations.append(.init("name", "must be 1 to \(maxNameLength) characters"))
         }
-        if draft.description.count > maxDescriptionLength {
+        if draft.description.unicodeScalars.count > maxDescriptionLength {
             violations.append(.init("description", "must be at most \(maxDescriptionLength) characters"))
         }
         if let category = draft.categoryID, UUID(uuidString: category) == nil {
@@ -58,11 +59,11 @@ public enum ProductRules {
             violations.append(.init("attributes", "must have at most \(maxAttributes) entries"))
         }
         for (key, value) in draft.attributes.sorted(by: { $0.key < $1.key }) {
-            if key.isEmpty || key.count > maxAttributeKeyLength {
+            if key.isEmpty || key.unicodeScalars.count > maxAttributeKeyLength {
                 violations.append(.init("attributes", "keys must be 1 to \(maxAttributeKeyLength) characters"))
                 break
             }
-            if value.count > maxAttributeValueLength {
+            if value.unicodeScalars.count > maxAttributeValueLength {
                 violations.append(.init("attributes.\(key)", "must be at most \(maxAttributeValueLength) characters"))
             }
         }
@@ -79,10 +80,10 @@ public enum ProductRules {
     public static func validateCategory(slug: String, name: String) -> [FieldViolation] {
         var violations: [FieldViolation] = []
         let slugPattern = /^[a-z0-9]+(-[a-z0-9]+)*$/
-        if slug.count > maxSlugLength || (try? slugPattern.wholeMatch(in: slug)) == nil {
+        if slug.unicodeScalars.count > maxSlugLength || (try? slugPattern.wholeMatch(in: slug)) == nil {
             violations.append(.init("slug", "must be 1 to \(maxSlugLength) lowercase letters, digits and single hyphens"))
         }
-        if name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || name.count > maxCategoryNameLength {
+        if name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || name.unicodeScalars.count > maxCategoryNameLength {
             violations.append(.init("name", "must be 1 to \(maxCategoryNameLength) characters"))
         }
         return violations
@@ -96,7 +97,7 @@ public enum ProductRules {
             violations.append(.init("delta", "must be between -\(maxStockDelta) and \(maxStockDelta)"))
         }
         let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty || reason.count > maxReasonLength {
+        if trimmed.isEmpty || reason.unicodeScalars.count > maxReasonLength {
             violations.append(.init("reason", "must be 1 to \(maxReasonLength) characters"))
         }
         return violations
@@ -107,7 +108,7 @@ public enum ProductRules {
     }
 
     static func isImageURL(_ string: String) -> Bool {
-        guard string.count <= maxImageURLLength, let url = URL(string: string),
+        guard string.unicodeScalars.count <= maxImageURLLength, let url = URL(string: string),
             let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = url.host, !host.isEmpty
         else { return false }

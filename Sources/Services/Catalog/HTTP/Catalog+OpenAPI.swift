@@ -41,7 +41,7 @@ extension ProductRequest: OpenAPISchemaAnnotating {
         .property("sku", .length(1...ProductRules.maxSKULength), .pattern("^[A-Za-z0-9._-]+$")),
         .property("name", .length(1...ProductRules.maxNameLength), .pattern(CatalogSchemas.notBlank)),
         .property("description", .maxLength(ProductRules.maxDescriptionLength), .description("Default: empty")),
-        .property("category_id", .format(.uuid), .description("An existing category's id (an unknown one is 422)")),
+        .property("category_id", .format(.uuid), .description("An existing category's id (one that names no category is 409)")),
         .property("price_cents", .range(0...Int64(ProductRules.maxPriceCents))),
         .property("currency", .pattern(CatalogSchemas.currency), .description("ISO 4217; default BRL")),
         .property("attributes", .schema(CatalogSchemas.attributes.nullable())),

@@ -104,7 +104,10 @@ extension CatalogError: ProblemConvertible {
         case .slugTaken(let slug):
             .conflict("slug_taken", "a category with slug '\(slug)' already exists")
         case .unknownCategory:
-            .validation(field: "category_id", "no such category")
+            // The request is well formed; the category it names does not exist now (409, not 422).
+            Problem(
+                .conflict, code: "validation_failed", detail: "category_id: no such category",
+                errors: [.init(field: "category_id", message: "no such category")])
         case .insufficientStock(let onHand, let reserved, let delta):
             .conflict(
                 "insufficient_stock",

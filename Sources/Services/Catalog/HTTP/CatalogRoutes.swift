@@ -39,8 +39,10 @@ struct CatalogRoutes: Sendable {
         switch ProductQuery.parse(parameters) {
         case .success(let parsed): query = parsed
         case .failure(.invalid(let violations)): throw Problem.validation(violations)
-        case .failure(.invalidCursor):
-            throw Problem.badRequest("invalid_cursor", "the cursor is not one this endpoint issued for this sort order")
+        case .failure(.cursorNotFound):
+            throw Problem(
+                .notFound, code: "cursor_not_found", detail: "no page starts at this cursor: use a next_cursor of this sort order"
+            )
         }
         let page = try await repository.products(matching: query)
         return Page<Product>(items: page.items, nextCursor: page.nextCursor)

@@ -1,3 +1,4 @@
+import Contracts
 public import Foundation
 
 /// One account's figures for one business day, in integer cents:
@@ -153,16 +154,57 @@ extension BalanceOfDay {
 
 /// `GET /v1/accounts/{id}/balances?from=&to=`: every day of the range, quiet days included.
 /// Decodable too, for the tools that read it (`malha-bench load cashflow`), with `JSONCoding`.
+///
+/// A page holds at most `maxDays` days: a longer range answers its first ones and `next_from`,
+/// where the next page starts; `from` after `to` holds no day (an empty page, not a refusal).
 public struct BalanceRange: Sendable, Hashable, Codable {
     public var accountID: String
     public var currency: String
+    /// The requested range.
     public var from: String
     public var to: String
     public var days: [DayBalance]
+    /// The day after the last one in `days` when the range goes on; nil on the last page.
+    public var nextFrom: String?
     public var freshness: Freshness
+
+    public init(
+        accountID: String, currency: String, from: String, to: String, days: [DayBalance], nextFrom: String?,
+        freshness: Freshness
+    ) {
+        self.accountID = accountID
+        self.currency = currency
+        self.from = from
+        self.to = to
+        self.days = days
+        self.nextFrom = nextFrom
+        self.freshness = freshness
+    }
 
     enum CodingKeys: String, CodingKey {
         case accountID = "account_id"
+        case nextFrom = "next_from"
         case currency, from, to, days, freshness
+    }
+
+    /// `next_from` is written as `null` on the last page: the keys never vary.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(accountID, forKey: .accountID)
+        try container.encode(currency, forKey: .currency)
+        try container.encode(from, forKey: .from)
+        try container.encode(to, forKey: .to)
+        try container.encode(days, forKey: .days)
+        try container.encode(nextFrom, forKey: .nextFrom)
+        try container.encode(freshness, forKey: .freshness)
+    }
+
+    /// The page of `from…to` (valid "YYYY-MM-DD" days) that starts at `from`: its last day and
+    /// where the next page starts, or nil when `from` is after `to`.
+    public static func page(from: String, to: String, maxDays: Int) -> (last: String, nextFrom: String?)? {
+        let span = BusinessDate.distance(from: from, to: to)
+        guard span >= 0 else { return nil }
+        guard span >= maxDays else { return (to, nil) }
+        return (BusinessDate.adding(maxDays - 1, to: from), BusinessDate.adding(maxDays, to: from))
     }
 }

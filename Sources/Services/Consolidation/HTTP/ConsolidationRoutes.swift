@@ -17,7 +17,7 @@ struct ConsolidationRoutes: Sendable {
     let cache: BalanceCache
     let ledger: LedgerReader?
     let clock: any WallClock
-    /// The longest range one request may ask for.
+    /// The most days one answer holds: a longer range is answered a page at a time (`next_from`).
     static let maxRangeDays = 366
 
     func register(on router: Router<ServiceRequestContext>) {
@@ -47,15 +47,17 @@ struct ConsolidationRoutes: Sendable {
     func balances(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let (from, to) = try Self.range(request, required: true)
         guard let from, let to else { preconditionFailure("a required range has both ends") }
+        let page = BalanceRange.page(from: from, to: to, maxDays: Self.maxRangeDays)
         return try await cached(request, context: context, view: "\(from)..\(to)") { db, account in
-            BalanceRange(
-                accountID: account.id, currency: account.currency, from: from, to: to,
-                days: try await BalanceQueries.days(from: from, to: to, accountID: account.id, in: db),
+            var days: [DayBalance] = []
+            if let page { days = try await BalanceQueries.days(from: from, to: page.last, accountID: account.id, in: db) }
+            return BalanceRange(
+                accountID: account.id, currency: account.currency, from: from, to: to, days: days, nextFrom: page?.nextFrom,
                 freshness: account.freshness)
         }
     }
 
-    /// `from` and `to` query parameters: real days, `from` ≤ `to`, at most `maxRangeDays` apart.
+    /// `from` and `to` query parameters: real days (any order: `from` after `to` is an empty range).
     static func range(_ request: Request, required: Bool) throws -> (from: String?, to: String?) {
         var errors: [Problem.FieldError] = []
         var ends: [String: String] = [:]
@@ -72,15 +74,6 @@ struct ConsolidationRoutes: Sendable {
         }
         if !errors.isEmpty {
             throw Problem(.unprocessableContent, code: "invalid_date", detail: "invalid date range", errors: errors)
-        }
-        if let from = ends["from"], let to = ends["to"] {
-            guard from <= to else {
-                throw Problem(.unprocessableContent, code: "invalid_range", detail: "from must not be after to")
-            }
-            guard BusinessDate.distance(from: from, to: to) < maxRangeDays else {
-                throw Problem(
-                    .unprocessableContent, code: "range_too_large", detail: "a range holds at most \(maxRangeDays) days")
-            }
         }
         return (ends["from"], ends["to"])
     }
@@ -171,11 +164,16 @@ struct ConsolidationRoutes: Sendable {
         guard errors.isEmpty, let accountID else { throw Problem.validation(errors) }
         let from = ends["date"] ?? ends["from"]
         let to = ends["date"] ?? ends["to"]
-        if let from, let to, from > to {
-            throw Problem(.unprocessableContent, code: "invalid_range", detail: "from must not be after to")
-        }
         guard let ledger, let authorization = request.headers[.authorization] else {
             throw Problem(.serviceUnavailable, code: "ledger_not_configured", detail: "this instance has no ledger URL")
+        }
+        if let from, let to, from > to {
+            // No day is in the range: nothing to compare or write, for an account the ledger has.
+            guard try await ledger.readAccount(accountID, authorization: authorization) != nil else {
+                throw Problem.notFound("Account")
+            }
+            return EditedResponse(
+                status: .ok, response: .empty(accountID: accountID, from: from, to: to, repair: body.verify != true))
         }
         let (account, entries) = try await ledger.read(accountID, from: from, to: to, authorization: authorization)
         guard let account else { throw Problem.notFound("Account") }

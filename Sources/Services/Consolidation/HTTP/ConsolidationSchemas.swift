@@ -1,3 +1,4 @@
+import Contracts
 public import MalhaOpenAPI
 
 // What the consolidation's OpenAPI document says of its wire types beyond what their decoders
@@ -45,27 +46,62 @@ extension BalanceOfDay: OpenAPISchemaAnnotating {
 
 extension BalanceRange: OpenAPISchemaAnnotating {
     public static let openAPIAnnotations: [SchemaAnnotation] = [
-        .description("Every business day from `from` to `to`, quiet days carried forward"),
+        .description(
+            "The business days from `from` to `to`, quiet days carried forward, at most "
+                + "\(ConsolidationRoutes.maxRangeDays) at a time"),
         .property("account_id", .format(.uuid)),
         .property("currency", .pattern("^[A-Z]{3}$")),
         .property("from", .format(.date)),
         .property("to", .format(.date)),
-        .property("days", .items(1...ConsolidationRoutes.maxRangeDays), .description("One per day of the range, in order")),
+        .property(
+            "days", .items(0...ConsolidationRoutes.maxRangeDays),
+            .description(
+                "One per day from `from`, in order: at most \(ConsolidationRoutes.maxRangeDays) (see next_from); none "
+                    + "when from is after to")),
+        .property(
+            "next_from", .required, .format(.date),
+            .description("Where the next page starts (ask again with from=next_from); null on the last page")),
     ]
 }
 
-extension ConsolidationRoutes.RebuildRequest: OpenAPISchemaAnnotating {
-    static let openAPIAnnotations: [SchemaAnnotation] = [
-        .componentName("RebuildRequest"),
-        .description(
-            "What to verify or rebuild: the whole account, one date, or from…to (either end open); give either date "
-                + "or from/to, and from not after to"),
-        .property("account_id", .format(.uuid), .description("The ledger account (a UUID)")),
-        .property("date", .format(.date), .description("One business day, YYYY-MM-DD")),
-        .property("from", .format(.date), .description("First business day, inclusive")),
-        .property("to", .format(.date), .description("Last business day, inclusive")),
-        .property("verify", .description("true: compare only, nothing written; false, null or absent: rebuild")),
-    ]
+extension ConsolidationRoutes.RebuildRequest: OpenAPISchemaProviding {
+    static let openAPIComponentName: String? = "RebuildRequest"
+
+    /// Stated whole (not derived) for its `oneOf`: one `date`, or a range of `from`/`to` — never
+    /// both. `null` is absent, as the handler reads it.
+    static let openAPISchema: JSONSchema = {
+        let accountID = JSONSchema.string(format: .uuid, description: "The ledger account (a UUID)")
+        var verify = JSONSchema()
+        verify.types = [.boolean, .null]
+        verify.description = "true: compare only, nothing written; false, null or absent: rebuild"
+        func day(_ text: String) -> JSONSchema { ConsolidationSchemas.businessDate.described(text) }
+        let oneDay = JSONSchema.object(
+            [
+                .init("account_id", accountID), .init("date", day("One business day, YYYY-MM-DD")),
+                .init("from", JSONSchema.null.described("Not with date")),
+                .init("to", JSONSchema.null.described("Not with date")), .init("verify", verify),
+            ], required: ["account_id", "date"], description: "One business day")
+        let range = JSONSchema.object(
+            [
+                .init("account_id", accountID), .init("date", JSONSchema.null.described("Not with from/to")),
+                .init("from", day("First business day, inclusive; absent or null: from the first").nullable()),
+                .init("to", day("Last business day, inclusive; absent or null: to the last").nullable()),
+                .init("verify", verify),
+            ], required: ["account_id"],
+            description: "from…to, either end open (both absent: the whole account); from after to: an empty report")
+        return JSONSchema.oneOf(
+            [oneDay, range],
+            description: "What to verify or rebuild: the whole account, one date, or from…to; give either date or from/to")
+    }()
+}
+
+/// Schemas shared by the consolidation's operations.
+enum ConsolidationSchemas {
+    /// A business day as `BusinessDate.parse` reads it: a real day, YYYY-MM-DD, any year from 0000
+    /// to 9999 (its calendar is integer arithmetic, proleptic Gregorian). The pattern only repeats
+    /// the shape the format states; it is there because schemathesis draws the format from a
+    /// `["string", "null"]` type as any string.
+    static let businessDate = JSONSchema.string(format: .date, pattern: "^[0-9]{4}-[0-9]{2}-[0-9]{2}")
 }
 
 extension RebuildReport: OpenAPISchemaAnnotating {

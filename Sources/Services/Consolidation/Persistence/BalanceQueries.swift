@@ -33,13 +33,14 @@ enum BalanceQueries {
         var balance = try await Projection.closing(before: from, accountID: accountID, in: db)
         var byDate = Dictionary(uniqueKeysWithValues: stored.map { ($0.date, $0) })
         var days: [DayBalance] = []
-        days.reserveCapacity(BusinessDate.distance(from: from, to: to) + 1)
-        var date = from
-        while date <= to {
+        // Counted, not compared as text: the day after 9999-12-31 is "10000-01-01", which sorts before it.
+        let count = BusinessDate.distance(from: from, to: to) + 1
+        days.reserveCapacity(max(0, count))
+        for offset in 0..<max(0, count) {
+            let date = BusinessDate.adding(offset, to: from)
             let day = byDate.removeValue(forKey: date) ?? .quiet(date, balance: balance)
             balance = day.closingCents
             days.append(day)
-            date = BusinessDate.adding(1, to: date)
         }
         return days
     }

@@ -90,6 +90,17 @@ public struct LedgerReader: Sendable {
         }
     }
 
+    /// The account alone (nil when the ledger says 404); a failure to read it is `Unavailable`.
+    func readAccount(_ id: String, authorization: String) async throws -> Account? {
+        do {
+            return try await account(id, authorization: authorization)
+        } catch let error as Unavailable {
+            throw error
+        } catch {
+            throw Unavailable(description: "the ledger could not be read: \(String(reflecting: error))")
+        }
+    }
+
     /// The account, or nil when the ledger says 404 (no such account, or not the caller's).
     func account(_ id: String, authorization: String) async throws -> Account? {
         let (status, body) = try await get("/v1/accounts/\(id)", authorization: authorization)

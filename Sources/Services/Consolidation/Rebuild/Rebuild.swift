@@ -70,6 +70,14 @@ public struct RebuildReport: Sendable, Codable {
         case unexpectedEntryCount = "unexpected_entry_count"
     }
 
+    /// The report of a range that holds no day (`from` after `to`): nothing compared, nothing written.
+    static func empty(accountID: String, from: String, to: String, repair: Bool) -> RebuildReport {
+        RebuildReport(
+            accountID: accountID, from: from, to: to, mode: repair ? "rebuild" : "verify", consistent: true, ledgerEntries: 0,
+            daysChecked: 0, differences: [], missingEntries: [], missingEntryCount: 0, unexpectedEntries: [],
+            unexpectedEntryCount: 0, repaired: false)
+    }
+
     /// Open ends of the range are written as `null`: the keys never vary.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)

@@ -21,9 +21,11 @@ public struct User: Sendable, Hashable {
 /// Field rules for accounts: pure functions returning the field errors they find.
 public enum AccountRules {
     public static let maxEmailLength = 254
+    /// Password lengths count Unicode scalars, as JSON Schema's `minLength`/`maxLength` do. There
+    /// is no byte bound: bcrypt reads only 72 bytes, so longer passwords are pre-hashed
+    /// (`BcryptInput`); the maximum only bounds the work of a request.
     public static let minPasswordLength = 12
-    /// bcrypt reads only the first 72 bytes; longer passwords would be silently truncated.
-    public static let maxPasswordBytes = 72
+    public static let maxPasswordLength = 128
     public static let maxNameLength = 100
 
     /// Trims and lowercases: `Ana@Example.COM ` and `ana@example.com` are one account.
@@ -51,8 +53,9 @@ public enum AccountRules {
     }
 
     public static func passwordProblem(_ password: String) -> String? {
-        if password.count < minPasswordLength { return "must be at least \(minPasswordLength) characters" }
-        if password.utf8.count > maxPasswordBytes { return "must be at most \(maxPasswordBytes) bytes" }
+        let length = password.unicodeScalars.count
+        if length < minPasswordLength { return "must be at least \(minPasswordLength) characters" }
+        if length > maxPasswordLength { return "must be at most \(maxPasswordLength) characters" }
         if CommonPasswords.contains(password) { return "is too common; choose another" }
         return nil
     }

@@ -27,4 +27,20 @@ enum CommonPasswords {
     static func contains(_ password: String) -> Bool {
         list.contains(password.lowercased())
     }
+
+    /// A regular expression matching exactly the list, in any letter case (`[pP][aA]…`), anchored
+    /// with `(?![\s\S])` rather than `$`, which in Python (schemathesis) also matches before a
+    /// final newline. The document refuses these with it, as `contains` does.
+    static let pattern: String = {
+        let metacharacters = Set("\\^$.|?*+()[]{}/-")
+        let alternatives = list.sorted().map { word in
+            word.map { character -> String in
+                if character.isLetter, character.lowercased() != character.uppercased() {
+                    return "[\(character.lowercased())\(character.uppercased())]"
+                }
+                return metacharacters.contains(character) ? "\\\(character)" : String(character)
+            }.joined()
+        }
+        return "^(?:" + alternatives.joined(separator: "|") + ")(?![\\s\\S])"
+    }()
 }

@@ -12,11 +12,18 @@ struct RegisterRequest: Decodable {
 }
 
 struct LoginRequest: Decodable {
+    /// In Unicode scalars, as JSON Schema's `maxLength` counts: a bound on work, not a rule (any
+    /// password that could have been registered fits).
+    static let maxFieldLength = 1024
+
     var email: String
     var password: String
 }
 
 struct RefreshRequest: Decodable {
+    /// In Unicode scalars, as JSON Schema's `maxLength` counts (our tokens are 43 ASCII characters).
+    static let maxTokenLength = 512
+
     var refreshToken: String
     enum CodingKeys: String, CodingKey { case refreshToken = "refresh_token" }
 }

@@ -50,19 +50,22 @@ struct IdentityRoutes: Sendable {
         let user = User(
             id: UUID.v7(at: now).lowercased, email: email, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines),
             roles: [Role.customer], createdAt: now)
-        let hash = try await hasher.hash(body.password)
+        let hash = try await hasher.hashAccountPassword(body.password)
         try await repository.insert(
             user: user, passwordHash: hash,
             audit: .init(event: .register, at: now, subject: user.id, email: email, clientAddress: Self.clientAddress(request)))
         return EditedResponse(status: .created, response: UserResponse(user))
     }
 
-
     @Sendable func login(request: Request, context: ServiceRequestContext) async throws -> TokenPair {
         let body = try await request.decode(as: LoginRequest.self, context: context)
         var errors: [Problem.FieldError] = []
-        if body.email.utf8.count > 1024 { errors.append(.init(field: "email", message: "is too long")) }
-        if body.password.utf8.count > 1024 { errors.append(.init(field: "password", message: "is too long")) }
+        if body.email.unicodeScalars.count > LoginRequest.maxFieldLength {
+            errors.append(.init(field: "email", message: "is too long"))
+        }
+        if body.password.unicodeScalars.count > LoginRequest.maxFieldLength {
+            errors.append(.init(field: "password", message: "is too long"))
+        }
         guard errors.isEmpty else { throw Problem.validation(errors) }
 
         let email = AccountRules.normalizeEmail(body.email)
@@ -72,13 +75,12 @@ struct IdentityRoutes: Sendable {
         }
         let now = clock.now()
         let stored = try await repository.user(email: email)
-        let passwordFits = body.password.utf8.count <= AccountRules.maxPasswordBytes
         let verified: Bool
-        if let stored, passwordFits {
-            verified = try await hasher.verify(body.password, hash: stored.passwordHash)
+        if let stored {
+            verified = try await hasher.verifyAccountPassword(body.password, storedHash: stored.passwordHash)
         } else {
             // Same bcrypt work as a real check, so response time does not reveal whether the account exists.
-            _ = try await hasher.verify(body.password, hash: try await dummyHash.value(using: hasher))
+            _ = try await hasher.verifyAccountPassword(body.password, storedHash: try await dummyHash.value(using: hasher))
             verified = false
         }
         guard verified, let user = stored?.user else {
@@ -100,7 +102,9 @@ struct IdentityRoutes: Sendable {
 
     @Sendable func refresh(request: Request, context: ServiceRequestContext) async throws -> TokenPair {
         let body = try await request.decode(as: RefreshRequest.self, context: context)
-        guard body.refreshToken.utf8.count <= 512 else { throw Problem.validation(field: "refresh_token", "is too long") }
+        guard body.refreshToken.unicodeScalars.count <= RefreshRequest.maxTokenLength else {
+            throw Problem.validation(field: "refresh_token", "is too long")
+        }
         let now = clock.now()
         let newToken = Secrets.generate()
         let outcome = try await repository.rotate(
@@ -123,7 +127,9 @@ struct IdentityRoutes: Sendable {
 
     @Sendable func logout(request: Request, context: ServiceRequestContext) async throws -> Response {
         let body = try await request.decode(as: RefreshRequest.self, context: context)
-        guard body.refreshToken.utf8.count <= 512 else { throw Problem.validation(field: "refresh_token", "is too long") }
+        guard body.refreshToken.unicodeScalars.count <= RefreshRequest.maxTokenLength else {
+            throw Problem.validation(field: "refresh_token", "is too long")
+        }
         // Idempotent: an unknown or already revoked token is logged out too.
         _ = try await repository.revokeFamily(
             ofTokenHash: Secrets.hash(body.refreshToken), now: clock.now(), clientAddress: Self.clientAddress(request))
@@ -290,7 +296,7 @@ final class DummyPasswordHash: Sendable {
 
     func value(using hasher: PasswordHasher) async throws -> String {
         if let hash = hash.withLock({ $0 }) { return hash }
-        let computed = try await hasher.hash(Secrets.generate())
+        let computed = try await hasher.hashAccountPassword(Secrets.generate())
         hash.withLock { if $0 == nil { $0 = computed } }
         return computed
     }

@@ -30,10 +30,13 @@ extension RegisterRequest: OpenAPISchemaAnnotating {
             "email", .format(.email), .maxLength(AccountRules.maxEmailLength),
             .description("Trimmed and lower-cased; one account per address (409 email_taken)")),
         .property(
-            "password", .format(.password), .length(AccountRules.minPasswordLength...AccountRules.maxPasswordBytes),
-            .description(
-                "\(AccountRules.minPasswordLength) characters to \(AccountRules.maxPasswordBytes) bytes of UTF-8 "
-                    + "(bcrypt's limit), and not a common password")),
+            "password",
+            .schema(
+                JSONSchema.string(
+                    format: .password, minLength: AccountRules.minPasswordLength, maxLength: AccountRules.maxPasswordLength,
+                    description: "\(AccountRules.minPasswordLength) to \(AccountRules.maxPasswordLength) characters "
+                        + "(Unicode code points; any script), and not a common password (in any case)"
+                ).excluding(.string(pattern: CommonPasswords.pattern)))),
         .property(
             "name", .length(1...AccountRules.maxNameLength), .pattern(IdentitySchemas.name),
             .description("Trimmed; at most \(AccountRules.maxNameLength) characters, no control characters")),
@@ -42,14 +45,20 @@ extension RegisterRequest: OpenAPISchemaAnnotating {
 
 extension LoginRequest: OpenAPISchemaAnnotating {
     static let openAPIAnnotations: [SchemaAnnotation] = [
-        .property("email", .maxLength(1024), .description("At most 1024 bytes")),
-        .property("password", .format(.password), .maxLength(1024), .description("At most 1024 bytes")),
+        .property(
+            "email", .maxLength(LoginRequest.maxFieldLength),
+            .description("At most \(LoginRequest.maxFieldLength) characters (code points)")),
+        .property(
+            "password", .format(.password), .maxLength(LoginRequest.maxFieldLength),
+            .description("At most \(LoginRequest.maxFieldLength) characters (code points)")),
     ]
 }
 
 extension RefreshRequest: OpenAPISchemaAnnotating {
     static let openAPIAnnotations: [SchemaAnnotation] = [
-        .property("refresh_token", .maxLength(512), .description("The refresh token of the last pair (at most 512 bytes)"))
+        .property(
+            "refresh_token", .maxLength(RefreshRequest.maxTokenLength),
+            .description("The refresh token of the last pair (at most \(RefreshRequest.maxTokenLength) characters)"))
     ]
 }
 

@@ -42,10 +42,14 @@ public struct LedgerAccount: Sendable, Hashable, Codable {
 public struct FieldViolation: Sendable, Hashable {
     public var field: String
     public var message: String
+    /// A well-formed value the current state refuses (a time past the ledger's clock), not a
+    /// rule the document states: alone, such violations answer 409 rather than 422.
+    public var conflictsWithState: Bool
 
-    public init(_ field: String, _ message: String) {
+    public init(_ field: String, _ message: String, conflictsWithState: Bool = false) {
         self.field = field
         self.message = message
+        self.conflictsWithState = conflictsWithState
     }
 }
 
@@ -72,8 +76,9 @@ public enum AccountRules {
     ) -> Result<AccountOpening, Violations> {
         var violations: [FieldViolation] = []
         let trimmed = name?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        if trimmed.isEmpty || trimmed.count > maxNameLength {
-            violations.append(FieldViolation("name", "must be 1 to \(maxNameLength) characters (surrounding spaces ignored)"))
+        // Code points of the name as sent (what JSON Schema's lengths count).
+        if trimmed.isEmpty || (name?.unicodeScalars.count ?? 0) > maxNameLength {
+            violations.append(FieldViolation("name", "must be 1 to \(maxNameLength) characters and not blank"))
         }
         let currency = currency ?? defaultCurrency
         if !isCurrencyCode(currency) {
@@ -107,4 +112,7 @@ public struct Violations: Error, Sendable, Hashable {
     }
 
     public var fields: [String] { violations.map(\.field) }
+
+    /// Every violation is a conflict with the current state (409), none a stated rule (422).
+    public var onlyConflictWithState: Bool { !violations.isEmpty && violations.allSatisfy(\.conflictsWithState) }
 }

@@ -124,12 +124,11 @@ public enum EntryRules {
     /// How far ahead of the ledger's clock `occurred_at` may be (a client's clock or a time zone
     /// slip, not a scheduled movement: the ledger records what happened).
     public static let maxFutureSkew: TimeInterval = 86_400
-    /// The earliest `occurred_at`: timestamps are stored as non-negative epoch milliseconds.
-    public static let earliest = Date(timeIntervalSince1970: 0)
 
     /// The entry the request describes, or every rule it breaks.
     public static func validate(
-        type: String?, amount: AmountInput, description: String?, category: String?, occurredAt: Date?, now: Date
+        type: String?, amount: AmountInput, description: String?, category: String?, occurredAt: TimestampInput?,
+        now: Date
     ) -> Result<EntryDraft, Violations> {
         var violations: [FieldViolation] = []
         let entryType = type.flatMap(LedgerEntryType.init(rawValue:))
@@ -144,7 +143,9 @@ public enum EntryRules {
     }
 
     /// A reversal's overrides, or every rule they break.
-    public static func validateReversal(description: String?, occurredAt: Date?, now: Date) -> Result<ReversalDraft, Violations> {
+    public static func validateReversal(
+        description: String?, occurredAt: TimestampInput?, now: Date
+    ) -> Result<ReversalDraft, Violations> {
         var violations: [FieldViolation] = []
         let description = text(description, field: "description", max: maxDescriptionLength, into: &violations)
         let occurred = validateOccurredAt(occurredAt, now: now, into: &violations)
@@ -170,23 +171,40 @@ public enum EntryRules {
         return nil
     }
 
-    /// Trimmed; blank is absent.
+    /// Trimmed; blank is absent. The bound counts code points (what JSON Schema's `maxLength`
+    /// counts) of the text as sent, surrounding spaces included, so the schema states it exactly.
     static func text(_ value: String?, field: String, max: Int, into violations: inout [FieldViolation]) -> String? {
-        guard let trimmed = value?.trimmingCharacters(in: .whitespacesAndNewlines), !trimmed.isEmpty else { return nil }
-        if trimmed.count > max { violations.append(FieldViolation(field, "must be at most \(max) characters")) }
-        return trimmed
+        guard let value else { return nil }
+        if value.unicodeScalars.count > max { violations.append(FieldViolation(field, "must be at most \(max) characters")) }
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
     }
 
     /// Stored to the millisecond: the ledger truncates once, when it records the entry, and
     /// computes the business date from what it stores.
-    static func validateOccurredAt(_ date: Date?, now: Date, into violations: inout [FieldViolation]) -> Date? {
-        guard let date else { return nil }
-        if date > now.addingTimeInterval(maxFutureSkew) {
-            violations.append(FieldViolation("occurred_at", "must not be more than 1 day after the current time"))
-        } else if date < earliest {
-            violations.append(FieldViolation("occurred_at", "must not be before 1970-01-01T00:00:00Z"))
+    ///
+    /// The format and the years (1970 to 9999, as written) are rules the document states; "not
+    /// more than a day ahead" depends on the clock, so breaking it is a conflict with the current
+    /// state (409), not a malformed request.
+    static func validateOccurredAt(
+        _ input: TimestampInput?, now: Date, into violations: inout [FieldViolation]
+    ) -> Date? {
+        switch input {
+        case nil:
+            return nil
+        case .malformed:
+            violations.append(
+                FieldViolation(
+                    "occurred_at", "must be an RFC 3339 date-time from year 1970, e.g. 2026-03-09T10:00:00.123Z"))
+            return nil
+        case .date(let date):
+            if date > now.addingTimeInterval(maxFutureSkew) {
+                violations.append(
+                    FieldViolation(
+                        "occurred_at", "must not be more than 1 day after the current time", conflictsWithState: true))
+            }
+            return date
         }
-        return date
     }
 }
 

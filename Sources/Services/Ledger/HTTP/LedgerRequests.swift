@@ -22,8 +22,8 @@ struct RecordEntryRequest: Decodable, Sendable {
     var amountCents: AmountInput
     var description: String?
     var category: String?
-    /// RFC 3339, with or without fractional seconds; absent: now.
-    var occurredAt: Date?
+    /// `Timestamp`'s RFC 3339; absent or null: now.
+    var occurredAt: TimestampInput?
 
     enum CodingKeys: String, CodingKey {
         case type, description, category
@@ -37,18 +37,31 @@ struct RecordEntryRequest: Decodable, Sendable {
         amountCents = try container.decodeIfPresent(AmountInput.self, forKey: .amountCents) ?? .missing
         description = try container.decodeIfPresent(String.self, forKey: .description)
         category = try container.decodeIfPresent(String.self, forKey: .category)
-        occurredAt = try container.decodeIfPresent(Date.self, forKey: .occurredAt)
+        occurredAt = try TimestampInput.decode(from: container, forKey: .occurredAt)
     }
 }
 
 /// `POST /v1/entries/{id}/reversal`: optional overrides; the body itself is optional.
 struct ReversalRequest: Decodable, Sendable {
     var description: String?
-    var occurredAt: Date?
+    var occurredAt: TimestampInput?
 
     enum CodingKeys: String, CodingKey {
         case description
         case occurredAt = "occurred_at"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        description = try container.decodeIfPresent(String.self, forKey: .description)
+        occurredAt = try TimestampInput.decode(from: container, forKey: .occurredAt)
+    }
+}
+
+extension TimestampInput {
+    /// A string is judged by the rules (`Timestamp.parse`); another JSON type stays a decoding error.
+    static func decode<Key: CodingKey>(from container: KeyedDecodingContainer<Key>, forKey key: Key) throws -> Self? {
+        try container.decodeIfPresent(String.self, forKey: key).map { Timestamp.parse($0).map(Self.date) ?? .malformed }
     }
 }
 
@@ -85,6 +98,12 @@ extension Violations: ProblemConvertible {
     /// `validation_failed`.
     public var problem: Problem {
         let errors = violations.map { Problem.FieldError(field: $0.field, message: $0.message) }
+        if onlyConflictWithState {
+            // Decision 1 of the contract work: same code, the status says the state refused it.
+            var problem = Problem.validation(errors)
+            problem.status = .conflict
+            return problem
+        }
         guard fields.contains("amount_cents") else { return .validation(errors) }
         return Problem(
             .unprocessableContent, code: "invalid_amount", title: "Invalid amount",
@@ -100,8 +119,9 @@ extension LedgerRefusal: ProblemConvertible {
         case .alreadyReversed(let reversalID):
             .conflict("already_reversed", "the entry was already reversed by entry \(reversalID); an entry is reversed once")
         case .cannotReverseAReversal:
+            // The request is well formed; the entry it names cannot be reversed (a state conflict).
             Problem(
-                .unprocessableContent, code: "cannot_reverse_a_reversal",
+                .conflict, code: "cannot_reverse_a_reversal",
                 detail: "this entry is a reversal; to undo it, record a new entry")
         }
     }
@@ -129,7 +149,7 @@ struct AccountListQuery: Sendable, Hashable {
             }
         }
         if let raw = parameters["owner_id"] {
-            if raw.isEmpty || raw.utf8.count > 255 {
+            if raw.isEmpty || raw.unicodeScalars.count > 255 {
                 errors.append(.init(field: "owner_id", message: "must be 1 to 255 characters"))
             } else {
                 query.ownerID = raw
@@ -157,6 +177,12 @@ struct EntryListQuery: Sendable, Hashable {
     /// The previous page's last sequence.
     var cursor: Int64?
 
+    /// `from` after `to`: no day is in the range, so the page is empty (not a refusal).
+    var isEmptyRange: Bool {
+        guard let from = filter.from, let to = filter.to else { return false }
+        return from > to
+    }
+
     static func parse(_ parameters: [String: String]) throws -> EntryListQuery {
         var query = EntryListQuery()
         var errors: [Problem.FieldError] = []
@@ -168,19 +194,17 @@ struct EntryListQuery: Sendable, Hashable {
                 errors.append(.init(field: field, message: "must be a business date YYYY-MM-DD, e.g. 2026-03-09"))
             }
         }
-        if let from = query.filter.from, let to = query.filter.to, from > to {
-            errors.append(.init(field: "to", message: "must not be before from"))
-        }
         if let raw = parameters["type"] {
             query.filter.type = LedgerEntryType(rawValue: raw)
             if query.filter.type == nil { errors.append(.init(field: "type", message: "must be credit or debit")) }
         }
         if let raw = parameters["category"] {
-            let category = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-            if category.isEmpty || category.count > EntryRules.maxCategoryLength {
+            // Code points as sent: the bound the document states. A blank category is no entry's
+            // (they are stored trimmed, blank as none), so it filters everything out.
+            if raw.isEmpty || raw.unicodeScalars.count > EntryRules.maxCategoryLength {
                 errors.append(.init(field: "category", message: "must be 1 to \(EntryRules.maxCategoryLength) characters"))
             } else {
-                query.filter.category = category
+                query.filter.category = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             }
         }
         if let raw = parameters["limit"] {

@@ -96,7 +96,7 @@ struct LedgerRoutes: Sendable {
 
     /// Reverses an entry: a new entry on its account, the other type, the same amount. Requires
     /// `Idempotency-Key` as recording does. An entry is reversed at most once (409
-    /// `already_reversed`); a reversal is never reversed (422 `cannot_reverse_a_reversal`).
+    /// `already_reversed`); a reversal is never reversed (409 `cannot_reverse_a_reversal`).
     func reverse(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let original = try await visibleEntry(context)
@@ -118,6 +118,7 @@ struct LedgerRoutes: Sendable {
     func listEntries(_ request: Request, context: ServiceRequestContext) async throws -> Page<LedgerEntry> {
         let account = try await visibleAccount(context)
         let query = try EntryListQuery.parse(Self.parameters(request))
+        if query.isEmptyRange { return Page(items: [], nextCursor: nil) }
         let entries = try await store.read { db in
             try await LedgerEntries.entries(
                 accountID: account.id, filter: query.filter, after: query.cursor, limit: query.limit + 1, in: db)

@@ -14,6 +14,11 @@ enum LedgerSchemas {
     /// A text the rules do not find blank once trimmed: at least one non-whitespace character.
     static let notBlank = "[^\(whitespace)]"
 
+    /// `occurred_at`: `Timestamp`'s shape and the `date-time` format together are the rule.
+    static let occurredAtRule =
+        "RFC 3339 date-time, YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm), written in a year from 1970 to 9999, "
+        + "no leap second; kept to the millisecond (further digits dropped)"
+
     /// The time zones `AccountRules.isTimeZone` accepts, as this process's time zone database
     /// lists them. `TimeZone(identifier:)` also takes a few spellings the list leaves out
     /// ("GMT+3", "EST"); documented is the canonical set.
@@ -34,7 +39,7 @@ extension OpenAccountRequest: OpenAPISchemaAnnotating {
         .description("A cash account to open; currency and timezone take their defaults when absent or null"),
         .property(
             "name", .required, .nonNull, .length(1...AccountRules.maxNameLength), .pattern(LedgerSchemas.notBlank),
-            .description("Trimmed; 1 to \(AccountRules.maxNameLength) characters once trimmed")),
+            .description("1 to \(AccountRules.maxNameLength) characters as sent, not blank; stored trimmed")),
         .property(
             // Without `$`: Python's `re` (schemathesis) lets `$` match before a final newline.
             "currency", .length(3...3), .pattern("^[A-Z]{3}"),
@@ -58,15 +63,16 @@ extension RecordEntryRequest: OpenAPISchemaAnnotating {
                         + "invalid_amount), never rounded"))),
         .property(
             "description", .maxLength(EntryRules.maxDescriptionLength),
-            .description("Trimmed; blank or null: none. At most \(EntryRules.maxDescriptionLength) characters")),
+            .description(
+                "Trimmed; blank or null: none. At most \(EntryRules.maxDescriptionLength) characters as sent")),
         .property(
             "category", .maxLength(EntryRules.maxCategoryLength),
-            .description("Trimmed; blank or null: none. At most \(EntryRules.maxCategoryLength) characters")),
+            .description("Trimmed; blank or null: none. At most \(EntryRules.maxCategoryLength) characters as sent")),
         .property(
-            "occurred_at",
+            "occurred_at", .format(.dateTime), .pattern(Timestamp.pattern),
             .description(
-                "RFC 3339 (2026-03-09T10:00:00.123Z); absent or null: now. From 1970-01-01T00:00:00Z to one day "
-                    + "after the ledger's clock")),
+                "\(LedgerSchemas.occurredAtRule), e.g. 2026-03-09T10:00:00.123Z; absent or null: now. More than one "
+                    + "day after the ledger's clock: 409 validation_failed")),
     ]
 }
 
@@ -75,10 +81,14 @@ extension ReversalRequest: OpenAPISchemaAnnotating {
         .description("Optional overrides for a reversal (the body itself may be omitted)"),
         .property(
             "description", .maxLength(EntryRules.maxDescriptionLength),
-            .description("Trimmed; blank, null or absent: \"Estorno de <entry id>\"")),
+            .description(
+                "Trimmed; blank, null or absent: \"Estorno de <entry id>\". At most "
+                    + "\(EntryRules.maxDescriptionLength) characters as sent")),
         .property(
-            "occurred_at",
-            .description("RFC 3339; absent or null: now. From 1970-01-01T00:00:00Z to one day after the ledger's clock")),
+            "occurred_at", .format(.dateTime), .pattern(Timestamp.pattern),
+            .description(
+                "\(LedgerSchemas.occurredAtRule); absent or null: now. More than one day after the ledger's clock: "
+                    + "409 validation_failed")),
     ]
 }
 

@@ -111,7 +111,8 @@ enum CartRules {
     }
 }
 
-/// Why a checkout was refused before anything was written (the key stays unused).
+/// Why a checkout was refused before anything was written (the key stays unused). Each is a
+/// conflict with the cart's or the catalog's current state (409), except mixed currencies.
 enum CheckoutRefusal: Error, ProblemConvertible {
     case cartEmpty
     case productsUnavailable([CartItem])
@@ -121,10 +122,10 @@ enum CheckoutRefusal: Error, ProblemConvertible {
     var problem: Problem {
         switch self {
         case .cartEmpty:
-            Problem(.unprocessableContent, code: "cart_empty", detail: "the cart is empty; add items before checking out")
+            Problem(.conflict, code: "cart_empty", detail: "the cart is empty; add items before checking out")
         case .productsUnavailable(let items):
             Problem(
-                .unprocessableContent, code: "products_unavailable",
+                .conflict, code: "products_unavailable",
                 detail: "some products in the cart are no longer for sale; remove them and check out again",
                 errors: items.map { .init(field: "items[\($0.productID)]", message: "\($0.name) is no longer for sale") })
         case .pricesChanged(let changes):

@@ -120,8 +120,9 @@ struct OrdersRoutes: Sendable {
     func currentPrice(of productID: String) async throws -> CatalogPrice {
         let prices = try await self.prices.prices(for: [productID])
         guard let price = prices[productID] else {
+            // A well-formed id that names nothing for sale now: a conflict with the catalog's state.
             throw Problem(
-                .unprocessableContent, code: "product_unavailable", detail: "product \(productID) is not for sale",
+                .conflict, code: "product_unavailable", detail: "product \(productID) is not for sale",
                 errors: [.init(field: "product_id", message: "no such product for sale")])
         }
         return price
@@ -143,7 +144,8 @@ struct OrdersRoutes: Sendable {
         let violations = CartRules.validate(body)
         guard violations.isEmpty else { throw Problem.validation(violations) }
         let command = IdempotentCommand(scope: "checkout:\(customer)", key: key, fingerprint: try Self.fingerprint(body))
-        if let earlier = try await command.earlierAnswer(in: store, now: clock.now()) { return earlier }
+        let location = { (order: Order) -> HTTPFields in [.location: "/v1/orders/\(order.id)"] }
+        if let earlier = try await command.earlierAnswer(in: store, now: clock.now(), headers: location) { return earlier }
 
         let items = try await store.read { try await Carts.items(customerID: customer, in: $0) }
         guard !items.isEmpty else { throw CheckoutRefusal.cartEmpty }
@@ -166,7 +168,7 @@ struct OrdersRoutes: Sendable {
         }
         let now = clock.now()
         return try await command.run(
-            in: store, now: now, headers: { (order: Order) in [.location: "/v1/orders/\(order.id)"] }, onCommit: wakeRelay
+            in: store, now: now, headers: location, onCommit: wakeRelay
         ) { db in
             let order = try await OrderSagas.place(
                 orderID: UUID.v7().lowercased, customerID: customer, lines: lines, currency: currency,

@@ -15,7 +15,7 @@ extension RefundRequest: OpenAPISchemaAnnotating {
         .property("amount_cents", .minimum(1), .description("At most what was captured and not yet refunded")),
         .property(
             "reason", .maxLength(maxReasonLength), .pattern(PaymentsSchemas.notBlank),
-            .description("1 to \(maxReasonLength) characters once trimmed")),
+            .description("At most \(maxReasonLength) code points, not blank")),
     ]
 }
 

@@ -22,7 +22,8 @@ struct RefundRequest: Decodable, Sendable {
         var violations: [Problem.FieldError] = []
         if amountCents <= 0 { violations.append(.init(field: "amount_cents", message: "must be a positive integer")) }
         let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty || trimmed.count > Self.maxReasonLength {
+        // Code points of the reason as sent: what the schema's maxLength counts.
+        if trimmed.isEmpty || reason.unicodeScalars.count > Self.maxReasonLength {
             violations.append(.init(field: "reason", message: "must be 1 to \(Self.maxReasonLength) characters"))
         }
         return violations

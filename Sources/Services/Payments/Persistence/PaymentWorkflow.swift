@@ -11,13 +11,6 @@ enum Actor {
     static func admin(_ subject: String) -> String { "admin:\(subject)" }
 }
 
-/// A request the payment's state refuses (an admin reviewing a payment not in review, a refund
-/// of money never captured). The HTTP layer answers 409; a command handler dead-letters it.
-struct PaymentConflict: Error, CustomStringConvertible {
-    var code: String
-    var description: String
-}
-
 /// Everything that changes a payment, each step inside the caller's transaction: the new state
 /// (through `PaymentState.apply`, never set by hand), the audit event, the operations owed to the
 /// provider and the replies owed to the saga (through the outbox) commit together or not at all.
@@ -189,9 +182,7 @@ struct PaymentWorkflow {
     /// An admin's decision on a payment held for review.
     func decideReview(paymentID: String, approve: Bool, actor: String) async throws -> Payment? {
         guard var payment = try await PaymentRecords.payment(id: paymentID, forUpdate: true, in: db) else { return nil }
-        guard payment.state == .inReview else {
-            throw PaymentConflict(code: "not_in_review", description: "the payment is \(payment.state.rawValue), not in review")
-        }
+        if let refusal = ReviewRules.refusal(state: payment.state) { throw refusal }
         var authorization = try await operation(.authorize, of: payment)
         if approve {
             try await move(&payment, .reviewApproved, actor: actor, detail: "review approved")
@@ -207,11 +198,7 @@ struct PaymentWorkflow {
 
     // MARK: Refunds
 
-    enum RefundRefusal: Error {
-        case notFound
-        case notCaptured(PaymentState)
-        case exceedsCaptured(availableCents: Int64)
-    }
+    typealias RefundRefusal = Payments.RefundRefusal
 
     /// Records a refund to send to the provider. The refunds not failed never exceed the capture.
     /// Throws `RefundRefusal` when the payment does not allow it.
@@ -219,11 +206,11 @@ struct PaymentWorkflow {
         guard let payment = try await PaymentRecords.payment(id: paymentID, forUpdate: true, in: db) else {
             throw RefundRefusal.notFound
         }
-        guard payment.state.isCaptured else { throw RefundRefusal.notCaptured(payment.state) }
-        let committed = try await PaymentRecords.refunds(paymentID: paymentID, in: db)
-            .filter { $0.state != .failed }.reduce(Int64(0)) { $0 + $1.amountCents }
-        guard committed + amountCents <= payment.amountCents else {
-            throw RefundRefusal.exceedsCaptured(availableCents: payment.amountCents - committed)
+        let refunds = try await PaymentRecords.refunds(paymentID: paymentID, in: db)
+        if let refusal = RefundRules.refusal(
+            state: payment.state, capturedCents: payment.amountCents, refunds: refunds, amountCents: amountCents)
+        {
+            throw refusal
         }
         let refund = Refund(
             id: UUID.v7(at: now).lowercased, paymentID: paymentID, amountCents: amountCents, reason: reason, state: .pending,
