@@ -55,6 +55,25 @@ struct LedgerStoreFailureTests {
         }
     }
 
+    /// PostgreSQL keeps no U+0000 in text (SQLite does): a request holding one is the client's to
+    /// fix, so it is a 422 there, never a 500, and nothing is written.
+    @Test("A text the database cannot store (U+0000 on PostgreSQL) is a 422, not a 500")
+    func unstorableTextIsTheClientsError() async throws {
+        try await LedgerHarness.run { harness in
+            let ana = try await harness.headers("ana")
+            try await harness.test { client in
+                let response = try await client.send(.post, "/v1/accounts", headers: ana, json: #"{"name": "Caixa\u0000"}"#)
+                if harness.store.backend == .postgres {
+                    #expect(response.status == .unprocessableContent)
+                    #expect(response.problem?.code == "unsupported_character")
+                    #expect(try await harness.count("ledger_accounts") == 0)
+                } else {
+                    #expect(response.status == .created)
+                }
+            }
+        }
+    }
+
     @Test("A database locked by someone else past the busy timeout is a 503 service_unavailable with Retry-After")
     func lockedDatabaseIsUnavailable() async throws {
         try await TestDatabases.withSQLite { store in

@@ -18,9 +18,16 @@ extension Problem {
             detail: "the service cannot reach its database right now; retry shortly", headers: headers)
     }()
 
+    /// 422 `unsupported_character`: a text holds a character the database cannot store (U+0000
+    /// on PostgreSQL). The request, not the service, is at fault, and nothing was written.
+    public static let unsupportedCharacter = Problem(
+        .unprocessableContent, code: "unsupported_character",
+        detail: "a text holds a character that cannot be stored (U+0000)")
+
     /// The problem a database error answers with.
     public static func store(_ error: any Error) -> Problem {
-        SQLErrors.isUnavailable(error) ? .storeUnavailable : .internalError
+        if SQLErrors.isUnstorableText(error) { return .unsupportedCharacter }
+        return SQLErrors.isUnavailable(error) ? .storeUnavailable : .internalError
     }
 }
 

@@ -20,6 +20,15 @@ public enum SQLErrors {
     /// pool closed, or a server-side condition of the kind a retry outlives (connection
     /// exceptions, insufficient resources, an administrator's shutdown, a serialization failure or
     /// a deadlock). Callers answer 503 with `Retry-After`; anything else a store throws is a defect.
+    /// Whether the database refused a text value it cannot store: PostgreSQL keeps no U+0000 in
+    /// `text` (SQLSTATE 22021, or 22P05 for a character its encoding lacks); SQLite stores it.
+    public static func isUnstorableText(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, error.code == .server, let state = error.serverInfo?[.sqlState] else {
+            return false
+        }
+        return state == "22021" || state == "22P05"
+    }
+
     public static func isUnavailable(_ error: any Error) -> Bool {
         if let error = error as? SQLiteError {
             switch error.reason {
