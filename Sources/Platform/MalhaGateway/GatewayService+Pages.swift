@@ -11,6 +11,8 @@ extension GatewayService {
         let docs = ByteBuffer(string: document.docsPage())
         router.get("/") { _, _ in html(landing) }
         router.get("/docs") { _, _ in html(docs) }
+        // Browsers ask for an icon on every page without one (openapi.json shown as JSON): none.
+        router.get("/favicon.ico") { _, _ in Response(status: .noContent) }
     }
 
     private static func html(_ body: ByteBuffer) -> Response {

@@ -28,6 +28,7 @@ public enum GatewayService {
                 .get(
                     "/docs", "Every public operation, readable by a person (from /openapi.json)",
                     responses: [.status(200, "An HTML page", contentType: "text/html", schema: .string())]),
+                .get("/favicon.ico", "No icon: browsers stop asking", responses: [.noContent("No icon")]),
             ]
                 + OpenAPIDocument.platformOperations.map { operation in
                     var operation = operation
