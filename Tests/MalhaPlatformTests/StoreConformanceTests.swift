@@ -47,7 +47,14 @@ struct StoreConformanceTests {
             #expect(try await Self.count(store, "counters") == 1)
             // A later migration added to the list is the only one applied.
             let more = Self.migrations + [Migration(version: 4, name: "extra", ["CREATE TABLE extra (id TEXT PRIMARY KEY)"])]
-            #expect(try await Migrator.migrate(store, more, logger: Self.logger) == [4])
+            let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
+            #expect(try await Migrator.migrate(store, more, logger: Self.logger, clock: clock) == [4])
+            // When it was applied comes from the injected clock.
+            let appliedAt = try await store.read { db in
+                try await db.select().column("applied_at").from("schema_migrations").where("version", .equal, 4).first()?
+                    .decode(column: "applied_at", as: Int64.self)
+            }
+            #expect(appliedAt == 1_800_000_000_000, "\(store.backend)")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import MalhaCore
 import Metrics
 public import ServiceLifecycle
 
@@ -22,11 +23,13 @@ public struct BusMetricsSampler: Service {
     let interval: Duration
     let logger: Logger
     let metricsFactory: any MetricsFactory
+    let clock: any WallClock
 
     public init(
         statistics: any BusStatistics, interval: Duration = .seconds(5), logger: Logger,
-        metricsFactory: any MetricsFactory = MetricsSystem.factory
+        metricsFactory: any MetricsFactory = MetricsSystem.factory, clock: any WallClock = SystemWallClock()
     ) {
+        self.clock = clock
         self.statistics = statistics
         self.interval = interval
         self.logger = logger
@@ -50,7 +53,7 @@ public struct BusMetricsSampler: Service {
             let depths = try await statistics.depths()
             let dead = try await statistics.deadLetterCounts()
             let oldest = try await statistics.oldestWaiting()
-            let now = Date()
+            let now = clock.now()
             let all = known.union(depths.keys).union(dead.keys)
             for subscription in all {
                 Gauge(label: "bus_queue_depth", dimensions: [("subscription", subscription)], factory: metricsFactory)

@@ -31,7 +31,8 @@ public enum Migrator {
     /// table (`schema_migrations` for the service, `schema_migrations_<component>` otherwise).
     @discardableResult
     public static func migrate(
-        _ store: some SQLStore, _ migrations: [Migration], component: String? = nil, logger: Logger
+        _ store: some SQLStore, _ migrations: [Migration], component: String? = nil, logger: Logger,
+        clock: any WallClock = SystemWallClock()
     ) async throws -> [Int] {
         precondition(Set(migrations.map(\.version)).count == migrations.count, "duplicate migration versions")
         precondition(
@@ -65,7 +66,7 @@ public enum Migrator {
                 }
                 try await database.insert(into: table)
                     .columns("version", "name", "applied_at")
-                    .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(Date().epochMilliseconds))
+                    .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(clock.now().epochMilliseconds))
                     .run()
                 return true
             }
