@@ -122,6 +122,28 @@ struct AccountRoutesTests {
         #expect(try await harness.hasher.verify("a-long-enough-password", hash: short))
     }
 
+    /// bcrypt stops at a NUL: every password starting with one would be the same password. They
+    /// are refused at registration, and one stored before that matches no candidate with a NUL.
+    @Test func aNulByteNeitherRegistersNorLogsIn() async throws {
+        let harness = try await IdentityHarness.make()
+        let now = harness.clock.now()
+        let user = User(
+            id: UUID.v7(at: now).lowercased, email: "nul@example.com", name: "Nul", roles: [Role.customer], createdAt: now)
+        let stored = try await harness.hasher.hash("\u{0}first-password-here")
+        try await harness.repository.insert(user: user, passwordHash: stored, audit: nil)
+        try await harness.test { client in
+            for password in ["\u{0}a-long-enough-password", "a-long-enough\u{7}password", "a-long-enough-password\u{9F}"] {
+                let refused = try await client.register("new-\(password.unicodeScalars.count)@example.com", password: password)
+                #expect(refused.status == .unprocessableContent, "\(password.debugDescription)")
+            }
+            // Before: bcrypt read both as the empty password, so this logged in.
+            let other = try await client.login("nul@example.com", "\u{0}another-password")
+            #expect(other.status == .unauthorized)
+            let same = try await client.login("nul@example.com", "\u{0}first-password-here")
+            #expect(same.status == .unauthorized, "no password with a control character logs in")
+        }
+    }
+
     @Test func loginBoundsItsFieldsInCodePoints() async throws {
         let harness = try await IdentityHarness.make()
         try await harness.test { client in

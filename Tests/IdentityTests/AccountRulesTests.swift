@@ -1,5 +1,6 @@
 import Foundation
 import MalhaCore
+import MalhaOpenAPI
 import MalhaTesting
 import Testing
 
@@ -22,6 +23,23 @@ struct AccountRulesTests {
         #expect(AccountRules.passwordProblem("QWERTYUIOP123") != nil)
         #expect(CommonPasswords.list.count >= 100)
         #expect(CommonPasswords.list.allSatisfy { $0 == $0.lowercased() })
+    }
+
+    /// Control characters (Cc) are refused, as the document's `not` says; format characters and
+    /// other scripts are not.
+    @Test func passwordsRefuseControlCharactersAsTheDocumentSays() throws {
+        let document = IdentityService.openAPI
+        let register = JSONSchema.reference("RegisterRequest")
+        for (password, refused) in [
+            ("\u{0}twelve-chars", true), ("twelve\u{1F}chars", true), ("twelve-chars\u{7F}", true),
+            ("twelve\u{85}chars", true), ("twelve-chars\u{A0}", false), ("twelve\u{200B}chars", false),
+            ("twelve-chars", false),
+        ] {
+            #expect((AccountRules.passwordProblem(password) != nil) == refused, "\(password.debugDescription)")
+            let body: JSONValue = ["email": "a@example.com", "password": .string(password), "name": "A"]
+            #expect(
+                !document.validator.violations(of: body, against: register).isEmpty == refused, "\(password.debugDescription)")
+        }
     }
 
     /// Lengths count Unicode scalars (JSON Schema's code points), not bytes or grapheme clusters.

@@ -56,9 +56,19 @@ public enum AccountRules {
         let length = password.unicodeScalars.count
         if length < minPasswordLength { return "must be at least \(minPasswordLength) characters" }
         if length > maxPasswordLength { return "must be at most \(maxPasswordLength) characters" }
+        if hasControlCharacter(password) { return "must not contain control characters" }
         if CommonPasswords.contains(password) { return "is too common; choose another" }
         return nil
     }
+
+    /// Control characters (Unicode category Cc: U+0000–U+001F, U+007F–U+009F) are refused in
+    /// passwords: bcrypt stops at a NUL, so "\0abc" and "\0xyz" would be one password, and none of
+    /// them can be typed anyway. `controlCharacterPattern` says the same in the document.
+    public static func hasControlCharacter(_ password: String) -> Bool {
+        password.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
+    }
+
+    public static let controlCharacterPattern = "[\\u0000-\\u001F\\u007F-\\u009F]"
 
     public static func nameProblem(_ name: String) -> String? {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)

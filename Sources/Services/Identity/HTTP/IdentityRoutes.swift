@@ -76,10 +76,12 @@ struct IdentityRoutes: Sendable {
         let now = clock.now()
         let stored = try await repository.user(email: email)
         let verified: Bool
-        if let stored {
+        if let stored, !AccountRules.hasControlCharacter(body.password) {
             verified = try await hasher.verifyAccountPassword(body.password, storedHash: stored.passwordHash)
         } else {
-            // Same bcrypt work as a real check, so response time does not reveal whether the account exists.
+            // Same bcrypt work as a real check, so response time does not reveal whether the account
+            // exists. A password with a control character matches no account (registration refuses
+            // them; bcrypt would stop at a NUL), whichever account it names.
             _ = try await hasher.verifyAccountPassword(body.password, storedHash: try await dummyHash.value(using: hasher))
             verified = false
         }

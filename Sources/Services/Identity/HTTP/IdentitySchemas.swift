@@ -35,8 +35,12 @@ extension RegisterRequest: OpenAPISchemaAnnotating {
                 JSONSchema.string(
                     format: .password, minLength: AccountRules.minPasswordLength, maxLength: AccountRules.maxPasswordLength,
                     description: "\(AccountRules.minPasswordLength) to \(AccountRules.maxPasswordLength) characters "
-                        + "(Unicode code points; any script), and not a common password (in any case)"
-                ).excluding(.string(pattern: CommonPasswords.pattern)))),
+                        + "(Unicode code points; any script), no control characters, and not a common password "
+                        + "(in any case)"
+                ).excluding(
+                    .anyOf([
+                        .string(pattern: CommonPasswords.pattern), .string(pattern: AccountRules.controlCharacterPattern),
+                    ])))),
         .property(
             "name", .length(1...AccountRules.maxNameLength), .pattern(IdentitySchemas.name),
             .description("Trimmed; at most \(AccountRules.maxNameLength) characters, no control characters")),
