@@ -1,4 +1,4 @@
-"""The gateway's pages in a real headless Chromium (selenium): `pages.py GATEWAY_URL`.
+"""The gateway's pages in a real headless Chromium (selenium): `pages.py GATEWAY_URL [SHOTS_DIR]`.
 
 What a person pointed at the gateway sees: `/` says what Malha is and links to the docs and the
 document; `/docs` lists every public operation and its links work; nothing is fetched from another
@@ -28,7 +28,7 @@ def same_origin_resources(driver, origin):
     return [url for url in entries if urlparse(url).netloc != origin]
 
 
-def main(gateway):
+def main(gateway, shots=None):
     origin = urlparse(gateway).netloc
     options = Options()
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
@@ -37,7 +37,10 @@ def main(gateway):
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     try:
         driver.set_page_load_timeout(20)
+        driver.set_window_size(1280, 900)
         driver.get(gateway + "/")
+        if shots:
+            driver.save_screenshot(shots + "/landing.png")
         check(driver.title == "Malha", f"/ has the title Malha (got {driver.title!r})")
         check(driver.find_element(By.TAG_NAME, "h1").text == "Malha", "/ says Malha in its heading")
         text = driver.find_element(By.TAG_NAME, "body").text
@@ -53,7 +56,11 @@ def main(gateway):
         check(len(driver.find_elements(By.ID, "op-postV1Orders")) == 1, "/docs documents POST /v1/orders")
         checkout = driver.find_element(By.ID, "op-postV1Orders").text
         check("Idempotency-Key" in checkout, "the checkout operation shows its Idempotency-Key header")
+        if shots:
+            driver.save_screenshot(shots + "/docs.png")
         link = driver.find_element(By.CSS_SELECTOR, 'nav a[href="#op-postV1Orders"]')
+        # The sidebar scrolls on its own, as a person would scroll it to the link.
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
         link.click()
         check(driver.current_url.endswith("#op-postV1Orders"), "a nav link goes to its operation")
         check(same_origin_resources(driver, origin) == [], "/docs loads nothing from another origin")
@@ -78,4 +85,4 @@ def main(gateway):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1].rstrip("/"))
+    main(sys.argv[1].rstrip("/"), sys.argv[2] if len(sys.argv) > 2 else None)

@@ -44,24 +44,16 @@ enum LandingPage {
 
     static func render(_ document: OpenAPIDocument) -> String {
         let counts = Dictionary(grouping: document.operations, by: { $0.tags.first ?? "" }).mapValues(\.count)
-        var html = """
-            <!doctype html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>Malha</title>
-            <style>\(css)</style>
-            </head>
-            <body>
-            <header><h1>Malha</h1>
-            <p>A microservices platform in Swift, and the systems built on it. This is its gateway: every \
-            public route of every service is reached through here.</p>
-            <p class="links"><a href="docs">API documentation</a> · <a href="openapi.json">openapi.json</a> \
-            (OpenAPI 3.1, \(document.operations.count) operations) · <a href="health/ready">health</a></p>
-            </header>
-            <main>
-            """
+        var html =
+            DocsPage.head(title: "Malha", css: css) + """
+                <header><h1>Malha</h1>
+                <p>A microservices platform in Swift, and the systems built on it. This is its gateway: every \
+                public route of every service is reached through here.</p>
+                <p class="links"><a href="docs">API documentation</a> · <a href="openapi.json">openapi.json</a> \
+                (OpenAPI 3.1, \(document.operations.count) operations) · <a href="health/ready">health</a></p>
+                </header>
+                <main>
+                """
         for system in systems {
             html += "<section><h2>\(DocsPage.escape(system.title))</h2><p>\(DocsPage.escape(system.summary))</p><ul>"
             for service in system.services {

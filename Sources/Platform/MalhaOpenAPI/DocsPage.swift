@@ -8,18 +8,10 @@ public enum DocsPage {
     /// access, a parameters table, and request and response bodies as field lists; then every
     /// component schema, which the field lists link to.
     public static func render(_ document: OpenAPIDocument) -> String {
-        var html = """
-            <!doctype html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(document.title))</title>
-            <style>\(css)</style>
-            </head>
-            <body>
-            <header><h1>\(escape(document.title))</h1><p class="version">Version \(escape(document.version)) · OpenAPI 3.1 · <a href="openapi.json">openapi.json</a></p>
-            """
+        var html =
+            head(title: document.title, css: css) + """
+                <header><h1>\(escape(document.title))</h1><p class="version">Version \(escape(document.version)) · OpenAPI 3.1 · <a href="openapi.json">openapi.json</a></p>
+                """
         if let description = document.description { html += "<p>\(escape(description))</p>" }
         html += "</header>\n<nav><h2>Operations</h2>"
         for tag in document.tags {
@@ -242,6 +234,23 @@ public enum DocsPage {
             }
         }
         return result
+    }
+
+    /// The start of a self-contained page, up to and including `<body>`: no script, no external
+    /// stylesheet, only `css` inline (the gateway's landing page starts the same way).
+    public static func head(title: String, css: String) -> String {
+        """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(escape(title))</title>
+        <style>\(css)</style>
+        </head>
+        <body>
+
+        """
     }
 
     /// An `id` made only of `[A-Za-z0-9_.-]`, so it needs no escaping anywhere.

@@ -6,11 +6,6 @@ public import MalhaOpenAPI
 
 /// Schemas shared by the catalog's annotations.
 enum CatalogSchemas {
-    /// At least one character `trimmingCharacters(in: .whitespacesAndNewlines)` keeps: Foundation's
-    /// whitespace spelled out, since `\s` means something else in ECMA-262 and in Python.
-    static let notBlank =
-        "[^\\t\\n\\x0B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-
     /// An absolute http(s) URL with a host, as `ProductRules.isImageURL` accepts it (conservatively:
     /// plain host names and paths, which `URL(string:)` parses on every platform).
     static let imageURL = "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$"
@@ -39,7 +34,7 @@ extension ProductRequest: OpenAPISchemaAnnotating {
     static let openAPIAnnotations: [SchemaAnnotation] = [
         .description("A product's descriptive fields; PUT replaces them all (an omitted optional field takes its default)"),
         .property("sku", .length(1...ProductRules.maxSKULength), .pattern("^[A-Za-z0-9._-]+$")),
-        .property("name", .length(1...ProductRules.maxNameLength), .pattern(CatalogSchemas.notBlank)),
+        .property("name", .length(1...ProductRules.maxNameLength), .pattern(TextPattern.notBlank)),
         .property("description", .maxLength(ProductRules.maxDescriptionLength), .description("Default: empty")),
         .property("category_id", .format(.uuid), .description("An existing category's id (one that names no category is 409)")),
         .property("price_cents", .range(0...Int64(ProductRules.maxPriceCents))),
@@ -58,7 +53,7 @@ extension CategoryRequest: OpenAPISchemaAnnotating {
         .property(
             "slug", .length(1...ProductRules.maxSlugLength), .pattern("^[a-z0-9]+(-[a-z0-9]+)*$"),
             .description("Lowercase letters, digits and single hyphens")),
-        .property("name", .length(1...ProductRules.maxCategoryNameLength), .pattern(CatalogSchemas.notBlank)),
+        .property("name", .length(1...ProductRules.maxCategoryNameLength), .pattern(TextPattern.notBlank)),
     ]
 }
 
@@ -73,7 +68,7 @@ extension StockAdjustmentRequest: OpenAPISchemaAnnotating {
                         .integer(1...Int64(ProductRules.maxStockDelta)),
                     ], description: "Units added (positive) or removed (negative); never zero")
             )),
-        .property("reason", .length(1...ProductRules.maxReasonLength), .pattern(CatalogSchemas.notBlank)),
+        .property("reason", .length(1...ProductRules.maxReasonLength), .pattern(TextPattern.notBlank)),
     ]
 }
 

@@ -8,8 +8,7 @@ public import MalhaOpenAPI
 /// Patterns shared by identity's schemas (regex classes written out: `\s` and `\p{…}` mean
 /// different things, or nothing, to ECMA-262 and to Python's `re`).
 enum IdentitySchemas {
-    /// What `trimmingCharacters(in: .whitespacesAndNewlines)` removes on Linux.
-    static let whitespace = #"\t-\r \u0085\u00A0\u1680\u2000-\u200B\u2028\u2029\u202F\u205F\u3000"#
+    static let whitespace = TextPattern.whitespace
     /// `CharacterSet.controlCharacters` (Cc and Cf) in the Basic Multilingual Plane.
     static let control =
         #"\u0000-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F"#

@@ -8,12 +8,6 @@ public import MalhaOpenAPI
 
 /// Patterns shared by the ledger's schemas.
 enum LedgerSchemas {
-    /// What `trimmingCharacters(in: .whitespacesAndNewlines)` removes on Linux, as a regex class
-    /// body (written out: `\s` means different things to ECMA-262 and to Python's `re`).
-    static let whitespace = #"\t-\r \u0085\u00A0\u1680\u2000-\u200B\u2028\u2029\u202F\u205F\u3000"#
-    /// A text the rules do not find blank once trimmed: at least one non-whitespace character.
-    static let notBlank = "[^\(whitespace)]"
-
     /// `occurred_at`: `Timestamp`'s shape and the `date-time` format together are the rule.
     static let occurredAtRule =
         "RFC 3339 date-time, YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm), written in a year from 1970 to 9999, "
@@ -38,7 +32,7 @@ extension OpenAccountRequest: OpenAPISchemaAnnotating {
     static let openAPIAnnotations: [SchemaAnnotation] = [
         .description("A cash account to open; currency and timezone take their defaults when absent or null"),
         .property(
-            "name", .required, .nonNull, .length(1...AccountRules.maxNameLength), .pattern(LedgerSchemas.notBlank),
+            "name", .required, .nonNull, .length(1...AccountRules.maxNameLength), .pattern(TextPattern.notBlank),
             .description("1 to \(AccountRules.maxNameLength) characters as sent, not blank; stored trimmed")),
         .property(
             // Without `$`: Python's `re` (schemathesis) lets `$` match before a final newline.

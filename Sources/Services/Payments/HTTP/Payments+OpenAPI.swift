@@ -2,19 +2,11 @@ public import MalhaOpenAPI
 
 // The schemas of the payments service's wire types, refined to say what the handlers accept.
 
-/// Schemas shared by the payments service's annotations.
-enum PaymentsSchemas {
-    /// At least one character `trimmingCharacters(in: .whitespacesAndNewlines)` keeps: Foundation's
-    /// whitespace spelled out, since `\s` means something else in ECMA-262 and in Python.
-    static let notBlank =
-        "[^\\t\\n\\x0B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]"
-}
-
 extension RefundRequest: OpenAPISchemaAnnotating {
     static let openAPIAnnotations: [SchemaAnnotation] = [
         .property("amount_cents", .minimum(1), .description("At most what was captured and not yet refunded")),
         .property(
-            "reason", .maxLength(maxReasonLength), .pattern(PaymentsSchemas.notBlank),
+            "reason", .maxLength(maxReasonLength), .pattern(TextPattern.notBlank),
             .description("At most \(maxReasonLength) code points, not blank")),
     ]
 }
