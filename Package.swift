@@ -5,7 +5,7 @@ import PackageDescription
 /// generators and benchmarks). Platform targets never import service targets; service targets never
 /// import each other.
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -248,7 +248,8 @@ let package = Package(
             name: "Orders",
             dependencies: [
                 "MalhaService",
-                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry",
+                "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -264,7 +265,8 @@ let package = Package(
             name: "Payments",
             dependencies: [
                 "MalhaService",
-                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry",
+                "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -280,7 +282,8 @@ let package = Package(
             name: "Notifications",
             dependencies: [
                 "MalhaService",
-                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry",
+                "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -296,7 +299,8 @@ let package = Package(
             name: "Ledger",
             dependencies: [
                 "MalhaService",
-                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry",
+                "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -311,7 +315,8 @@ let package = Package(
             name: "Consolidation",
             dependencies: [
                 "MalhaService",
-                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry", "MalhaStore",
+                "Contracts", "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity", "MalhaMessaging", "MalhaRegistry",
+                "MalhaStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -336,6 +341,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -397,7 +403,8 @@ let package = Package(
         .testTarget(
             name: "CatalogTests",
             dependencies: [
-                "Catalog", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaCore", "Contracts", "MalhaMessaging",
+                "Catalog", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaCore", "Contracts",
+                "MalhaMessaging",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -405,7 +412,8 @@ let package = Package(
         .testTarget(
             name: "OrdersTests",
             dependencies: [
-                "Orders", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore", "Catalog",
+                "Orders", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore",
+                "Catalog",
                 "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),

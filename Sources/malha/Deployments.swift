@@ -1,3 +1,4 @@
+import ArgumentParser
 import AsyncHTTPClient
 import Catalog
 import Consolidation
@@ -97,8 +98,12 @@ extension Deployment {
         name: .registry, portOffset: 1, usesBus: false, openAPI: RegistryService.openAPI,
         routeRules: RegistryService.routeRules
     ) { wiring in
+        guard let key = wiring.settings.registryKey else {
+            throw ValidationError("malha.registry.key (MALHA_REGISTRY_KEY) is required for `serve registry`")
+        }
         let store = try await wiring.store()
-        var configuration = RegistryConfiguration(registrationToken: wiring.settings.registryToken)
+        var configuration = RegistryConfiguration(
+            credentialKey: key, ownership: Topology.routeOwnership(settings: wiring.settings))
         configuration.host = wiring.endpoint.host
         configuration.port = wiring.endpoint.port
         let application = RegistryService.buildApplication(
@@ -155,6 +160,7 @@ extension Deployment {
         configuration.port = wiring.endpoint.port
         configuration.staticRoutesFile = settings.gatewayRoutesFile
         configuration.serviceDocuments = Topology.deployments.compactMap(\.openAPI)
+        configuration.declaredRoutes = Topology.declaredRoutes
         configuration.healthCheckInterval =
             settings.healthCheckIntervalMilliseconds == 0 ? nil : .milliseconds(settings.healthCheckIntervalMilliseconds)
         configuration.healthCheckTimeout = .milliseconds(settings.healthCheckTimeoutMilliseconds)

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Configuration
+import Crypto
 import Foundation
 import Logging
+import MalhaRegistry
 import MalhaService
 import SystemPackage
 
@@ -54,8 +56,15 @@ struct MalhaSettings: Sendable {
     var databaseURLs: [ServiceName: String]
     /// `malha.registry.url`: where instances register (default: the registry endpoint above).
     var registryURL: String
-    /// `malha.registry.token`: shared registration secret (generated per process in `up`).
-    var registryToken: String
+    /// `malha.registry.key`: what every service's registry credential derives from. Only the
+    /// registry holds it in production (generated per process in `up`).
+    var registryKey: SymmetricKey?
+    /// `malha.registry.credential`: this service's own credential (`malha registry credential
+    /// <service>` prints it), for `serve` of anything but the registry.
+    var registryCredential: RegistryCredential?
+    /// `malha.registry.owners`: route prefixes of services `malha` does not declare itself,
+    /// `service=/prefix,/prefix;service=/prefix` (a static upstream needs none).
+    var routeOwners: [String: [String]]
     /// `malha.auth.issuer` / `malha.auth.audience` / `malha.auth.jwks-url`.
     var issuer: String
     var audience: String
@@ -107,9 +116,32 @@ struct MalhaSettings: Sendable {
         let gateway = endpoints[.gateway]!
         let identity = endpoints[.identity]!
         let publicURL = config.string(forKey: "malha.gateway.public-url", default: gateway.url)
-        let token = config.string(forKey: "malha.registry.token", isSecret: true)
-        if mode == .production && token == nil {
-            throw ValidationError("malha.registry.token (MALHA_REGISTRY_TOKEN) is required for `serve`")
+        if config.string(forKey: "malha.registry.token", isSecret: true) != nil {
+            throw ValidationError(
+                "malha.registry.token (one secret for every service) is gone: the registry takes malha.registry.key, and "
+                    + "each service its own malha.registry.credential (`malha registry credential <service>` prints it)")
+        }
+        let keyText = config.string(forKey: "malha.registry.key", isSecret: true)
+        var registryKey: SymmetricKey?
+        if let keyText {
+            guard let key = RegistryCredential.key(from: keyText) else {
+                throw ValidationError("malha.registry.key must be at least 32 characters (openssl rand -hex 32)")
+            }
+            registryKey = key
+        } else if mode == .embedded {
+            registryKey = RegistryCredential.key(from: randomToken())
+        }
+        var registryCredential: RegistryCredential?
+        if let text = config.string(forKey: "malha.registry.credential", isSecret: true) {
+            guard let credential = RegistryCredential(header: text) else {
+                throw ValidationError(
+                    "malha.registry.credential must be <service>.<secret>, as `malha registry credential` prints")
+            }
+            registryCredential = credential
+        }
+        let ownersText = config.string(forKey: "malha.registry.owners", default: "")
+        guard let routeOwners = ownersText.isEmpty ? [:] : RouteOwnership.parse(ownersText) else {
+            throw ValidationError("malha.registry.owners must read service=/prefix,/prefix;service=/prefix")
         }
         let healthCheckInterval = config.int(forKey: "malha.gateway.health-check-interval-ms", default: 2000)
         let healthCheckTimeout = config.int(forKey: "malha.gateway.health-check-timeout-ms", default: 1000)
@@ -128,7 +160,9 @@ struct MalhaSettings: Sendable {
             endpoints: endpoints,
             databaseURLs: databaseURLs,
             registryURL: config.string(forKey: "malha.registry.url", default: endpoints[.registry]!.url),
-            registryToken: token ?? randomToken(),
+            registryKey: registryKey,
+            registryCredential: registryCredential,
+            routeOwners: routeOwners,
             issuer: config.string(forKey: "malha.auth.issuer", default: publicURL),
             audience: config.string(forKey: "malha.auth.audience", default: "malha"),
             jwksURL: config.string(forKey: "malha.auth.jwks-url", default: identity.url + "/.well-known/jwks.json"),
@@ -151,6 +185,29 @@ struct MalhaSettings: Sendable {
     func reader(for name: String) -> ServiceConfigReader {
         let endpoints = self.endpoints
         return ServiceConfigReader(service: name, mode: mode, root: config) { endpoints[ServiceName($0)]?.url }
+    }
+
+    /// The credential `service` registers with: derived from the key where this process holds it
+    /// (`up`, or the registry itself), otherwise the configured one, which must be that service's.
+    func registryCredential(for service: ServiceName) throws -> RegistryCredential {
+        if let registryKey, mode == .embedded || service == .registry {
+            return RegistryCredential(service: service.rawValue, key: registryKey)
+        }
+        guard mode == .production, registryKey == nil else {
+            throw ValidationError(
+                "malha.registry.key belongs to the registry alone: give \(service) its own malha.registry.credential "
+                    + "(`malha registry credential \(service)` prints it)")
+        }
+        guard let registryCredential else {
+            throw ValidationError(
+                "malha.registry.credential (MALHA_REGISTRY_CREDENTIAL) is required for `serve \(service)`: "
+                    + "`malha registry credential \(service)` prints it from malha.registry.key")
+        }
+        guard registryCredential.service == service.rawValue else {
+            throw ValidationError(
+                "malha.registry.credential is \(registryCredential.service)'s; `serve \(service)` needs \(service)'s")
+        }
+        return registryCredential
     }
 
     static func randomToken() -> String {

@@ -35,6 +35,10 @@ struct Topology {
 
     func run(printBanner: Bool) async throws {
         let builders = try services.map { try $0.prepare(settings) }
+        // Each service talks to the registry as itself; a missing or foreign credential stops the
+        // start here, naming the key, before anything binds.
+        let credentials = try Dictionary(
+            uniqueKeysWithValues: services.map { ($0.name, try settings.registryCredential(for: $0.name)) })
         try await checkPortsAreFree()
         let httpClient = HTTPClient(
             eventLoopGroupProvider: .singleton,
@@ -62,7 +66,10 @@ struct Topology {
         for (deployment, builder) in zip(services, builders) {
             let name = deployment.name
             let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: name.rawValue))
-            let built = try await builder(Wiring(topology: self, name: name, runtime: runtime, httpClient: httpClient, bus: bus))
+            let wiring = Wiring(
+                topology: self, name: name, runtime: runtime, httpClient: httpClient, bus: bus,
+                registryCredential: credentials[name]!)
+            let built = try await builder(wiring)
             group.append(ReportsFailure(built.application, name: name.rawValue, logger: logger))
             if let registrar = built.registrar {
                 registrars.append(ReportsFailure(registrar, name: "\(name.rawValue) registration", logger: logger))
@@ -156,6 +163,8 @@ struct Topology {
         let runtime: ServiceRuntime
         let httpClient: HTTPClient
         let bus: SQLTransport?
+        /// This service's own registry credential.
+        let registryCredential: RegistryCredential
 
         var settings: MalhaSettings { topology.settings }
         var endpoint: MalhaSettings.Endpoint { settings.endpoints[name]! }
@@ -169,7 +178,7 @@ struct Topology {
         }
 
         var registryClient: RegistryClient {
-            RegistryClient(baseURL: settings.registryURL, token: settings.registryToken, httpClient: httpClient)
+            RegistryClient(baseURL: settings.registryURL, credential: registryCredential, httpClient: httpClient)
         }
 
         func verifier() -> AccessTokenVerifier {
@@ -189,6 +198,19 @@ struct Topology {
                 httpClient: httpClient, host: endpoint.host, port: endpoint.port, services: [store])
             return Built(runtime: runtime, application: application, registrar: registrar(Declaration.routeRules))
         }
+    }
+
+    /// The route prefixes each service owns: what the topology's services declare, and what
+    /// `malha.registry.owners` adds for services `malha` does not know.
+    static func routeOwnership(settings: MalhaSettings) -> RouteOwnership {
+        var owners = declaredRoutes.mapValues { Array(Set($0.map(\.prefix))) }
+        for (service, prefixes) in settings.routeOwners { owners[service, default: []] += prefixes }
+        return RouteOwnership(owners)
+    }
+
+    /// The routes each of the topology's services declares, by service name.
+    static var declaredRoutes: [String: [RouteRule]] {
+        Dictionary(deployments.filter { !$0.routeRules.isEmpty }.map { ($0.name.rawValue, $0.routeRules) }) { $0 + $1 }
     }
 
     /// The first admin: from configuration, or in `up` a demo admin whose generated password is

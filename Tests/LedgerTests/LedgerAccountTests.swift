@@ -65,6 +65,22 @@ struct LedgerAccountTests {
         }
     }
 
+    /// The hole: a client token made for `catalog.read`, with no role, opened ledger accounts (201).
+    /// The ledger checks again what the gateway checked: a service client passes only by a scope
+    /// the route names, and the ledger's routes name none.
+    @Test func aServiceClientTokenForAnotherScopeOpensNothing() async throws {
+        try await LedgerHarness.run { harness in
+            let client = try await harness.tokens.clientHeaders("shop-sync", scopes: ["catalog.read"])
+            try await harness.test { http in
+                let opened = try await http.send(.post, "/v1/accounts", headers: client, json: #"{"name": "Caixa"}"#)
+                #expect(opened.status == .forbidden)
+                #expect(String(buffer: opened.body).contains("forbidden"))
+                #expect(try await http.send(.get, "/v1/accounts", headers: client).status == .forbidden)
+            }
+            #expect(try await harness.count("ledger_accounts") == 0, "nothing was written")
+        }
+    }
+
     @Test func refusesInvalidAccountsWithoutWritingAnything() async throws {
         try await LedgerHarness.run { harness in
             let ana = try await harness.headers("ana")

@@ -324,6 +324,32 @@ struct AccessTokenVerifierTests {
         #expect(AccessPolicy.authenticated.evaluate(nil)?.headers[.wwwAuthenticate] == "Bearer")
     }
 
+    /// A service client passes only by a scope the route names (or a role an admin gave it):
+    /// a token created for `catalog.read` is not "authenticated" for anything else.
+    @Test func serviceClientsPassOnlyByTheirScopes() {
+        let catalogReader = Principal(subject: "client:c1", roles: [], scopes: ["catalog.read"])
+        let ledgerReader = Principal(subject: "client:c2", roles: [], scopes: ["ledger.read"])
+        let adminClient = Principal(subject: "client:c3", roles: [Role.admin], scopes: [])
+        let person = Principal(subject: "u1", roles: [Role.customer])
+        #expect(AccessPolicy.authenticated.evaluate(catalogReader)?.status == .forbidden)
+        #expect(AccessPolicy.authenticated.evaluate(catalogReader)?.code == "forbidden")
+        #expect(AccessPolicy.authenticated.evaluate(person) == nil)
+        let ledger = AccessPolicy.authenticated.orScopes(["ledger.read"])
+        #expect(ledger.evaluate(ledgerReader) == nil)
+        #expect(ledger.evaluate(catalogReader)?.status == .forbidden)
+        #expect(ledger.evaluate(person) == nil)
+        let scopedOnly = AccessPolicy.scopes(["ledger.read"])
+        #expect(scopedOnly.evaluate(person)?.status == .forbidden, "a person holds no scopes")
+        #expect(scopedOnly.evaluate(ledgerReader) == nil)
+        #expect(scopedOnly.evaluate(nil)?.status == .unauthorized)
+        #expect(AccessPolicy.admin.evaluate(adminClient) == nil, "a role an admin granted the client")
+        #expect(AccessPolicy.admin.evaluate(catalogReader)?.status == .forbidden)
+        #expect(AccessPolicy.public.evaluate(catalogReader) == nil)
+        // A scope named like a role grants nothing by role, and vice versa.
+        #expect(
+            AccessPolicy.admin.evaluate(Principal(subject: "client:c4", roles: [], scopes: [Role.admin]))?.status == .forbidden)
+    }
+
     @Test func bearerHeaderParsing() {
         #expect(BearerAuthenticationMiddleware<ServiceRequestContext>.bearerToken("Bearer abc") == "abc")
         #expect(BearerAuthenticationMiddleware<ServiceRequestContext>.bearerToken("bearer  abc ") == "abc")

@@ -39,7 +39,7 @@ struct GatewayHarness: Sendable {
     /// other tests reason about passive ejection alone).
     static func run(
         instances: [ServiceInstance], staticRoutesFile: String? = nil, healthCheckInterval: Duration? = nil,
-        _ body: (GatewayHarness) async throws -> Void
+        declaredRoutes: [String: [RouteRule]] = [:], _ body: (GatewayHarness) async throws -> Void
     ) async throws {
         let clock = ManualClock(Date())
         let key = SigningKey.generate(at: clock.now())
@@ -52,6 +52,7 @@ struct GatewayHarness: Sendable {
         configuration.connectTimeout = .seconds(2)
         configuration.healthCheckInterval = healthCheckInterval
         configuration.healthCheckTimeout = .seconds(1)
+        configuration.declaredRoutes = declaredRoutes
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: "gateway"), logger: Logger(label: "test.gateway"))
         let upstreamClient = GatewayService.makeHTTPClient(configuration: configuration)
         var clientConfiguration = HTTPClient.Configuration()
@@ -135,7 +136,8 @@ struct GatewayProxyTests {
         let upstream = try await GatewayTestServer.upstream("early")
         defer { Task { await upstream.stop() } }
         let instances = [
-            gatewayInstance("e", service: "early", baseURL: upstream.baseURL, routes: [.public("/refuse-early"), .public("/v1/echo")])
+            gatewayInstance(
+                "e", service: "early", baseURL: upstream.baseURL, routes: [.public("/refuse-early"), .public("/v1/echo")])
         ]
         try await GatewayHarness.run(instances: instances) { gateway in
             for _ in 0..<3 {
@@ -294,8 +296,9 @@ struct GatewayProxyTests {
     @Test func stoppedUpstreamAnswers503AndTrafficReturns() async throws {
         let catalog = try await GatewayTestServer.upstream("catalog")
         let rule = RouteRule.public("/v1/products")
-        let instances = [gatewayInstance("c1", service: "catalog", baseURL: catalog.baseURL, routes: [rule])]
-        try await GatewayHarness.run(instances: instances) { gateway in
+        let extra = RouteRule.public("/v1/extra")
+        let instances = [gatewayInstance("c1", service: "catalog", baseURL: catalog.baseURL, routes: [rule, extra])]
+        try await GatewayHarness.run(instances: instances, declaredRoutes: ["catalog": [rule]]) { gateway in
             #expect(try await gateway.get("/v1/products").status == 200)
             await catalog.stop()
 
@@ -305,11 +308,15 @@ struct GatewayProxyTests {
             #expect(down.headers.first(name: "retry-after") == "1")
             #expect(try down.problem().code == "service_unavailable")
 
-            // Deregistered: the route is still the catalog's, so 503 (not 404).
+            // Deregistered: the declared route is still the catalog's, so 503 (not 404); what the
+            // instance claimed beyond its declaration is gone with it (404), no restart needed.
             gateway.source.set([])
             let absent = try await gateway.get("/v1/products")
             #expect(absent.status == 503)
             #expect(try absent.problem().code == "service_unavailable")
+            let undeclared = try await gateway.get("/v1/extra")
+            #expect(undeclared.status == 404)
+            #expect(try undeclared.problem().code == "route_not_found")
 
             // A new instance registers: traffic returns without restarting the gateway.
             let restarted = try await GatewayTestServer.upstream("catalog-2")
@@ -361,6 +368,41 @@ struct GatewayProxyTests {
             let token = try await gateway.token(roles: [Role.customer])
             let kept = try await gateway.get("/old/thing", headers: [("Authorization", "Bearer \(token)")])
             #expect(try kept.echo().target == "/old/thing")
+        }
+    }
+
+    /// With `/legacy` public and `/legacy/admin` admin-only, no other spelling of the admin path
+    /// reaches the upstream without the admin's token; the upstream gets the spelling checked.
+    @Test func aPathSpelledDifferentlyMeetsTheSamePolicy() async throws {
+        let legacy = try await GatewayTestServer.upstream("legacy")
+        defer { Task { await legacy.stop() } }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-routes-\(UUID()).json")
+        let json = """
+            {"routes":[
+              {"prefix":"/legacy","upstreams":["\(legacy.baseURL)"],"policy":"public"},
+              {"prefix":"/legacy/admin","upstreams":["\(legacy.baseURL)"],"policy":"roles:admin"}
+            ]}
+            """
+        try Data(json.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try await GatewayHarness.run(instances: [], staticRoutesFile: file.path) { gateway in
+            #expect(try await gateway.get("/legacy/admin/users").status == 401)
+            for spelling in ["/legacy//admin/users", "//legacy/admin/users", "/legacy///admin//users"] {
+                #expect(try await gateway.get(spelling).status == 401, "\(spelling)")
+            }
+            for spelling in [
+                "/legacy;x=1/admin/users", "/legacy/admin;x=1/users", "/legacy%3B/admin/users", "/legacy%2Fadmin/users",
+                "/legacy/x/..%2Fadmin/users", "/legacy/x/%2E%2E/admin/users", "/legacy%5Cadmin/users",
+            ] {
+                let response = try await gateway.get(spelling)
+                #expect(response.status == 400, "\(spelling)")
+                #expect(try response.problem().code == "invalid_path", "\(spelling)")
+            }
+            let admin = try await gateway.token(roles: [Role.admin])
+            let served = try await gateway.get("/legacy//admin//users?a=b//c", headers: [("Authorization", "Bearer \(admin)")])
+            #expect(served.status == 200)
+            #expect(try served.echo().target == "/legacy/admin/users?a=b//c")
+            #expect(try await gateway.get("/legacy//open").echo().target == "/legacy/open")
         }
     }
 

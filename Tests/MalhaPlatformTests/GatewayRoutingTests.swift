@@ -84,6 +84,19 @@ struct GatewayRoutingTests {
         #expect(AccessPolicy(wire: "roles:admin, finance") == .anyRole(["admin", "finance"]))
         #expect(AccessPolicy(wire: "roles:") == nil)
         #expect(AccessPolicy(wire: "admin") == nil)
+        #expect(AccessPolicy(wire: "scopes:ledger.read") == .scopes(["ledger.read"]))
+        #expect(AccessPolicy(wire: "authenticated;scopes:ledger.read") == AccessPolicy.authenticated.orScopes(["ledger.read"]))
+        #expect(
+            AccessPolicy(wire: "roles:finance; scopes:ledger.read,ledger.write")?.wire
+                == "roles:finance;scopes:ledger.read,ledger.write")
+        for invalid in [
+            "public;scopes:x", "scopes:", "authenticated;roles:admin", "roles:a;scopes:x;scopes:y", "scopes:x;scopes:y", ";",
+        ] {
+            #expect(AccessPolicy(wire: invalid) == nil, "\(invalid)")
+        }
+        for policy in [AccessPolicy.public, .authenticated, .admin, .scopes(["a", "b"]), .anyRole(["x"]).orScopes(["y"])] {
+            #expect(AccessPolicy(wire: policy.wire) == policy, "\(policy.wire)")
+        }
     }
 
     @Test func ejectionSkipsAnInstanceUntilItLapses() {
@@ -162,7 +175,9 @@ struct GatewayRoutingTests {
 
     @Test func tableIsRebuiltOnlyWhenTheInstanceSetChanges() {
         let source = MutableInstanceSource([instance("a", service: "catalog", [.public("/v1/products")])])
-        let cache = RouteTableCache(source: source, staticRoutes: .init(routes: []), defaultTimeout: .seconds(1))
+        let cache = RouteTableCache(
+            source: source, staticRoutes: .init(routes: []), defaultTimeout: .seconds(1),
+            declaredRoutes: ["catalog": [.public("/v1/products")]])
         let first = cache.current()
         #expect(cache.current() === first)
         var renewed = source.currentInstances()
@@ -171,7 +186,8 @@ struct GatewayRoutingTests {
         #expect(cache.current() === first, "a lease renewal does not rebuild the table")
         source.set(renewed + [instance("b", service: "catalog", [.public("/v1/products")])])
         #expect(cache.current() !== first)
-        // A service whose instances all left keeps its route, with no upstream (503, not 404).
+        // A known service whose instances all left keeps its declared route, with no upstream
+        // (503, not 404).
         source.set([])
         guard case .route(let entry) = cache.current().match(path: "/v1/products", method: "GET") else {
             Issue.record("the route was forgotten")
@@ -180,15 +196,60 @@ struct GatewayRoutingTests {
         #expect(entry.upstreams.isEmpty)
     }
 
-    @Test func routingPathRefusesDotSegmentsAndDecodes() {
+    /// What a registration claimed beyond its service's declared routes leaves with its last
+    /// instance: nothing a departed (or rogue) instance registered stays routable.
+    @Test func undeclaredRulesLeaveWithTheirLastInstance() {
+        let source = MutableInstanceSource([
+            instance("a", service: "catalog", [.public("/v1/products"), .public("/v1/extra")]),
+            instance("b", service: "legacy", [.public("/legacy")]),
+        ])
+        let cache = RouteTableCache(
+            source: source, staticRoutes: .init(routes: []), defaultTimeout: .seconds(1),
+            declaredRoutes: ["catalog": [.public("/v1/products")]])
+        #expect(service(of: cache.current().match(path: "/v1/extra", method: "GET")) == "catalog")
+        #expect(service(of: cache.current().match(path: "/legacy/x", method: "GET")) == "legacy")
+        source.set([])
+        let table = cache.current()
+        #expect(service(of: table.match(path: "/v1/products", method: "GET")) == "catalog")
+        guard case .none = table.match(path: "/v1/extra", method: "GET"),
+            case .none = table.match(path: "/legacy/x", method: "GET")
+        else {
+            Issue.record("a rule no service declares outlived its last instance")
+            return
+        }
+    }
+
+    @Test func oneCanonicalPathIsMatchedAndForwarded() throws {
         typealias Proxy = GatewayProxy<GatewayRequestContext>
-        #expect(Proxy.routingPath("/v1/products") == "/v1/products")
-        #expect(Proxy.routingPath("/v1/%61dmin") == "/v1/admin")
-        #expect(Proxy.routingPath("/v1/open/../admin") == nil)
-        #expect(Proxy.routingPath("/v1/open/%2E%2E/admin") == nil)
-        #expect(Proxy.routingPath("/v1/./x") == nil)
-        #expect(Proxy.routingPath("/v1/.well-known") == "/v1/.well-known")
-        #expect(Proxy.routingPath("/bad%zz") == nil)
+        func canonical(_ raw: Substring) throws(CanonicalPath.Refusal) -> [String] {
+            let path = try CanonicalPath(raw)
+            return [path.encoded, path.decoded]
+        }
+        func refusal(_ raw: Substring) -> CanonicalPath.Refusal? {
+            guard case .failure(let refusal) = Result(catching: { () throws(CanonicalPath.Refusal) in try CanonicalPath(raw) })
+            else { return nil }
+            return refusal
+        }
+        #expect(try canonical("/v1/products") == ["/v1/products", "/v1/products"])
+        #expect(try canonical("/v1/%61dmin") == ["/v1/%61dmin", "/v1/admin"])
+        #expect(try canonical("/v1/a%20b") == ["/v1/a%20b", "/v1/a b"])
+        #expect(try canonical("/legacy//admin/users") == ["/legacy/admin/users", "/legacy/admin/users"])
+        #expect(try canonical("//legacy///admin//") == ["/legacy/admin/", "/legacy/admin/"])
+        #expect(try canonical("/v1/.well-known") == ["/v1/.well-known", "/v1/.well-known"])
+        #expect(refusal("/v1/open/../admin") == .dotSegment)
+        #expect(refusal("/v1/open/%2E%2E/admin") == .dotSegment)
+        #expect(refusal("/v1/./x") == .dotSegment)
+        #expect(refusal("/v1/open/%2e/admin") == .dotSegment)
+        #expect(refusal("/legacy;x=1/admin") == .parameters)
+        #expect(refusal("/legacy/admin;jsessionid=1") == .parameters)
+        #expect(refusal("/legacy%3b/admin") == .parameters)
+        #expect(refusal("/legacy%2Fadmin") == .encodedSeparator)
+        #expect(refusal("/legacy%2fadmin") == .encodedSeparator)
+        #expect(refusal("/legacy%5cadmin") == .encodedSeparator)
+        #expect(refusal("/legacy\\admin") == .encodedSeparator)
+        #expect(refusal("/legacy%00/admin") == .nul)
+        #expect(refusal("/bad%zz") == .badPercentEncoding)
+        #expect(refusal("legacy") == .notAbsolute)
         #expect(Proxy.stripping("/legacy", from: "/legacy/a?b=1") == "/a?b=1")
         #expect(Proxy.stripping("/legacy", from: "/legacy?b=1") == "/?b=1")
     }
@@ -273,7 +334,7 @@ extension GatewayRoutingTests {
     static let balancesPattern = "/v1/accounts/*/balances"
 
     @Test func aStarSegmentMatchesExactlyOneNonEmptySegment() {
-        func matches(_ path: Substring) -> Bool { RouteTable.path(path, matchesPattern: Self.balancesPattern) }
+        func matches(_ path: Substring) -> Bool { RoutePrefix.path(path, matchesPattern: Self.balancesPattern) }
         #expect(matches("/v1/accounts/42/balances"))
         #expect(matches("/v1/accounts/42/balances/2026-11-29"))
         #expect(matches("/v1/accounts/0b7e5c1a-6f1e-4e8e-9d7a-3c1f2a9b8e01/balances/2026-11-29/more"))
@@ -286,9 +347,9 @@ extension GatewayRoutingTests {
         #expect(!matches("/v1/accountsX/42/balances"))
         #expect(!matches("/v2/accounts/42/balances"))
         #expect(!matches("v1/accounts/42/balances"))
-        #expect(RouteTable.path("/v1/a/b", matchesPattern: "/v1/*/b"))
-        #expect(RouteTable.path("/v1/a/b/c", matchesPattern: "/v1/*/*/c"))
-        #expect(!RouteTable.path("/v1/a/c", matchesPattern: "/v1/*/*/c"))
+        #expect(RoutePrefix.path("/v1/a/b", matchesPattern: "/v1/*/b"))
+        #expect(RoutePrefix.path("/v1/a/b/c", matchesPattern: "/v1/*/*/c"))
+        #expect(!RoutePrefix.path("/v1/a/c", matchesPattern: "/v1/*/*/c"))
     }
 
     /// The ledger and the consolidation as they register: the ledger owns /v1/accounts, the

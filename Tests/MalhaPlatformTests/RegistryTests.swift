@@ -13,7 +13,12 @@ import NIOCore
 import Testing
 
 @Suite struct RegistryTests {
-    static let token = "registry-secret"
+    static let key = RegistryCredential.key(from: String(repeating: "registry-key-", count: 4))!
+    static let catalog = RegistryCredential(service: "catalog", key: key)
+    static let ownership = RouteOwnership([
+        "catalog": ["/v1/products", "/v1/categories"], "identity": ["/v1/auth", "/.well-known"],
+        "ledger": ["/v1/accounts"], "consolidation": ["/v1/accounts/*/balances"],
+    ])
 
     struct Fixture {
         nonisolated(unsafe) let router: Router<ServiceRequestContext>
@@ -32,26 +37,30 @@ import Testing
             provider: ClosureJWKSProvider { JWKSDocument(keys: [key.publicJWK]) }, clock: clock, logger: logger)
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: "registry"), logger: logger)
         let router = RegistryService.buildRouter(
-            configuration: RegistryConfiguration(registrationToken: token), runtime: runtime,
+            configuration: RegistryConfiguration(credentialKey: Self.key, ownership: Self.ownership), runtime: runtime,
             repository: RegistryRepository(store: store), verifier: verifier, clock: clock)
         try await body(Fixture(router: router, clock: clock, signer: signer))
     }
 
     static func registration(
-        id: String, ttl: Int = 10, baseURL: String = "http://127.0.0.1:9001", adminPolicy: String = "roles:admin"
+        id: String, service: String = "catalog", ttl: Int = 10, baseURL: String = "http://127.0.0.1:9001",
+        healthURL: String? = nil, adminPolicy: String = "roles:admin", prefixes: [String] = ["/v1/products"]
     ) -> ByteBuffer {
         let json: [String: Any] = [
-            "id": id, "service": "catalog", "version": "1.0.0", "base_url": baseURL,
-            "health_url": baseURL + "/health/ready", "ttl_seconds": ttl,
-            "routes": [
-                ["prefix": "/v1/products", "policy": "public"],
-                ["prefix": "/v1/products", "methods": ["POST"], "policy": adminPolicy],
-            ],
+            "id": id, "service": service, "version": "1.0.0", "base_url": baseURL,
+            "health_url": healthURL ?? baseURL + "/health/ready", "ttl_seconds": ttl,
+            "routes": prefixes.flatMap { prefix -> [[String: Any]] in
+                [["prefix": prefix, "policy": "public"], ["prefix": prefix, "methods": ["POST"], "policy": adminPolicy]]
+            },
         ]
         return ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: json))
     }
 
-    static let serviceHeaders: HTTPFields = [.registryToken: token, .contentType: "application/json"]
+    static let serviceHeaders = headers(catalog)
+
+    static func headers(_ credential: RegistryCredential) -> HTTPFields {
+        [.registryToken: credential.header, .contentType: "application/json"]
+    }
 
     func listed(_ client: some TestClientProtocol) async throws -> [String] {
         try await client.execute(uri: "/v1/registry/instances", method: .get, headers: Self.serviceHeaders) { response in
@@ -68,7 +77,7 @@ import Testing
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = httpClient.shutdown() }
         let registrar = RegistryRegistrar(
-            client: RegistryClient(baseURL: "http://127.0.0.1:9", token: "unused", httpClient: httpClient),
+            client: RegistryClient(baseURL: "http://127.0.0.1:9", credential: Self.catalog, httpClient: httpClient),
             runtime: runtime, routes: [])
         let run = Task { try await registrar.run() }
         try await Task.sleep(for: .milliseconds(100))
@@ -139,7 +148,7 @@ import Testing
         let repository = RegistryRepository(store: store)
         let now = Date(timeIntervalSince1970: 1_000_000)
         for (id, ttl) in [("short", 5.0), ("long", 50.0)] {
-            try await repository.upsert(
+            _ = try await repository.upsert(
                 ServiceInstance(
                     id: id, service: "catalog", version: "1", baseURL: "http://127.0.0.1:1", healthURL: "http://127.0.0.1:1/h",
                     routes: [], registeredAt: now, leaseExpiresAt: now.addingTimeInterval(ttl)))
@@ -222,6 +231,108 @@ import Testing
                 }
             }
         }
+    }
+
+    /// Each hole of the shared-token registry, closed: a credential acts as its own service only,
+    /// on the prefixes that service owns, on its own instances, with a health URL on its own host.
+    @Test func aServiceCredentialCannotTakeOverAnotherService() async throws {
+        try await TestDatabases.withEachBackend { store in
+            try await Self.withRegistry(store) { fixture in
+                let app = Application(router: fixture.router)
+                try await app.test(.router) { client in
+                    func register(
+                        _ body: ByteBuffer, as credential: RegistryCredential = Self.catalog
+                    ) async throws -> (
+                        HTTPResponse.Status, String
+                    ) {
+                        try await client.execute(
+                            uri: "/v1/registry/instances", method: .post, headers: Self.headers(credential), body: body
+                        ) { ($0.status, String(buffer: $0.body)) }
+                    }
+                    // Catalog's own registration passes; identity registers its own.
+                    #expect(try await register(Self.registration(id: "c1")).0 == .created)
+                    let identity = RegistryCredential(service: "identity", key: Self.key)
+                    #expect(
+                        try await register(Self.registration(id: "i1", service: "identity", prefixes: ["/v1/auth"]), as: identity)
+                            .0 == .created)
+
+                    // Under another service's name: 403 foreign_service.
+                    let foreign = try await register(Self.registration(id: "x1", service: "identity", prefixes: ["/v1/auth"]))
+                    #expect(foreign.0 == .forbidden)
+                    #expect(foreign.1.contains("foreign_service"))
+                    // Another service's prefix, a longer one inside it, or one nobody owns: 403 route_not_owned.
+                    for prefixes in [["/v1/auth/login"], ["/v1/auth"], ["/v1/products", "/v1/auth/login/x"], ["/"], ["/v2"]] {
+                        let claim = try await register(Self.registration(id: "c2", prefixes: prefixes))
+                        #expect(claim.0 == .forbidden, "\(prefixes)")
+                        #expect(claim.1.contains("route_not_owned"), "\(prefixes)")
+                    }
+                    // Patterns: consolidation's balances inside the ledger's accounts stay consolidation's.
+                    let ledger = RegistryCredential(service: "ledger", key: Self.key)
+                    let consolidation = RegistryCredential(service: "consolidation", key: Self.key)
+                    let balances = "/v1/accounts/*/balances"
+                    #expect(
+                        try await register(Self.registration(id: "l1", service: "ledger", prefixes: [balances]), as: ledger).0
+                            == .forbidden)
+                    #expect(
+                        try await register(
+                            Self.registration(id: "l1", service: "ledger", prefixes: ["/v1/accounts/7/balances"]), as: ledger
+                        ).0 == .forbidden)
+                    #expect(
+                        try await register(
+                            Self.registration(id: "k1", service: "consolidation", prefixes: [balances]), as: consolidation
+                        ).0 == .created)
+                    // Another service's instance id: 409, and the instance stays identity's.
+                    let taken = try await register(Self.registration(id: "i1"))
+                    #expect(taken.0 == .conflict)
+                    #expect(taken.1.contains("instance_id_taken"))
+                    // A health URL off the instance's own host: 422, the field named.
+                    for health in ["http://169.254.169.254/latest", "http://127.0.0.1:9002/health", "https://127.0.0.1:9001/h"] {
+                        let probe = try await register(Self.registration(id: "c3", healthURL: health))
+                        #expect(probe.0 == .unprocessableContent, "\(health)")
+                        #expect(probe.1.contains("health_url"), "\(health)")
+                    }
+                    // A forged credential (right shape, wrong secret) or one for a name under another key: 401.
+                    let forged = RegistryCredential(header: "identity.\(Self.catalog.secret)")!
+                    #expect(try await register(Self.registration(id: "i9", service: "identity"), as: forged).0 == .unauthorized)
+                    let otherKey = RegistryCredential(
+                        service: "identity", key: RegistryCredential.key(from: String(repeating: "k", count: 40))!)
+                    #expect(try await register(Self.registration(id: "i9", service: "identity"), as: otherKey).0 == .unauthorized)
+
+                    // Renewing or deregistering another service's instance: 404, and it stays.
+                    try await client.execute(
+                        uri: "/v1/registry/instances/i1/lease", method: .put, headers: Self.serviceHeaders
+                    ) { #expect($0.status == .notFound) }
+                    try await client.execute(uri: "/v1/registry/instances/i1", method: .delete, headers: Self.serviceHeaders) {
+                        #expect($0.status == .notFound)
+                    }
+                    #expect(try await listed(client).sorted() == ["c1", "i1", "k1"])
+                    let kept = try await client.execute(uri: "/v1/registry/instances", method: .get, headers: Self.serviceHeaders)
+                    {
+                        String(buffer: $0.body)
+                    }
+                    #expect(!kept.contains("/v1/auth/login"))
+                    // Its own service deregisters it.
+                    try await client.execute(uri: "/v1/registry/instances/i1", method: .delete, headers: Self.headers(identity)) {
+                        #expect($0.status == .noContent)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func credentialsAreBoundToTheirService() throws {
+        let credential = RegistryCredential(service: "catalog", key: Self.key)
+        #expect(credential.isValid(under: Self.key))
+        #expect(RegistryCredential(header: credential.header) == credential)
+        #expect(!RegistryCredential(header: "identity.\(credential.secret)")!.isValid(under: Self.key))
+        #expect(RegistryCredential(header: "no-secret") == nil)
+        #expect(RegistryCredential(header: "catalog.") == nil)
+        #expect(RegistryCredential(header: ".secret") == nil)
+        #expect(!credential.description.contains(credential.secret), "the secret is never printed")
+        #expect(RegistryCredential.key(from: "short") == nil)
+        #expect(RouteOwnership.parse("legacy=/legacy,/old; shop=/shop") == ["legacy": ["/legacy", "/old"], "shop": ["/shop"]])
+        #expect(RouteOwnership.parse("legacy=legacy") == nil)
+        #expect(RouteOwnership.parse("=/x") == nil)
     }
 
     @Test func openAPIDescribesExactlyTheRoutes() async throws {

@@ -15,7 +15,15 @@ struct GatewayFlowSystemTests {
         var environment: [String: String]
         var logDirectory: URL
 
-        mutating func start(_ service: String) throws {
+        /// Only the registry holds the key; every other process gets its own service's credential,
+        /// as `malha registry credential` prints it.
+        mutating func start(_ service: String) async throws {
+            var environment = environment
+            if service == "registry" {
+                environment["MALHA_REGISTRY_KEY"] = GatewayFlowSystemTests.registryKey
+            } else {
+                environment["MALHA_REGISTRY_CREDENTIAL"] = try await GatewayFlowSystemTests.credential(for: service)
+            }
             processes[service] = try MalhaProcess(
                 arguments: ["serve", service, "--text-logs"], environment: environment, name: service, logDirectory: logDirectory)
         }
@@ -28,7 +36,6 @@ struct GatewayFlowSystemTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var environment: [String: String] = [
             "MALHA_DATA_DIR": directory.path,
-            "MALHA_REGISTRY_TOKEN": "system-test-token",
             "MALHA_ADMIN_EMAIL": "root@example.com",
             "MALHA_ADMIN_PASSWORD": "correct horse battery staple",
             "MALHA_CATALOG_SEED_DEMO_DATA": "true",
@@ -46,6 +53,36 @@ struct GatewayFlowSystemTests {
         environment["MALHA_AUTH_ISSUER"] = gatewayURL
         environment["MALHA_GATEWAY_PUBLIC_URL"] = gatewayURL
         return (Cluster(environment: environment, logDirectory: directory), gatewayURL)
+    }
+
+    static let registryKey = "system-test-registry-key-0123456789abcdef"
+
+    static func credential(for service: String) async throws -> String {
+        let (status, output) = try await MalhaProcess.run(
+            ["registry", "credential", service], environment: ["MALHA_REGISTRY_KEY": registryKey])
+        try #require(status == 0, "\(output)")
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A service started with the registry's key, another service's credential, or the old shared
+    /// token stops at once, saying which key is wrong; it never registers as someone else.
+    @Test func aServiceStartsOnlyWithItsOwnRegistryCredential() async throws {
+        let catalog = try await Self.credential(for: "catalog")
+        #expect(catalog.hasPrefix("catalog.") && catalog.count > 40)
+        let identity = try await Self.credential(for: "identity")
+        for (environment, message) in [
+            (["MALHA_REGISTRY_KEY": Self.registryKey], "malha.registry.key belongs to the registry alone"),
+            (["MALHA_REGISTRY_CREDENTIAL": identity], "malha.registry.credential is identity's"),
+            ([:], "malha.registry.credential (MALHA_REGISTRY_CREDENTIAL) is required for `serve catalog`"),
+            (["MALHA_REGISTRY_TOKEN": "shared"], "malha.registry.token (one secret for every service) is gone"),
+        ] {
+            let port = try freePort()
+            let (status, output) = try await MalhaProcess.run(
+                ["serve", "catalog", "--port", String(port)],
+                environment: environment.merging(["MALHA_DATA_DIR": "/nonexistent"]) { a, _ in a })
+            #expect(status != 0, "\(environment.keys)")
+            #expect(output.contains(message), "\(output.suffix(1000))")
+        }
     }
 
     @Test func readmeFlowThroughTheGatewayOnSQLite() async throws {
@@ -87,7 +124,7 @@ struct GatewayFlowSystemTests {
         var (cluster, gatewayURL) = try Self.makeCluster()
         for (service, url) in databaseURLs { cluster.environment["MALHA_\(service)_DATABASE_URL"] = url }
         defer { cluster.stopAll() }
-        for service in ["registry", "identity", "catalog", "gateway"] { try cluster.start(service) }
+        for service in ["registry", "identity", "catalog", "gateway"] { try await cluster.start(service) }
         let http = HTTPClient.shared
         let client = TestClient(base: gatewayURL, http: http)
 
@@ -153,7 +190,7 @@ struct GatewayFlowSystemTests {
         let unavailable = try await client.request(.GET, "/v1/products?limit=1")
         #expect(unavailable.status == 503)
         #expect(unavailable.headers.first(name: "Content-Type") == "application/problem+json")
-        try cluster.start("catalog")
+        try await cluster.start("catalog")
         let back = try await client.eventually("/v1/products?limit=1", until: { $0.status == 200 })
         #expect(back?.status == 200)
 
@@ -163,7 +200,7 @@ struct GatewayFlowSystemTests {
         let crashed = try await client.request(.GET, "/v1/products?limit=1")
         #expect(crashed.status == 503)
         #expect(ContinuousClock.now - before < .seconds(2))
-        try cluster.start("catalog")
+        try await cluster.start("catalog")
         #expect(try await client.eventually("/v1/products?limit=1", until: { $0.status == 200 })?.status == 200)
     }
 

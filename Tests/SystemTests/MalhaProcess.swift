@@ -60,6 +60,20 @@ final class MalhaProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
+    /// Runs a `malha` command to its end (at most `timeout`): its exit status and what it wrote.
+    static func run(
+        _ arguments: [String], environment: [String: String], timeout: Duration = .seconds(30)
+    ) async throws -> (status: Int32, output: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("malha-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let command = try MalhaProcess(arguments: arguments, environment: environment, name: "run", logDirectory: directory)
+        let deadline = ContinuousClock.now + timeout
+        while command.process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        command.terminate()
+        return (command.process.terminationStatus, command.log)
+    }
+
     deinit { terminate() }
 }
 

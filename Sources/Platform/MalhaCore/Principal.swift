@@ -16,6 +16,10 @@ public struct Principal: Sendable, Hashable, Codable {
 
     public func has(role: String) -> Bool { roles.contains(role) }
     public var isAdmin: Bool { roles.contains(Role.admin) }
+    /// A service account's token (client credentials), not a person's.
+    public var isServiceClient: Bool { subject.hasPrefix(Self.clientPrefix) }
+    /// What a service account's subject starts with.
+    public static let clientPrefix = "client:"
 }
 
 /// Role names known to the platform. Roles are plain strings so that a domain can add its own

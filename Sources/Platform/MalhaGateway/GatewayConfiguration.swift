@@ -1,5 +1,6 @@
 import Foundation
 public import MalhaOpenAPI
+public import MalhaRegistry
 
 /// How the gateway listens, how long it waits for upstreams, and which tokens it accepts.
 public struct GatewayConfiguration: Sendable {
@@ -31,6 +32,11 @@ public struct GatewayConfiguration: Sendable {
     /// the gateway serves. In `malha` they are the topology's own, so the public document is the
     /// same whether the services run in this process or elsewhere.
     public var serviceDocuments: [OpenAPIDocument] = []
+    /// The routes each known service declares (in `malha`, the topology's). While a known service
+    /// has no live instance its routes answer 503 (it is down, not gone); the routes of any other
+    /// service leave the table with its last instance (404), so nothing a departed registration
+    /// claimed outlives it.
+    public var declaredRoutes: [String: [RouteRule]] = [:]
 
     public init(issuer: String, audience: String) {
         self.issuer = issuer

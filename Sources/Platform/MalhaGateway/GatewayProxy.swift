@@ -39,17 +39,22 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
 
         // Phase 1: route.
         let rawTarget = request.head.path ?? "/"
-        let rawPath = rawTarget.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "/"
-        guard let path = Self.routingPath(rawPath) else {
-            throw Problem.badRequest("invalid_path", "the path is not valid (encoding or dot segments)")
+        let parts = rawTarget.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path: CanonicalPath
+        do {
+            path = try CanonicalPath(parts.first ?? "/")
+        } catch {
+            throw Problem.badRequest("invalid_path", error.description)
         }
+        // Forwarded exactly as matched: the canonical path, the query as it came.
+        let target = parts.count == 2 ? path.encoded + "?" + parts[1] : path.encoded
         let entry: RouteEntry
-        switch routes.current().match(path: path, method: request.method.rawValue) {
+        switch routes.current().match(path: Substring(path.decoded), method: request.method.rawValue) {
         case .route(let matched): entry = matched
         case .methodNotAllowed:
             throw Problem(.methodNotAllowed, code: "method_not_allowed", detail: "\(request.method) is not allowed on this path")
         case .none:
-            throw Problem(.notFound, code: "route_not_found", title: "Not found", detail: "no route serves \(path)")
+            throw Problem(.notFound, code: "route_not_found", title: "Not found", detail: "no route serves \(path.decoded)")
         }
         // Bounded metrics label for the RED middleware: the route prefix, never the raw path.
         context.coreContext.endpointPath.value = entry.prefix
@@ -58,7 +63,7 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
         try await authorize(request, context: context, entry: entry)
 
         // Phases 3–5: select, forward, respond.
-        return try await forward(request, context: context, entry: entry, rawTarget: rawTarget)
+        return try await forward(request, context: context, entry: entry, target: target)
     }
 
     func authorize(_ request: Request, context: Context, entry: RouteEntry) async throws {
@@ -82,11 +87,11 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
         }
     }
 
-    func forward(_ request: Request, context: Context, entry: RouteEntry, rawTarget: String) async throws -> Response {
+    func forward(_ request: Request, context: Context, entry: RouteEntry, target: String) async throws -> Response {
         let body = try await requestBody(request)
         let headers = ProxyHeaders.upstreamRequestHeaders(
             from: request.headers, clientAddress: context.remoteAddress?.ipAddress, requestID: context.requestID)
-        let target = entry.stripPrefix ? Self.stripping(entry.prefix, from: rawTarget) : rawTarget
+        let target = entry.stripPrefix ? Self.stripping(entry.prefix, from: target) : target
         let deadline = NIODeadline.now() + entry.timeout
         let candidates = entry.candidates(health: health, now: clock.now())
         // Nothing was sent when a connection is refused, so the next instance is safe to try (the
@@ -183,23 +188,6 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
         return Problem(
             .serviceUnavailable, code: "service_unavailable", title: "Service unavailable",
             detail: "no instance of \(service) is available", headers: headers)
-    }
-
-    /// The path to match routes on: percent-decoded, and refused (nil) when it holds dot segments,
-    /// which an upstream would resolve after the gateway chose the route and its policy.
-    static func routingPath(_ raw: Substring) -> Substring? {
-        var path = raw
-        if raw.utf8.contains(UInt8(ascii: "%")) {
-            guard let decoded = String(raw).removingPercentEncoding else { return nil }
-            path = Substring(decoded)
-        }
-        guard path.hasPrefix("/") else { return nil }
-        if path.contains("/.") {
-            for segment in path.split(separator: "/", omittingEmptySubsequences: false) where segment == "." || segment == ".." {
-                return nil
-            }
-        }
-        return path
     }
 
     static func stripping(_ prefix: String, from target: String) -> String {

@@ -88,7 +88,8 @@ public enum GatewayService {
         router.add(
             middleware: GatewayProxy<GatewayRequestContext>(
                 routes: RouteTableCache(
-                    source: instances, staticRoutes: staticRoutes, defaultTimeout: configuration.defaultTimeout),
+                    source: instances, staticRoutes: staticRoutes, defaultTimeout: configuration.defaultTimeout,
+                    declaredRoutes: configuration.declaredRoutes),
                 health: health, verifier: verifier, httpClient: httpClient, clock: clock,
                 maxBodyBytes: configuration.maxBodyBytes, metricsFactory: runtime.metricsFactory))
         return router

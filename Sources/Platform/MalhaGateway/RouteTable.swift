@@ -74,7 +74,7 @@ final class RouteTable: Sendable {
             byPrefix[entry.prefix, default: []].append(entry)
         }
         prefixes = order.sorted { $0.utf8.count > $1.utf8.count }.map {
-            ($0, $0.split(separator: "/").contains("*"), byPrefix[$0] ?? [])
+            ($0, RoutePrefix.isPattern($0), byPrefix[$0] ?? [])
         }
     }
 
@@ -88,32 +88,15 @@ final class RouteTable: Sendable {
     /// The longest prefix matching `path` on a segment boundary, then the first rule accepting `method`.
     func match(path: Substring, method: String) -> Match {
         for (prefix, isPattern, entries) in prefixes
-        where isPattern ? Self.path(path, matchesPattern: prefix) : Self.path(path, hasSegmentPrefix: prefix) {
+        where isPattern
+            ? RoutePrefix.path(path, matchesPattern: prefix) : RoutePrefix.path(path, hasSegmentPrefix: prefix)
+        {
             if let entry = entries.first(where: { $0.accepts(method: method) }) { return .route(entry) }
             // A longer prefix that refuses the method must not fall through to a shorter, maybe more
             // permissive one: its owner declared the path space.
             return .methodNotAllowed
         }
         return .none
-    }
-
-    /// `path` starts with the segments of `pattern`, a `*` segment standing for any one non-empty
-    /// segment: `/v1/accounts/*/balances` matches `/v1/accounts/42/balances/2026-11-29`, not
-    /// `/v1/accounts/42` nor `/v1/accounts//balances`.
-    static func path(_ path: Substring, matchesPattern pattern: String) -> Bool {
-        let wanted = pattern.split(separator: "/", omittingEmptySubsequences: false)
-        var segments = path.split(separator: "/", maxSplits: wanted.count, omittingEmptySubsequences: false)[...]
-        for segment in wanted {
-            guard let actual = segments.popFirst() else { return false }
-            if segment == "*" ? actual.isEmpty : actual != segment { return false }
-        }
-        return true
-    }
-
-    static func path(_ path: Substring, hasSegmentPrefix prefix: String) -> Bool {
-        guard path.hasPrefix(prefix) else { return false }
-        if prefix.hasSuffix("/") || path.utf8.count == prefix.utf8.count { return true }
-        return path.utf8[path.utf8.index(path.utf8.startIndex, offsetBy: prefix.utf8.count)] == UInt8(ascii: "/")
     }
 
     struct RuleKey: Hashable, Sendable {
@@ -123,7 +106,8 @@ final class RouteTable: Sendable {
 
     /// Builds the table from registered instances and static routes. Instances of one service that
     /// declare the same rule share one entry (that is what round-robin spreads over). `remembered`
-    /// rules stay routable with no upstream, so a stopped service answers 503, not 404.
+    /// rules (the known services' declared ones) stay routable with no upstream, so a stopped
+    /// service answers 503, not 404.
     static func build(
         instances: [ServiceInstance], remembered: [RuleKey] = [], staticRoutes: StaticRoutesFile, defaultTimeout: Duration
     ) -> RouteTable {
@@ -180,19 +164,24 @@ final class RouteTableCache: Sendable {
     private let source: any ServiceInstanceSource
     private let staticRoutes: StaticRoutesFile
     private let defaultTimeout: Duration
+    /// The known services' declared rules, routable with no upstream (503) while none is live.
+    private let declared: [RouteTable.RuleKey]
     private struct State {
         var fingerprint: Int?
         var table: RouteTable?
-        /// Every rule ever served, in first-seen order: rules outlive their instances.
-        var remembered: [RouteTable.RuleKey] = []
-        var rememberedSet: Set<RouteTable.RuleKey> = []
     }
     private let state = Mutex(State())
 
-    init(source: any ServiceInstanceSource, staticRoutes: StaticRoutesFile, defaultTimeout: Duration) {
+    init(
+        source: any ServiceInstanceSource, staticRoutes: StaticRoutesFile, defaultTimeout: Duration,
+        declaredRoutes: [String: [RouteRule]] = [:]
+    ) {
         self.source = source
         self.staticRoutes = staticRoutes
         self.defaultTimeout = defaultTimeout
+        self.declared = declaredRoutes.sorted { $0.key < $1.key }.flatMap { service, rules in
+            rules.map { RouteTable.RuleKey(service: service, rule: $0) }
+        }
     }
 
     /// The table for the source's current view. The fingerprint hashes only what routing depends on
@@ -209,18 +198,12 @@ final class RouteTableCache: Sendable {
         }
         let fingerprint = hasher.finalize()
         if let table = state.withLock({ $0.fingerprint == fingerprint ? $0.table : nil }) { return table }
-        return state.withLock { state in
-            for instance in instances {
-                for rule in instance.routes {
-                    let key = RouteTable.RuleKey(service: instance.service, rule: rule)
-                    if state.rememberedSet.insert(key).inserted { state.remembered.append(key) }
-                }
-            }
-            let table = RouteTable.build(
-                instances: instances, remembered: state.remembered, staticRoutes: staticRoutes, defaultTimeout: defaultTimeout)
+        let table = RouteTable.build(
+            instances: instances, remembered: declared, staticRoutes: staticRoutes, defaultTimeout: defaultTimeout)
+        state.withLock { state in
             state.fingerprint = fingerprint
             state.table = table
-            return table
         }
+        return table
     }
 }

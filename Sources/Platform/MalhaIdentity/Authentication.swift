@@ -3,69 +3,130 @@ public import Hummingbird
 public import MalhaCore
 public import MalhaHTTP
 
-/// What a route requires of its caller.
-public enum AccessPolicy: Sendable, Hashable, CustomStringConvertible {
-    /// Anyone; a valid token is still read (so handlers can personalise), an invalid one is refused.
-    case `public`
-    /// Any valid access token.
-    case authenticated
-    /// A valid token holding at least one of these roles.
-    case anyRole(Set<String>)
+/// What a route requires of its caller: which people (a user's token) and which service clients
+/// (a client-credentials token, `client:<id>`) may pass.
+///
+/// A service client passes only by holding one of the route's `scopes` (or, when an admin gave it
+/// one, one of its roles): `authenticated` means any *person*, so a client token created for
+/// `catalog.read` opens nothing else.
+public struct AccessPolicy: Sendable, Hashable, CustomStringConvertible {
+    /// Which people pass.
+    public enum People: Sendable, Hashable {
+        /// Anyone, with or without a token (a token is still read, and refused when invalid).
+        case anyone
+        /// Any valid user token.
+        case anyUser
+        /// A token holding at least one of these roles.
+        case anyRole(Set<String>)
+        /// Nobody by role: only clients holding one of the scopes.
+        case noOne
+    }
 
+    public var people: People
+    /// Service clients holding any one of these scopes pass too.
+    public var scopes: Set<String>
+
+    public init(people: People, scopes: Set<String> = []) {
+        self.people = people
+        self.scopes = scopes
+    }
+
+    public static let `public` = AccessPolicy(people: .anyone)
+    public static let authenticated = AccessPolicy(people: .anyUser)
     public static let admin = AccessPolicy.anyRole([Role.admin])
 
-    public var description: String {
-        switch self {
-        case .public: "public"
-        case .authenticated: "authenticated"
-        case .anyRole(let roles): "roles(\(roles.sorted().joined(separator: ",")))"
+    public static func anyRole(_ roles: Set<String>) -> AccessPolicy { AccessPolicy(people: .anyRole(roles)) }
+
+    /// Only service clients holding one of `scopes`.
+    public static func scopes(_ scopes: Set<String>) -> AccessPolicy { AccessPolicy(people: .noOne, scopes: scopes) }
+
+    /// This policy, and service clients holding one of `scopes` as well.
+    public func orScopes(_ more: Set<String>) -> AccessPolicy { AccessPolicy(people: people, scopes: scopes.union(more)) }
+
+    public var description: String { wire }
+
+    /// Whether `principal` may pass. Returns the problem to answer otherwise: 401 when there is
+    /// no (valid) identity, 403 when the identity lacks the role or scope.
+    public func evaluate(_ principal: Principal?) -> Problem? {
+        if people == .anyone { return nil }
+        guard let principal else { return .unauthorized("an access token is required") }
+        if !principal.scopes.isDisjoint(with: scopes) { return nil }
+        switch people {
+        case .anyone:
+            return nil
+        case .anyUser where !principal.isServiceClient:
+            return nil
+        case .anyRole(let roles) where !principal.roles.isDisjoint(with: roles):
+            return nil
+        default:
+            return .forbidden(refusal(principal))
         }
     }
 
-    /// Whether `principal` may pass. Returns the problem to answer otherwise: 401 when there is
-    /// no (valid) identity, 403 when the identity lacks the role.
-    public func evaluate(_ principal: Principal?) -> Problem? {
-        switch self {
-        case .public:
-            return nil
-        case .authenticated:
-            return principal == nil ? .unauthorized("an access token is required") : nil
-        case .anyRole(let roles):
-            guard let principal else { return .unauthorized("an access token is required") }
-            return principal.roles.isDisjoint(with: roles)
-                ? .forbidden("this operation requires one of the roles: \(roles.sorted().joined(separator: ", "))") : nil
+    func refusal(_ principal: Principal) -> String {
+        var needs: [String] = []
+        switch people {
+        case .anyone, .noOne: break
+        case .anyUser: needs.append("a user's token")
+        case .anyRole(let roles): needs.append("one of the roles: \(roles.sorted().joined(separator: ", "))")
         }
+        if !scopes.isEmpty { needs.append("a service token with one of the scopes: \(scopes.sorted().joined(separator: ", "))") }
+        if needs.isEmpty { return "no token may call this operation" }
+        return "this operation requires " + needs.joined(separator: ", or ")
     }
 }
 
 /// On the wire (a route rule a service registers, the gateway's routes file) a policy is one
-/// string: `public`, `authenticated`, or `roles:<role>[,<role>…]`. Anything else fails to decode,
-/// so a mistyped policy is refused where it is declared instead of the route being dropped.
+/// string: `public`, `authenticated`, `roles:<role>[,<role>…]` or `scopes:<scope>[,<scope>…]`, or
+/// `authenticated;scopes:…` / `roles:…;scopes:…` for either. Anything else fails to decode, so a
+/// mistyped policy is refused where it is declared instead of the route being dropped.
 extension AccessPolicy: Codable {
     /// What the wire form must look like (the decoding error's message).
-    public static let wireFormat = "must be public, authenticated or roles:<role>[,<role>…]"
+    public static let wireFormat =
+        "must be public, authenticated or roles:<role>[,<role>…], optionally ;scopes:<scope>[,<scope>…]"
 
     /// Parses the wire form; nil for anything else (including `roles:` with no role).
     public init?(wire: String) {
-        switch wire {
-        case "public": self = .public
-        case "authenticated": self = .authenticated
-        default:
-            guard wire.hasPrefix("roles:") else { return nil }
-            let roles = wire.dropFirst("roles:".count).split(separator: ",")
+        let clauses = wire.split(separator: ";", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        func names(_ clause: String, after keyword: String) -> Set<String>? {
+            guard clause.hasPrefix(keyword) else { return nil }
+            let names = clause.dropFirst(keyword.count).split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard !roles.isEmpty else { return nil }
-            self = .anyRole(Set(roles))
+            return names.isEmpty ? nil : Set(names)
+        }
+        guard let first = clauses.first, clauses.count <= 2 else { return nil }
+        var scopes: Set<String> = []
+        if clauses.count == 2 {
+            guard let listed = names(clauses[1], after: "scopes:") else { return nil }
+            scopes = listed
+        }
+        switch first {
+        case "public" where scopes.isEmpty: self = .public
+        case "authenticated": self = AccessPolicy(people: .anyUser, scopes: scopes)
+        default:
+            if clauses.count == 1, let listed = names(first, after: "scopes:") {
+                self = .scopes(listed)
+            } else if let roles = names(first, after: "roles:") {
+                self = AccessPolicy(people: .anyRole(roles), scopes: scopes)
+            } else {
+                return nil
+            }
         }
     }
 
-    /// The wire form (roles sorted, so equal policies are equal strings).
+    /// The wire form (names sorted, so equal policies are equal strings).
     public var wire: String {
-        switch self {
-        case .public: "public"
-        case .authenticated: "authenticated"
-        case .anyRole(let roles): "roles:" + roles.sorted().joined(separator: ",")
-        }
+        let people: String? =
+            switch self.people {
+            case .anyone: "public"
+            case .anyUser: "authenticated"
+            case .anyRole(let roles): "roles:" + roles.sorted().joined(separator: ",")
+            case .noOne: nil
+            }
+        let scopes = self.scopes.isEmpty ? nil : "scopes:" + self.scopes.sorted().joined(separator: ",")
+        return [people, scopes].compactMap { $0 }.joined(separator: ";")
     }
 
     public init(from decoder: any Decoder) throws {

@@ -37,7 +37,7 @@ extension OpenAPIDocument {
         public static let bearer = Security(schemes: ["bearer"])
         /// `Authorization: Basic …` (OAuth client credentials).
         public static let basic = Security(schemes: ["basic"])
-        /// `X-Registry-Token`: the shared secret service instances register with.
+        /// `X-Registry-Token`: the credential a service's instances register with (their own service's).
         public static let registryToken = Security(schemes: ["registryToken"])
         /// Both at once (a bearer token and the registry token, say).
         public func and(_ other: Security) -> Security { Security(schemes: schemes + other.schemes) }

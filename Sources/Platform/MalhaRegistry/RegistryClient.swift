@@ -8,21 +8,32 @@ import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
 
-/// Talks to the registry over HTTP with the shared registration token.
+/// Talks to the registry over HTTP with one service's registry credential.
 public struct RegistryClient: Sendable {
-    public enum Failure: Error, Equatable {
+    public enum Failure: Error, Equatable, CustomStringConvertible {
         case leaseLapsed
+        /// The registry refused the registration (a foreign route, another service's instance id):
+        /// the status and the problem's detail.
+        case refused(Int, String)
         case unexpectedStatus(Int)
+
+        public var description: String {
+            switch self {
+            case .leaseLapsed: "the lease lapsed"
+            case .refused(let status, let detail): "refused (\(status)): \(detail)"
+            case .unexpectedStatus(let status): "unexpected status \(status)"
+            }
+        }
     }
 
     public let baseURL: String
-    let token: String
+    let credential: RegistryCredential
     let httpClient: HTTPClient
     let timeout: Duration
 
-    public init(baseURL: String, token: String, httpClient: HTTPClient, timeout: Duration = .seconds(2)) {
+    public init(baseURL: String, credential: RegistryCredential, httpClient: HTTPClient, timeout: Duration = .seconds(2)) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.token = token
+        self.credential = credential
         self.httpClient = httpClient
         self.timeout = timeout
     }
@@ -46,7 +57,12 @@ public struct RegistryClient: Sendable {
 
     public func register(_ registration: Registration) async throws {
         let body = try JSONCoding.encoder.encode(registration)
-        let status = try await send(.POST, "/v1/registry/instances", body: body).status
+        let (status, answer) = try await send(.POST, "/v1/registry/instances", body: body)
+        if (400..<500).contains(status) {
+            struct Detail: Decodable { var detail: String? }
+            let detail = (try? JSONCoding.decoder.decode(Detail.self, from: Data(answer.readableBytesView)))?.detail
+            throw Failure.refused(status, detail ?? "no detail")
+        }
         guard status == 201 else { throw Failure.unexpectedStatus(status) }
     }
 
@@ -71,7 +87,7 @@ public struct RegistryClient: Sendable {
     private func send(_ method: HTTPMethod, _ path: String, body: Data? = nil) async throws -> (status: Int, body: ByteBuffer) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
-        request.headers.add(name: "X-Registry-Token", value: token)
+        request.headers.add(name: "X-Registry-Token", value: credential.header)
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
@@ -140,8 +156,16 @@ public struct RegistryRegistrar: Service {
                 } catch {
                     failures += 1
                     if failures == 1 || failures % 20 == 0 {
-                        runtime.logger.warning(
-                            "registry unreachable", metadata: ["error": "\(error)", "attempts": "\(failures)"])
+                        // Refused is a configuration error (a wrong credential, an unowned route)
+                        // that retrying will not mend; it keeps trying so a corrected registry is
+                        // picked up.
+                        if case .refused = error as? RegistryClient.Failure {
+                            runtime.logger.error(
+                                "registration refused", metadata: ["error": "\(error)", "attempts": "\(failures)"])
+                        } else {
+                            runtime.logger.warning(
+                                "registry unreachable", metadata: ["error": "\(error)", "attempts": "\(failures)"])
+                        }
                     }
                     let delay = backoff.delay(attempt: failures)
                     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }

@@ -30,11 +30,12 @@ public struct RegistryRepository: Sendable {
         self.store = store
     }
 
-    /// Inserts or replaces the instance (re-registration after a lapse keeps the same id).
-    public func upsert(_ instance: ServiceInstance) async throws {
+    /// Inserts or replaces the instance (re-registration after a lapse keeps the same id). Returns
+    /// false, changing nothing, when the id is another service's instance.
+    public func upsert(_ instance: ServiceInstance) async throws -> Bool {
         let routes = String(decoding: try JSONEncoder().encode(instance.routes), as: UTF8.self)
-        try await store.transaction { db in
-            try await db.raw(
+        return try await store.transaction { db in
+            try await !db.raw(
                 """
                 INSERT INTO instances (id, service, version, base_url, health_url, routes, registered_at, lease_expires_at)
                 VALUES (\(bind: instance.id), \(bind: instance.service), \(bind: instance.version), \(bind: instance.baseURL),
@@ -43,19 +44,21 @@ public struct RegistryRepository: Sendable {
                 ON CONFLICT (id) DO UPDATE SET service = excluded.service, version = excluded.version,
                     base_url = excluded.base_url, health_url = excluded.health_url, routes = excluded.routes,
                     lease_expires_at = excluded.lease_expires_at
+                WHERE instances.service = excluded.service
+                RETURNING id
                 """
-            ).run()
+            ).all().isEmpty
         }
     }
 
     /// Extends a live lease. Returns false when the instance is unknown or its lease already lapsed
     /// (the client must register again: a lapsed instance has dropped out).
-    public func renew(id: String, now: Date, until: Date) async throws -> Bool {
+    public func renew(id: String, service: String, now: Date, until: Date) async throws -> Bool {
         try await store.transaction { db in
             let rows = try await db.raw(
                 """
                 UPDATE instances SET lease_expires_at = \(bind: until.epochMilliseconds)
-                WHERE id = \(bind: id) AND lease_expires_at > \(bind: now.epochMilliseconds)
+                WHERE id = \(bind: id) AND service = \(bind: service) AND lease_expires_at > \(bind: now.epochMilliseconds)
                 RETURNING id
                 """
             ).all()
@@ -63,9 +66,17 @@ public struct RegistryRepository: Sendable {
         }
     }
 
-    public func delete(id: String) async throws -> Bool {
+    /// Deletes the instance; with `service`, only if it is that service's.
+    public func delete(id: String, service: String? = nil) async throws -> Bool {
         try await store.transaction { db in
-            try await !db.raw("DELETE FROM instances WHERE id = \(bind: id) RETURNING id").all().isEmpty
+            let rows =
+                if let service {
+                    try await db.raw("DELETE FROM instances WHERE id = \(bind: id) AND service = \(bind: service) RETURNING id")
+                        .all()
+                } else {
+                    try await db.raw("DELETE FROM instances WHERE id = \(bind: id) RETURNING id").all()
+                }
+            return !rows.isEmpty
         }
     }
 

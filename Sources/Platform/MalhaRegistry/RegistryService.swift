@@ -1,4 +1,4 @@
-import Crypto
+public import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -12,13 +12,17 @@ import ServiceLifecycle
 public struct RegistryConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 0
-    /// Shared secret instances present in `X-Registry-Token` to register, renew and deregister.
-    public var registrationToken: String
+    /// The key each service's credential derives from (`RegistryCredential`): an instance presents
+    /// its own service's credential in `X-Registry-Token`, and may act only as that service.
+    public var credentialKey: SymmetricKey
+    /// Which service may claim which route prefixes.
+    public var ownership: RouteOwnership
     /// How often lapsed leases are deleted (they stop being listed the moment they lapse).
     public var purgeInterval: Duration = .seconds(5)
 
-    public init(registrationToken: String) {
-        self.registrationToken = registrationToken
+    public init(credentialKey: SymmetricKey, ownership: RouteOwnership) {
+        self.credentialKey = credentialKey
+        self.ownership = ownership
     }
 }
 
@@ -28,9 +32,9 @@ public enum RegistryService {
     public static let name = "registry"
     public static let routeRules: [RouteRule] = [.roles([Role.admin], "/v1/registry")]
 
-    /// The gateway view: `/v1/registry` needs an admin's token at the gateway, and registering,
-    /// renewing and deregistering need the registry token as well (instances call the registry
-    /// directly, with the token only).
+    /// The gateway view: `/v1/registry` needs an admin's token at the gateway, and registering and
+    /// renewing need the service's registry credential as well (instances call the registry
+    /// directly, with their credential only); an admin may deregister any instance.
     public static let openAPI = OpenAPIDocument.declaring {
         let instance = OpenAPIDocument.Security.bearer.and(.registryToken)
         let id = OpenAPIDocument.Parameter.path("id", .string(length: 1...64), description: "The instance id")
@@ -40,7 +44,11 @@ public enum RegistryService {
                 .post(
                     "/v1/registry/instances", "Register (or re-register) an instance", access: .admin, security: [instance],
                     body: .json(InstanceRegistration.self),
-                    responses: [.created(ServiceInstance.self, headers: []), .problem(401, "No or a wrong registry token")]),
+                    responses: [
+                        .created(ServiceInstance.self, headers: []), .problem(401, "No or a wrong registry credential"),
+                        .problem(403, "The credential is another service's, or a route prefix is not the service's"),
+                        .problem(409, "The instance id belongs to another service"),
+                    ]),
                 .get(
                     "/v1/registry/instances", "List live instances", access: .admin,
                     responses: [.ok(InstanceList.self, "Every instance whose lease is live")]),
@@ -50,13 +58,15 @@ public enum RegistryService {
                         id, .query("ttl_seconds", .integer(1...300).defaulting(10), description: "The new lease, from now"),
                     ],
                     responses: [
-                        .status(200, "Renewed"), .problem(401, "No or a wrong registry token"),
+                        .status(200, "Renewed"), .problem(401, "No or a wrong registry credential"),
                         .problem(404, "Unknown or lapsed: register again"), .problem(422, "ttl_seconds out of range"),
                     ]),
                 .delete(
-                    "/v1/registry/instances/{id}", "Deregister", access: .admin, security: [instance], parameters: [id],
+                    "/v1/registry/instances/{id}", "Deregister (an instance itself, or an admin)", access: .admin,
+                    security: [.bearer, .registryToken], parameters: [id],
                     responses: [
-                        .noContent("Removed"), .problem(401, "No or a wrong registry token"), .problem(404, "Unknown"),
+                        .noContent("Removed"), .problem(401, "No or a wrong registry credential"),
+                        .problem(403, "Not an admin"), .problem(404, "Unknown, or another service's"),
                     ]),
             ])
     }
@@ -135,13 +145,20 @@ struct InstanceRegistration: Decodable, OpenAPISchemaAnnotating {
             errors.append(.init(field: "service", message: "must be 1 to 64 of a-z, 0-9 and -"))
         }
         if version.isEmpty || version.count > 64 { errors.append(.init(field: "version", message: "must be 1 to 64 characters")) }
+        var origins: [String: String] = [:]
         for (field, url) in [("base_url", baseURL), ("health_url", healthURL)] {
-            guard let components = URLComponents(string: url), ["http", "https"].contains(components.scheme),
-                components.host?.isEmpty == false, url.count <= 512
+            guard let components = URLComponents(string: url), let scheme = components.scheme,
+                ["http", "https"].contains(scheme), let host = components.host, !host.isEmpty, url.count <= 512
             else {
                 errors.append(.init(field: field, message: "must be an http(s) URL with a host"))
                 continue
             }
+            origins[field] = "\(scheme)://\(host.lowercased()):\(components.port ?? (scheme == "https" ? 443 : 80))"
+        }
+        // The gateway probes the health URL: one on another host would make it a request forger
+        // (SSRF) for whoever registers.
+        if let base = origins["base_url"], let health = origins["health_url"], base != health {
+            errors.append(.init(field: "health_url", message: "must be on the base_url's scheme, host and port"))
         }
         if !(1...300).contains(ttlSeconds) { errors.append(.init(field: "ttl_seconds", message: "must be 1 to 300")) }
         if routes.count > 100 { errors.append(.init(field: "routes", message: "at most 100 routes")) }
@@ -163,44 +180,81 @@ struct RegistryRoutes: Sendable {
     let repository: RegistryRepository
     let clock: any WallClock
 
-    /// Instances authenticate with the shared registration token; people (admins) with a JWT.
-    func authorize(_ request: Request, context: ServiceRequestContext, allowAdmin: Bool) throws {
+    /// Who is calling: an instance of one service (its credential), or an admin (a JWT).
+    enum Caller {
+        case service(String)
+        case admin
+    }
+
+    /// Instances authenticate with their service's credential; people (admins) with a JWT.
+    func authorize(_ request: Request, context: ServiceRequestContext, allowAdmin: Bool) throws -> Caller {
         if let presented = request.headers[.registryToken] {
-            let expected = Data(configuration.registrationToken.utf8)
-            // Compare digests: constant time regardless of where the strings differ.
-            guard SHA256.hash(data: Data(presented.utf8)) == SHA256.hash(data: expected) else {
-                throw Problem.unauthorized("the registry token is not valid", challenge: "Registry-Token")
+            guard let credential = RegistryCredential(header: presented), credential.isValid(under: configuration.credentialKey)
+            else {
+                context.logger.warning("registry credential refused")
+                throw Problem.unauthorized("the registry credential is not valid", challenge: "Registry-Token")
             }
-            return
+            return .service(credential.service)
         }
         if allowAdmin, let principal = context.principal {
-            guard principal.isAdmin else { throw Problem.forbidden("listing the registry requires the admin role") }
-            return
+            guard principal.isAdmin else { throw Problem.forbidden("this registry operation requires the admin role") }
+            return .admin
         }
-        throw Problem.unauthorized("a registry token or an admin access token is required")
+        throw Problem.unauthorized("a registry credential or an admin access token is required")
+    }
+
+    /// The service an instance-only operation acts as.
+    func requireService(_ request: Request, context: ServiceRequestContext) throws -> String {
+        guard case .service(let service) = try authorize(request, context: context, allowAdmin: false) else {
+            throw Problem.unauthorized("a registry credential is required")
+        }
+        return service
     }
 
     @Sendable func register(request: Request, context: ServiceRequestContext) async throws -> EditedResponse<ServiceInstance> {
-        try authorize(request, context: context, allowAdmin: false)
+        let caller = try requireService(request, context: context)
         let registration = try await request.decode(as: InstanceRegistration.self, context: context)
         try registration.validate()
+        guard registration.service == caller else {
+            context.logger.warning(
+                "registration refused: foreign service", metadata: ["credential": "\(caller)", "for": "\(registration.service)"])
+            throw Problem(
+                .forbidden, code: "foreign_service",
+                detail: "this credential is \(caller)'s; it cannot register \(registration.service)")
+        }
+        let foreign = registration.routes.map(\.prefix).filter { !configuration.ownership.allows(caller, toClaim: $0) }
+        guard foreign.isEmpty else {
+            let owners = foreign.map { "\($0) (\(configuration.ownership.owner(of: $0) ?? "nobody"))" }
+            context.logger.warning(
+                "registration refused: routes not owned",
+                metadata: ["for": "\(caller)", "routes": "\(owners.joined(separator: ", "))"])
+            throw Problem(
+                .forbidden, code: "route_not_owned",
+                detail: "\(caller) does not own these route prefixes: \(owners.joined(separator: ", "))")
+        }
         let now = clock.now()
         let instance = ServiceInstance(
             id: registration.id, service: registration.service, version: registration.version,
             baseURL: registration.baseURL, healthURL: registration.healthURL, routes: registration.routes,
             registeredAt: now, leaseExpiresAt: now.addingTimeInterval(Double(registration.ttlSeconds)))
-        try await repository.upsert(instance)
+        guard try await repository.upsert(instance) else {
+            context.logger.warning(
+                "registration refused: instance id held by another service",
+                metadata: ["instance": "\(instance.id)", "for": "\(caller)"])
+            throw Problem(
+                .conflict, code: "instance_id_taken", detail: "instance \(instance.id) belongs to another service")
+        }
         context.logger.info("instance registered", metadata: ["instance": "\(instance.id)", "for": "\(instance.service)"])
         return EditedResponse(status: .created, response: instance)
     }
 
     @Sendable func list(request: Request, context: ServiceRequestContext) async throws -> InstanceList {
-        try authorize(request, context: context, allowAdmin: true)
+        _ = try authorize(request, context: context, allowAdmin: true)
         return InstanceList(items: try await repository.live(at: clock.now()))
     }
 
     @Sendable func renew(request: Request, context: ServiceRequestContext) async throws -> Response {
-        try authorize(request, context: context, allowAdmin: false)
+        let service = try requireService(request, context: context)
         let id = try context.parameters.require("id")
         var ttl = 10
         if let raw = request.uri.queryParameters["ttl_seconds"] {
@@ -211,17 +265,21 @@ struct RegistryRoutes: Sendable {
             ttl = value
         }
         let now = clock.now()
-        guard try await repository.renew(id: id, now: now, until: now.addingTimeInterval(Double(ttl))) else {
+        // Another service's instance reads as unknown: a credential reaches only its own instances.
+        guard try await repository.renew(id: id, service: service, now: now, until: now.addingTimeInterval(Double(ttl))) else {
             throw Problem(
                 .notFound, code: "lease_lapsed", detail: "instance \(id) is not registered (or its lease lapsed); register again")
         }
         return Response(status: .ok)
     }
 
+    /// An instance deregisters itself; an admin may remove any instance (a misbehaving one).
     @Sendable func deregister(request: Request, context: ServiceRequestContext) async throws -> Response {
-        try authorize(request, context: context, allowAdmin: false)
+        let caller = try authorize(request, context: context, allowAdmin: true)
         let id = try context.parameters.require("id")
-        guard try await repository.delete(id: id) else { throw Problem.notFound("Instance \(id)") }
+        let service: String? = if case .service(let name) = caller { name } else { nil }
+        guard try await repository.delete(id: id, service: service) else { throw Problem.notFound("Instance \(id)") }
+        if service == nil { context.logger.notice("instance removed by an admin", metadata: ["instance": "\(id)"]) }
         return Response(status: .noContent)
     }
 }

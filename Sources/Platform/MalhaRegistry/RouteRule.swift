@@ -5,8 +5,9 @@ public import MalhaOpenAPI
 /// enforces it: the longest matching `prefix` wins, then the first rule whose `methods` include
 /// the request's method (nil = every method).
 ///
-/// `policy` travels as `public`, `authenticated`, or `roles:<role>[,<role>…]` (any one of them);
-/// a rule with any other policy does not decode, so its registration is refused (422).
+/// `policy` travels in `AccessPolicy`'s wire form (`public`, `authenticated`, `roles:<role>,…`,
+/// `scopes:<scope>,…`, or people and scopes joined by `;`); a rule with any other policy does not
+/// decode, so its registration is refused (422).
 public struct RouteRule: Codable, Sendable, Hashable {
     public var prefix: String
     public var methods: [String]?
@@ -37,11 +38,19 @@ public struct RouteRule: Codable, Sendable, Hashable {
     public static func roles(_ roles: [String], _ prefix: String, methods: [String]? = nil) -> RouteRule {
         RouteRule(prefix: prefix, methods: methods, policy: .anyRole(Set(roles)))
     }
+
+    /// This rule, letting service clients that hold one of `scopes` through as well.
+    public func orScopes(_ scopes: [String]) -> RouteRule {
+        RouteRule(
+            prefix: prefix, methods: methods, policy: policy.orScopes(Set(scopes)), timeoutMilliseconds: timeoutMilliseconds)
+    }
 }
 
 extension AccessPolicy: OpenAPISchemaProviding {
     public static var openAPISchema: JSONSchema {
-        .string(pattern: "^(public|authenticated|roles:[^,]+(,[^,]+)*)$", description: "Who may call the route")
+        .string(
+            pattern: "^(public|((authenticated|roles:[^,;]+(,[^,;]+)*)(;scopes:[^,;]+(,[^,;]+)*)?)|scopes:[^,;]+(,[^,;]+)*)$",
+            description: "Who may call the route: people (public, authenticated, roles:…) and service clients (scopes:…)")
     }
 
     public static var openAPIPlaceholder: AccessPolicy? { .public }

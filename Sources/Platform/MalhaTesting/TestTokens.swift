@@ -20,15 +20,24 @@ public struct TestTokens: Sendable {
         return TestTokens(signer: await TokenSigner(key: key), verifier: verifier)
     }
 
-    /// A signed access token for `subject` with `roles`, valid for 15 minutes.
-    public func token(subject: String, roles: [String] = [Role.customer]) async throws -> String {
+    /// A signed access token for `subject` with `roles` (and `scopes`), valid for 15 minutes.
+    public func token(subject: String, roles: [String] = [Role.customer], scopes: [String] = []) async throws -> String {
         try await signer.sign(
             AccessTokenClaims(
-                sub: subject, roles: roles, iss: Self.issuer, aud: Self.audience, issuedAt: Date(), lifetime: .seconds(900)))
+                sub: subject, roles: roles, scope: scopes.isEmpty ? nil : scopes.joined(separator: " "), iss: Self.issuer,
+                aud: Self.audience, issuedAt: Date(), lifetime: .seconds(900)))
     }
 
     /// `Authorization: Bearer …` and a JSON content type.
-    public func headers(subject: String, roles: [String] = [Role.customer]) async throws -> HTTPFields {
-        [.authorization: "Bearer \(try await token(subject: subject, roles: roles))", .contentType: "application/json"]
+    public func headers(subject: String, roles: [String] = [Role.customer], scopes: [String] = []) async throws -> HTTPFields {
+        [
+            .authorization: "Bearer \(try await token(subject: subject, roles: roles, scopes: scopes))",
+            .contentType: "application/json",
+        ]
+    }
+
+    /// A service client's headers: a client-credentials token (`client:<id>`) with `scopes`, no role.
+    public func clientHeaders(_ id: String, scopes: [String]) async throws -> HTTPFields {
+        try await headers(subject: Principal.clientPrefix + id, roles: [], scopes: scopes)
     }
 }

@@ -209,7 +209,9 @@ struct IdentityRoutes: Sendable {
         let secret = Secrets.generate()
         try await repository.insert(
             client: client, secretHash: Secrets.hash(secret),
-            audit: .init(event: .clientCreated, at: now, subject: "client:\(client.id)", detail: "by \(principal.subject)"))
+            audit: .init(
+                event: .clientCreated, at: now, subject: "\(Principal.clientPrefix)\(client.id)",
+                detail: "by \(principal.subject)"))
         return EditedResponse(
             status: .created,
             response: CreatedClient(
@@ -235,7 +237,8 @@ struct IdentityRoutes: Sendable {
         else {
             try await repository.audit(
                 .init(
-                    event: .clientTokenFailure, at: now, subject: parameters.clientID.map { "client:\($0.prefix(64))" },
+                    event: .clientTokenFailure, at: now,
+                    subject: parameters.clientID.map { "\(Principal.clientPrefix)\($0.prefix(64))" },
                     clientAddress: Self.clientAddress(request)))
             throw OAuthTokenRequest.oauthError(.unauthorized, "invalid_client", "client authentication failed")
         }
@@ -250,10 +253,11 @@ struct IdentityRoutes: Sendable {
         }
         let scope = scopes.joined(separator: " ")
         let token = try await accessToken(
-            sub: "client:\(stored.client.id)", roles: Set(stored.client.roles), scope: scope, now: now)
+            sub: "\(Principal.clientPrefix)\(stored.client.id)", roles: Set(stored.client.roles), scope: scope, now: now)
         try await repository.audit(
             .init(
-                event: .clientToken, at: now, subject: "client:\(stored.client.id)", clientAddress: Self.clientAddress(request),
+                event: .clientToken, at: now, subject: "\(Principal.clientPrefix)\(stored.client.id)",
+                clientAddress: Self.clientAddress(request),
                 detail: scope))
         var response = try ClientTokenResponse(
             accessToken: token, expiresIn: configuration.accessTokenLifetimeSeconds, scope: scope
