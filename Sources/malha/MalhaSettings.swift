@@ -3,6 +3,7 @@ import Configuration
 import Crypto
 import Foundation
 import Logging
+import MalhaHTTP
 import MalhaRegistry
 import MalhaService
 import SystemPackage
@@ -72,8 +73,12 @@ struct MalhaSettings: Sendable {
     /// `malha.admin.email` / `malha.admin.password`: the first admin, created when absent.
     var adminEmail: String?
     var adminPassword: String?
-    /// `malha.identity.bcrypt-cost` (default 12, at least 12 outside tests).
+    /// `malha.identity.bcrypt-cost` (default 12, at least 10); `malha.testing.weak-bcrypt-cost`
+    /// (4…9) overrides it in `up` only, for test suites and benchmarks, and stops `serve`.
     var bcryptCost: Int
+    /// `malha.identity.registrations-per-hour` / `.refreshes-per-minute`: per client address.
+    var registrationsPerHour: Int
+    var refreshesPerMinute: Int
     /// `malha.gateway.routes-file`: static upstream routes (JSON).
     var gatewayRoutesFile: String?
     /// `malha.gateway.public-url`: what the banner and OIDC discovery advertise.
@@ -85,6 +90,9 @@ struct MalhaSettings: Sendable {
     var healthCheckTimeoutMilliseconds: Int
     var unhealthyThreshold: Int
     var healthyThreshold: Int
+    /// `malha.http.header-timeout-ms`, `.idle-timeout-ms`, `.max-connections`, `.max-header-bytes`:
+    /// what every listener allows a client connection.
+    var listenerLimits: ListenerLimits
     /// `malha.log.level` (trace … critical, default info), `malha.log.format` (json | text, default json).
     var logLevel: Logger.Level
     var logFormat: LogFormat
@@ -147,6 +155,16 @@ struct MalhaSettings: Sendable {
         let healthCheckTimeout = config.int(forKey: "malha.gateway.health-check-timeout-ms", default: 1000)
         let unhealthyThreshold = config.int(forKey: "malha.gateway.unhealthy-threshold", default: 2)
         let healthyThreshold = config.int(forKey: "malha.gateway.healthy-threshold", default: 1)
+        let identityKeys = ServiceConfigReader(service: "identity", mode: mode, root: config)
+        let http = ServiceConfigReader(service: "http", mode: mode, root: config)
+        let defaults = ListenerLimits()
+        let listenerLimits = ListenerLimits(
+            headerTimeout: .milliseconds(
+                try http.int("header-timeout-ms", default: Int(defaults.headerTimeout.milliseconds), in: 100...600_000)),
+            idleTimeout: .milliseconds(
+                try http.int("idle-timeout-ms", default: Int(defaults.idleTimeout.milliseconds), in: 100...3_600_000)),
+            maxConnections: try http.int("max-connections", default: defaults.maxConnections, in: 1...1_000_000),
+            maxHeaderBytes: try http.int("max-header-bytes", default: defaults.maxHeaderBytes, in: 1024...1_048_576))
         let log = ServiceConfigReader(service: "log", mode: mode, root: config)
         let logLevel = try log.choice("level", default: Logger.Level.info)
         let logFormat = try log.choice("format", default: LogFormat.json)
@@ -168,17 +186,36 @@ struct MalhaSettings: Sendable {
             jwksURL: config.string(forKey: "malha.auth.jwks-url", default: identity.url + "/.well-known/jwks.json"),
             adminEmail: config.string(forKey: "malha.admin.email"),
             adminPassword: config.string(forKey: "malha.admin.password", isSecret: true),
-            bcryptCost: config.int(forKey: "malha.identity.bcrypt-cost", default: 12),
+            bcryptCost: try bcryptCost(config, mode: mode),
+            registrationsPerHour: try identityKeys.int("registrations-per-hour", default: 10, in: 1...1_000_000),
+            refreshesPerMinute: try identityKeys.int("refreshes-per-minute", default: 60, in: 1...1_000_000),
             gatewayRoutesFile: config.string(forKey: "malha.gateway.routes-file"),
             publicURL: publicURL,
             healthCheckIntervalMilliseconds: healthCheckInterval,
             healthCheckTimeoutMilliseconds: healthCheckTimeout,
             unhealthyThreshold: unhealthyThreshold,
             healthyThreshold: healthyThreshold,
+            listenerLimits: listenerLimits,
             logLevel: logLevel,
             logFormat: logFormat,
             config: config
         )
+    }
+
+    /// The bcrypt cost: 10 or more, except the test-only override in `up`.
+    static func bcryptCost(_ config: ConfigReader, mode: Mode) throws -> Int {
+        let cost = config.int(forKey: "malha.identity.bcrypt-cost", default: 12)
+        guard (10...31).contains(cost) else {
+            throw ValidationError("malha.identity.bcrypt-cost must be from 10 to 31 (got \(cost))")
+        }
+        guard let weak = config.int(forKey: "malha.testing.weak-bcrypt-cost") else { return cost }
+        guard mode == .embedded else {
+            throw ValidationError("malha.testing.weak-bcrypt-cost is for test runs of `malha up`; `serve` refuses it")
+        }
+        guard (4...9).contains(weak) else {
+            throw ValidationError("malha.testing.weak-bcrypt-cost must be from 4 to 9 (got \(weak))")
+        }
+        return weak
     }
 
     /// What service `name` reads its own keys through; other services' URLs come from this topology.

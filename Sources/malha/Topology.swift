@@ -65,7 +65,7 @@ struct Topology {
         }
         for (deployment, builder) in zip(services, builders) {
             let name = deployment.name
-            let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: name.rawValue))
+            let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: name.rawValue), limits: settings.listenerLimits)
             let wiring = Wiring(
                 topology: self, name: name, runtime: runtime, httpClient: httpClient, bus: bus,
                 registryCredential: credentials[name]!)

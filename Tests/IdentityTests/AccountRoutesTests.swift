@@ -215,6 +215,53 @@ struct AccountRoutesTests {
         }
     }
 
+    /// Anyone could lock the admin out by failing against the admin's e-mail five times: the
+    /// lock now holds for the failing address only.
+    @Test func theAdminStillLogsInAfterFiftyFailuresFromAnotherAddress() async throws {
+        let harness = try await IdentityHarness.make()
+        try await harness.test { client in
+            try await client.register("root@example.com")
+            let attacker: HTTPFields = [.xForwardedFor: "198.51.100.66"]
+            var refused = 0
+            for _ in 0..<50 {
+                let reply = try await client.login("root@example.com", "wrong-password-guess", headers: attacker)
+                #expect(reply.status == .unauthorized || reply.status == .tooManyRequests)
+                if reply.status == .tooManyRequests { refused += 1 }
+            }
+            #expect(refused == 45, "the attacker's address is locked after five failures")
+            #expect(
+                try await client.login("root@example.com", "a-long-enough-password", headers: attacker).status
+                    == .tooManyRequests)
+            let office: HTTPFields = [.xForwardedFor: "203.0.113.20"]
+            #expect(try await client.login("root@example.com", "a-long-enough-password", headers: office).status == .ok)
+        }
+    }
+
+    /// Each registration costs a bcrypt hash; unthrottled, one address could queue every login
+    /// behind its flood.
+    @Test func registrationsAreThrottledPerAddress() async throws {
+        let harness = try await IdentityHarness.make { $0.registrationsPerAddress = AttemptLimit(3, per: .seconds(3600)) }
+        try await harness.test { client in
+            let flood: HTTPFields = [.xForwardedFor: "198.51.100.9"]
+            func register(_ index: Int, from headers: HTTPFields) async throws -> Reply {
+                try await client.post(
+                    "/v1/auth/register",
+                    ["email": "bot\(index)@example.com", "password": "a-long-enough-password", "name": "Bot"], headers: headers)
+            }
+            for index in 0..<3 { #expect(try await register(index, from: flood).status == .created) }
+            let refused = try await register(3, from: flood)
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.code == "rate_limited")
+            let wait = try #require(refused.headers[.retryAfter].flatMap { Int($0) })
+            #expect((3000...3600).contains(wait))
+            // Refused before any work: no account, and other addresses are not held back.
+            #expect(try await client.login("bot3@example.com", "a-long-enough-password").status == .unauthorized)
+            #expect(try await register(4, from: [.xForwardedFor: "203.0.113.44"]).status == .created)
+            harness.clock.advance(by: .seconds(wait))
+            #expect(try await register(5, from: flood).status == .created)
+        }
+    }
+
     @Test func failedLoginsAreThrottledPerClientAddress() async throws {
         let harness = try await IdentityHarness.make { $0.loginThrottle.maxFailuresPerAddress = 3 }
         try await harness.test { client in

@@ -97,7 +97,8 @@ struct AccountRulesTests {
         #expect(throttle.retryAfter(account: "a", address: "ip") == nil)  // the first failure left the window
         throttle.recordFailure(account: "a", address: "ip")
         #expect(throttle.retryAfter(account: "a", address: "ip") == 30)
-        throttle.recordSuccess(account: "a")
+        #expect(throttle.retryAfter(account: "a", address: "other-ip") == nil, "locked for that address only")
+        throttle.recordSuccess(account: "a", address: "ip")
         #expect(throttle.retryAfter(account: "a", address: "ip") == nil)
     }
 }

@@ -58,6 +58,8 @@ struct IdentityHarness: @unchecked Sendable {
         configuration.publicBaseURL = "https://api.malha.test/"
         // Cost 4 keeps the suite fast; the cost is a parameter, the code path is the same as at 12.
         configuration.passwordCost = 4
+        // Every test client shares one address; tests of the throttles set their own limits.
+        configuration.registrationsPerAddress = AttemptLimit(10_000, per: .seconds(3600))
         configure(&configuration)
         let clock = ManualClock()
         var logger = Logger(label: "identity.test")

@@ -1,6 +1,8 @@
 import Foundation
+import HTTPTypes
 import MalhaCore
 import MalhaHTTP
+import MalhaIdentity
 import MalhaTesting
 import Synchronization
 import Testing
@@ -172,5 +174,58 @@ struct JSONDateTests {
         let whole = try JSONCoding.decoder.decode(Stamp.self, from: Data(#"{"at":"2026-09-21T14:13:20Z"}"#.utf8))
         #expect(whole.at == Date(timeIntervalSince1970: 1_790_000_000))
         #expect(throws: DecodingError.self) { try JSONCoding.decoder.decode(Stamp.self, from: Data(#"{"at":"yesterday"}"#.utf8)) }
+    }
+}
+
+@Suite("Password hasher queue")
+struct PasswordHasherQueueTests {
+    /// Those admitted complete; a refusal is a 503 with Retry-After.
+    @Test func aFullQueueRefusesNewcomersAtOnce() async throws {
+        let hasher = PasswordHasher(cost: 10, maxConcurrent: 1, maxQueued: 2)
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<12 {
+                group.addTask {
+                    do {
+                        _ = try await hasher.hash("password-\(index)")
+                        return true
+                    } catch is PasswordHasher.Busy {
+                        return false
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            var outcomes: [Bool] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        #expect(outcomes.filter { $0 }.count >= 3, "one hashing and two queued are always admitted")
+        let problem = PasswordHasher.Busy().problem
+        #expect(problem.status == .serviceUnavailable)
+        #expect(problem.code == "password_hasher_busy")
+        #expect(problem.headers[.retryAfter] == "1")
+        #expect(hasher.queued == 0)
+    }
+}
+
+@Suite("Semaphore queue bound")
+struct SemaphoreQueueBoundTests {
+    /// Past `maxWaiting` waiters a newcomer is refused at once instead of joining the queue.
+    @Test func aFullQueueRefusesAtOnce() async throws {
+        let semaphore = AsyncSemaphore(permits: 1)
+        try await semaphore.acquire()
+        let first = Task { try await semaphore.acquire(maxWaiting: 2) }
+        let second = Task { try await semaphore.acquire(maxWaiting: 2) }
+        for _ in 0..<200 where semaphore.waiting < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(semaphore.waiting == 2)
+        await #expect(throws: AsyncSemaphore.QueueFull.self) { try await semaphore.acquire(maxWaiting: 2) }
+        #expect(semaphore.waiting == 2, "the refused caller took no place")
+        semaphore.release()
+        semaphore.release()
+        try await first.value
+        try await second.value
+        #expect(semaphore.waiting == 0)
+        semaphore.release()
+        try await semaphore.acquire(maxWaiting: 0)  // a free permit needs no queue
     }
 }

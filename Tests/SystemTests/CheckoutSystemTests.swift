@@ -237,7 +237,9 @@ struct Shop: Sendable {
         var environment = [
             "MALHA_ADMIN_EMAIL": adminEmail, "MALHA_ADMIN_PASSWORD": adminPassword,
             // Fast hashing for the many test customers (production keeps ≥ 12).
-            "MALHA_IDENTITY_BCRYPT_COST": "4",
+            "MALHA_TESTING_WEAK_BCRYPT_COST": "4",
+            // Every load customer registers from 127.0.0.1.
+            "MALHA_IDENTITY_REGISTRATIONS_PER_HOUR": "1000000",
             // Each load customer checks out far more often than antifraud's velocity rule allows a person.
             "MALHA_PAYMENTS_ANTIFRAUD_VELOCITY_REVIEW_ABOVE": "100000",
             "MALHA_PAYMENTS_ANTIFRAUD_VELOCITY_DENY_ABOVE": "100000",

@@ -12,6 +12,10 @@ struct ConfigurationSystemTests {
         ("MALHA_PAYMENTS_SIMULATED_FAILURE_RATE", "2", "malha.payments.simulated.failure-rate must be between 0"),
         ("MALHA_LOG_LEVEL", "verbose", "malha.log.level must be one of trace"),
         ("MALHA_LOG_FORMAT", "yaml", "malha.log.format must be one of json, text (got yaml)"),
+        // bcrypt has a floor: below cost 10 a stolen hash falls to a GPU in hours.
+        ("MALHA_IDENTITY_BCRYPT_COST", "4", "malha.identity.bcrypt-cost must be from 10 to 31 (got 4)"),
+        ("MALHA_TESTING_WEAK_BCRYPT_COST", "2", "malha.testing.weak-bcrypt-cost must be from 4 to 9 (got 2)"),
+        ("MALHA_HTTP_HEADER_TIMEOUT_MS", "0", "malha.http.header-timeout-ms must be from 100"),
     ])
     func unusableValueStopsTheStartNamingTheKey(variable: String, value: String, message: String) async throws {
         let sandbox = try UpSandbox("config-\(value)")
@@ -24,5 +28,15 @@ struct ConfigurationSystemTests {
         #expect(up.log.contains(message), "\(up.log.suffix(2000))")
         #expect(!up.log.contains("Fatal error"), "it stops cleanly: \(up.log.suffix(2000))")
         #expect(!FileManager.default.fileExists(atPath: sandbox.dataDir + "/orders.sqlite"), "nothing was opened")
+    }
+
+    /// The weak bcrypt cost that test runs of `up` use is refused by `serve`: production never
+    /// hashes below cost 10.
+    @Test func serveRefusesTheTestOnlyBcryptCost() async throws {
+        let (status, output) = try await MalhaProcess.run(
+            ["serve", "identity", "--port", String(try freePort())],
+            environment: ["MALHA_TESTING_WEAK_BCRYPT_COST": "4", "MALHA_DATA_DIR": "/nonexistent"])
+        #expect(status != 0)
+        #expect(output.contains("malha.testing.weak-bcrypt-cost is for test runs of `malha up`"), "\(output.suffix(800))")
     }
 }

@@ -9,7 +9,8 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct LedgerSystemTests {
     @Test func accountsEntriesAndReversalsThroughTheGateway() async throws {
-        let (sandbox, up) = try await UpSandbox.started("ledger", environment: ["MALHA_IDENTITY_BCRYPT_COST": "4"])
+        let (sandbox, up) = try await UpSandbox.started(
+            "ledger", environment: ["MALHA_TESTING_WEAK_BCRYPT_COST": "4", "MALHA_IDENTITY_REGISTRATIONS_PER_HOUR": "1000000"])
         defer { up.terminate() }
         let client = TestClient(base: sandbox.baseURL, http: HTTPClient.shared)
 

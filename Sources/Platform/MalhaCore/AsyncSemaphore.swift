@@ -8,7 +8,12 @@ public final class AsyncSemaphore: Sendable {
         var available: Int
         var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
         var nextID: UInt64 = 0
+        /// Callers that found no permit and are waiting (counted from the moment they decide to).
+        var queued = 0
     }
+
+    /// `acquire(maxWaiting:)` found the queue full.
+    public struct QueueFull: Error {}
 
     private let state: Mutex<State>
 
@@ -17,23 +22,28 @@ public final class AsyncSemaphore: Sendable {
         state = Mutex(State(available: permits))
     }
 
-    /// Runs `body` while holding one permit.
-    public func withPermit<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await acquire()
+    /// Runs `body` while holding one permit (`maxWaiting`: see `acquire`).
+    public func withPermit<T: Sendable>(maxWaiting: Int? = nil, _ body: () async throws -> T) async throws -> T {
+        try await acquire(maxWaiting: maxWaiting)
         defer { release() }
         return try await body()
     }
 
-    public func acquire() async throws {
-        let id: UInt64? = state.withLock { state in
+    /// Takes a permit, waiting for one if need be; with `maxWaiting`, throws `QueueFull` instead of
+    /// waiting when that many callers already wait.
+    public func acquire(maxWaiting: Int? = nil) async throws {
+        let id: UInt64? = try state.withLock { state throws(QueueFull) in
             if state.available > 0 {
                 state.available -= 1
                 return nil
             }
+            if let maxWaiting, state.queued >= maxWaiting { throw QueueFull() }
+            state.queued += 1
             state.nextID += 1
             return state.nextID
         }
         guard let id else { return }
+        defer { state.withLock { $0.queued -= 1 } }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 // Look again, under the lock that queues us: a release since the first look left
@@ -72,6 +82,9 @@ public final class AsyncSemaphore: Sendable {
         next?.resume()
         return next != nil
     }
+
+    /// How many callers wait for a permit now.
+    public var waiting: Int { state.withLock { $0.queued } }
 
     public func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, any Error>? in

@@ -35,9 +35,14 @@ public final class ServiceRuntime: Sendable {
     public let metricsFactory: PrometheusMetricsFactory
     public let readiness: Readiness
     public let boundAddress = BoundAddress()
+    /// What the listener allows each client connection (timeouts, caps).
+    public let limits: ListenerLimits
+    /// The listener's open connections.
+    public let connections = ConnectionCount()
 
-    public init(descriptor: ServiceDescriptor, logger: Logger? = nil) {
+    public init(descriptor: ServiceDescriptor, logger: Logger? = nil, limits: ListenerLimits = ListenerLimits()) {
         self.descriptor = descriptor
+        self.limits = limits
         var logger = logger ?? Logger(label: "malha.\(descriptor.name)")
         logger[metadataKey: "service"] = .string(descriptor.name)
         self.logger = logger
@@ -116,6 +121,7 @@ public final class ServiceRuntime: Sendable {
         let boundAddress = self.boundAddress
         var application = Application(
             responder: responder,
+            server: limits.serverBuilder(connections: connections, logger: logger),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             services: services,
             onServerRunning: { channel in

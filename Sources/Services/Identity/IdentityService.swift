@@ -24,6 +24,10 @@ public struct IdentityConfiguration: Sendable {
     public var accessTokenLifetimeSeconds = 15 * 60
     public var refreshTokenLifetimeSeconds: TimeInterval = 30 * 24 * 3600
     public var loginThrottle = LoginThrottlePolicy()
+    /// Registrations one address may make (each costs a bcrypt hash): 10 an hour.
+    public var registrationsPerAddress = AttemptLimit(10, per: .seconds(3600))
+    /// Refreshes one address may make: 60 a minute.
+    public var refreshesPerAddress = AttemptLimit(60, per: .seconds(60))
     /// The first administrator, created at start when both are set and the email is not registered.
     public var adminEmail: String?
     public var adminPassword: String?
@@ -58,6 +62,8 @@ public enum IdentityService {
                         .created(UserResponse.self, "The user", headers: []), badBearer,
                         .problem(409, "email_taken: an account with this email exists"),
                         .problem(422, "validation_failed: invalid email, password or name"),
+                        .problem(429, "rate_limited: too many registrations from this address (Retry-After)"),
+                        .problem(503, "password_hasher_busy: too many password checks waiting (Retry-After)"),
                     ]),
                 .post(
                     "/v1/auth/login", "Log in with email and password", body: .json(LoginRequest.self),
@@ -66,6 +72,7 @@ public enum IdentityService {
                         .problem(401, "invalid_credentials (or an Authorization header that is not a valid bearer token)"),
                         .problem(422, "validation_failed: email or password too long"),
                         .problem(429, "Too many failed logins for the account or the address: retry after Retry-After"),
+                        .problem(503, "password_hasher_busy: too many password checks waiting (Retry-After)"),
                     ]),
                 .post(
                     "/v1/auth/refresh", "Exchange a refresh token for a new pair (rotation)", body: .json(RefreshRequest.self),
@@ -75,6 +82,7 @@ public enum IdentityService {
                             401,
                             "invalid_refresh_token: unknown, expired, revoked or reused (a reuse revokes the family)"),
                         .problem(422, "validation_failed: refresh_token too long"),
+                        .problem(429, "rate_limited: too many refreshes from this address (Retry-After)"),
                     ]),
                 .post(
                     "/v1/auth/logout", "Revoke the refresh token's family",
@@ -168,7 +176,8 @@ public enum IdentityService {
         let verifier = makeVerifier(configuration: configuration, keyRing: keyRing, clock: clock, logger: runtime.logger)
         let routes = IdentityRoutes(
             configuration: configuration, repository: repository, keyRing: keyRing, hasher: hasher,
-            throttle: LoginThrottle(policy: configuration.loginThrottle, clock: clock), verifier: verifier, clock: clock,
+            throttle: LoginThrottle(policy: configuration.loginThrottle, clock: clock),
+            attempts: AttemptThrottle(clock: clock), verifier: verifier, clock: clock,
             dummyHash: DummyPasswordHash())
         let router = runtime.makeRouter(openAPI: openAPI)
 

@@ -2,8 +2,13 @@ import Foundation
 import MalhaCore
 import Synchronization
 
-/// Counts failed logins per key (`account:<email>`, `address:<ip>`) in a sliding window and says
-/// when a key is locked out.
+/// Counts failed logins in a sliding window, per account *from one address* and per address, and
+/// says when a login is locked out.
+///
+/// An account is locked only for the address its failures came from: anyone could otherwise
+/// lock an admin out by failing five times against the admin's e-mail, from anywhere. The price
+/// is that an attacker with many addresses gets `maxFailuresPerAccount` guesses per account from
+/// each (and `maxFailuresPerAddress` across accounts); bcrypt's cost and MFA carry the rest.
 ///
 /// State is in memory, on purpose: it is short-lived (one window), losing it on restart only
 /// gives an attacker one fresh window, and keeping it out of the database means a password-spraying
@@ -70,12 +75,13 @@ public final class LoginThrottle: Sendable {
 
     private var windowSeconds: TimeInterval { policy.window.seconds }
 
-    /// Seconds to wait when either the account or the address is locked out, else nil.
+    /// Seconds to wait when the account is locked for this address, or the address is, else nil.
     public func retryAfter(account: String, address: String) -> Int? {
         let now = clock.now()
         let window = windowSeconds
         return ledger.withLock { ledger in
-            let byAccount = ledger.retryAfter("account:" + account, limit: policy.maxFailuresPerAccount, window: window, now: now)
+            let byAccount = ledger.retryAfter(
+                Self.pair(account, address), limit: policy.maxFailuresPerAccount, window: window, now: now)
             let byAddress = ledger.retryAfter("address:" + address, limit: policy.maxFailuresPerAddress, window: window, now: now)
             return [byAccount, byAddress].compactMap { $0 }.max()
         }
@@ -85,14 +91,51 @@ public final class LoginThrottle: Sendable {
         let now = clock.now()
         let window = windowSeconds
         ledger.withLock { ledger in
-            ledger.record("account:" + account, window: window, now: now)
+            ledger.record(Self.pair(account, address), window: window, now: now)
             ledger.record("address:" + address, window: window, now: now)
         }
     }
 
-    /// A successful login clears the account's count (not the address's: one good password from
-    /// an address does not excuse its other guesses).
-    public func recordSuccess(account: String) {
-        ledger.withLock { $0.reset("account:" + account) }
+    /// A successful login clears the account's count from that address (not the address's: one
+    /// good password from an address does not excuse its other guesses).
+    public func recordSuccess(account: String, address: String) {
+        ledger.withLock { $0.reset(Self.pair(account, address)) }
+    }
+
+    /// The key of one account's failures from one address (`\n` appears in neither).
+    static func pair(_ account: String, _ address: String) -> String { "account:\(account)\n\(address)" }
+}
+
+/// How many attempts a key may make in a window.
+public struct AttemptLimit: Sendable, Hashable {
+    public var limit: Int
+    public var window: Duration
+
+    public init(_ limit: Int, per window: Duration) {
+        self.limit = limit
+        self.window = window
+    }
+}
+
+/// Counts attempts (not only failures) per key in a sliding window: registrations per address,
+/// refreshes per address. In memory for the reasons `LoginThrottle` gives.
+public final class AttemptThrottle: Sendable {
+    private let clock: any WallClock
+    private let ledger = Mutex(FailureLedger())
+
+    public init(clock: any WallClock) {
+        self.clock = clock
+    }
+
+    /// Counts one attempt under `key` and returns nil; or, when `key` already made `limit.limit`
+    /// attempts in the window, counts nothing and returns the seconds to wait.
+    public func admit(_ key: String, _ limit: AttemptLimit) -> Int? {
+        let now = clock.now()
+        let window = limit.window.seconds
+        return ledger.withLock { ledger in
+            if let wait = ledger.retryAfter(key, limit: limit.limit, window: window, now: now) { return wait }
+            ledger.record(key, window: window, now: now)
+            return nil
+        }
     }
 }

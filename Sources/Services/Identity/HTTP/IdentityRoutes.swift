@@ -15,6 +15,7 @@ struct IdentityRoutes: Sendable {
     let keyRing: KeyRing
     let hasher: PasswordHasher
     let throttle: LoginThrottle
+    let attempts: AttemptThrottle
     let verifier: AccessTokenVerifier
     let clock: any WallClock
     let dummyHash: DummyPasswordHash
@@ -37,6 +38,12 @@ struct IdentityRoutes: Sendable {
     // MARK: Accounts
 
     @Sendable func register(request: Request, context: ServiceRequestContext) async throws -> EditedResponse<UserResponse> {
+        // Before anything else: each registration costs a bcrypt hash, and a flood of them from one
+        // address would queue every login behind it.
+        let address = Self.clientAddress(request)
+        if let wait = attempts.admit("register:" + address, configuration.registrationsPerAddress) {
+            throw Problem.tooManyRequests(retryAfterSeconds: wait, detail: "too many registrations from this address")
+        }
         let body = try await request.decode(as: RegisterRequest.self, context: context)
         let email = AccountRules.normalizeEmail(body.email)
         var errors: [Problem.FieldError] = []
@@ -53,7 +60,7 @@ struct IdentityRoutes: Sendable {
         let hash = try await hasher.hashAccountPassword(body.password)
         try await repository.insert(
             user: user, passwordHash: hash,
-            audit: .init(event: .register, at: now, subject: user.id, email: email, clientAddress: Self.clientAddress(request)))
+            audit: .init(event: .register, at: now, subject: user.id, email: email, clientAddress: address))
         return EditedResponse(status: .created, response: UserResponse(user))
     }
 
@@ -91,7 +98,7 @@ struct IdentityRoutes: Sendable {
                 .init(event: .loginFailure, at: now, subject: stored?.user.id, email: email, clientAddress: address))
             throw Self.invalidCredentials
         }
-        throttle.recordSuccess(account: email)
+        throttle.recordSuccess(account: email, address: address)
         let refreshToken = Secrets.generate()
         try await repository.insertRefreshToken(
             hash: Secrets.hash(refreshToken), familyID: UUID.v7(at: now).lowercased, userID: user.id, now: now,
@@ -103,6 +110,10 @@ struct IdentityRoutes: Sendable {
     }
 
     @Sendable func refresh(request: Request, context: ServiceRequestContext) async throws -> TokenPair {
+        let address = Self.clientAddress(request)
+        if let wait = attempts.admit("refresh:" + address, configuration.refreshesPerAddress) {
+            throw Problem.tooManyRequests(retryAfterSeconds: wait, detail: "too many refreshes from this address")
+        }
         let body = try await request.decode(as: RefreshRequest.self, context: context)
         guard body.refreshToken.unicodeScalars.count <= RefreshRequest.maxTokenLength else {
             throw Problem.validation(field: "refresh_token", "is too long")
@@ -111,8 +122,7 @@ struct IdentityRoutes: Sendable {
         let newToken = Secrets.generate()
         let outcome = try await repository.rotate(
             hash: Secrets.hash(body.refreshToken), newHash: Secrets.hash(newToken), now: now,
-            expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetimeSeconds),
-            clientAddress: Self.clientAddress(request))
+            expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetimeSeconds), clientAddress: address)
         switch outcome {
         case .rotated(let user, _):
             return TokenPair(
