@@ -33,25 +33,9 @@ struct DeadLetters: AsyncParsableCommand {
             let settings = try await MalhaSettings.load(file: common.config, mode: .embedded, gatewayPort: nil, dataDir: dataDir)
             var logger = Logger(label: "malha.dlq")
             logger.logLevel = .warning
-            let topology = Topology(settings: settings, services: [])
-            if settings.databaseURLs[.bus] == nil {
-                let path = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("bus.sqlite").path
-                guard FileManager.default.fileExists(atPath: path) else {
-                    throw ValidationError("no bus database at \(path) (start `malha up` once, or pass --data-dir)")
-                }
-            }
-            let store = try await topology.openStore(for: .bus, logger: logger)
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                if let postgres = store as? PostgresStore {
-                    group.addTask {
-                        try await postgres.run(); return nil
-                    }
-                }
-                defer { group.cancelAll() }
+            return try await Topology(settings: settings, services: []).withExistingStore(for: .bus, logger: logger) { store in
                 try await Migrator.migrate(store, SQLTransport.migrations, logger: logger)
-                let result = try await body(SQLTransport(store: store, logger: logger))
-                if let sqlite = store as? SQLiteStore { await sqlite.close() }
-                return result
+                return try await body(SQLTransport(store: store, logger: logger))
             }
         }
     }

@@ -12,7 +12,9 @@ struct Malha: AsyncParsableCommand {
             MALHA_<SERVICE>_DATABASE_URL). Configuration comes from MALHA_* environment variables and an \
             optional JSON file (--config); README.md lists every key.
             """,
-        subcommands: [Up.self, Serve.self, DeadLetters.self, ConsolidationCommand.self, RegistryCommand.self]
+        subcommands: [
+            Up.self, Serve.self, DeadLetters.self, ConsolidationCommand.self, AuditCommand.self, RegistryCommand.self,
+        ]
     )
 }
 

@@ -1,3 +1,4 @@
+import ArgumentParser
 import AsyncHTTPClient
 import Catalog
 import Consolidation
@@ -249,6 +250,31 @@ struct Topology {
         }
         let path = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("\(name.rawValue).sqlite").path
         return try await SQLiteStore.open(path: path, logger: logger)
+    }
+
+    /// Runs `body` on a service's database that must already exist, for operator commands: the
+    /// store running (PostgreSQL needs its pool running) and closed afterwards. A missing SQLite
+    /// file is refused (opening it would create an empty database).
+    func withExistingStore<T: Sendable>(
+        for name: ServiceName, logger: Logger, _ body: (any SQLStore) async throws -> T
+    ) async throws -> T {
+        if settings.databaseURLs[name] == nil {
+            let path = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("\(name.rawValue).sqlite").path
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("no \(name) database at \(path) (start `malha up` once, or pass --data-dir)")
+            }
+        }
+        let store = try await openStore(for: name, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            if let postgres = store as? PostgresStore {
+                group.addTask { try await postgres.run() }
+            }
+            defer { group.cancelAll() }
+            let result: Result<T, any Error>
+            do { result = .success(try await body(store)) } catch { result = .failure(error) }
+            if let sqlite = store as? SQLiteStore { await sqlite.close() }
+            return try result.get()
+        }
     }
 
     func printWhenReady(gateway: ServiceRuntime) async {

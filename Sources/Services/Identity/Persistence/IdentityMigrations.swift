@@ -72,5 +72,11 @@ enum IdentityMigrations {
                 """,
                 "CREATE INDEX audit_events_occurred ON audit_events (occurred_at)",
             ]),
+        // The audit trail becomes append-only (triggers refuse UPDATE and DELETE) and a hash chain.
+        // Rows from before this migration stay unchained (NULL chain columns; `malha audit verify`
+        // counts them apart): the chain starts at sequence 1 with the first event after it.
+        Migration(version: 6, name: "audit_events hash chain") { backend in
+            AuditTrail.appendOnly(table: "audit_events", backend) + IdentityAuditTrail.trail.chainMigration(backend)
+        },
     ]
 }

@@ -314,14 +314,9 @@ public struct IdentityRepository: Sendable {
         try await store.transaction { db in try await Self.insert(entry, db: db) }
     }
 
+    /// Appends `entry` to the hash chain (locking its head until the caller's transaction ends).
     private static func insert(_ entry: AuditEntry, db: any SQLDatabase) async throws {
-        try await db.raw(
-            """
-            INSERT INTO audit_events (id, occurred_at, event, subject, email, client_address, detail)
-            VALUES (\(bind: UUID.v7(at: entry.at).lowercased), \(bind: entry.at.epochMilliseconds), \(bind: entry.event.rawValue),
-                    \(bind: entry.subject), \(bind: entry.email), \(bind: entry.clientAddress), \(bind: entry.detail))
-            """
-        ).run()
+        try await IdentityAuditTrail.trail.append(IdentityAuditTrail.fields(entry), in: db)
     }
 
     /// Audit rows, oldest first.

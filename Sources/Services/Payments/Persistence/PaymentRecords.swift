@@ -250,15 +250,9 @@ enum PaymentRecords {
 
     // MARK: Audit trail
 
+    /// Appends `event` to the hash chain (locking its head until the caller's transaction ends).
     static func append(_ event: PaymentAuditEvent, in db: any SQLDatabase) async throws {
-        try await db.raw(
-            """
-            INSERT INTO payment_events (id, payment_id, refund_id, type, actor, from_state, to_state, detail, at)
-            VALUES (\(bind: event.id), \(bind: event.paymentID), \(bind: event.refundID), \(bind: event.type),
-                \(bind: event.actor), \(bind: event.fromState), \(bind: event.toState), \(bind: event.detail),
-                \(bind: event.at.epochMilliseconds))
-            """
-        ).run()
+        try await PaymentsAuditTrail.trail.append(PaymentsAuditTrail.fields(event), in: db)
     }
 
     static func events(paymentID: String, in db: any SQLDatabase) async throws -> [PaymentAuditEvent] {

@@ -88,31 +88,14 @@ enum PaymentsMigrations {
                     created_at BIGINT NOT NULL)
                 """,
                 "CREATE INDEX provider_simulated_by_payment ON provider_simulated_operations (payment_id)",
-            ] + appendOnly(backend)
-        }
+            ] + AuditTrail.appendOnly(table: "payment_events", backend)
+        },
+        // The audit trail becomes a hash chain. Rows from before this migration stay unchained
+        // (NULL chain columns; `malha audit verify` counts them apart): the chain starts at
+        // sequence 1 with the first event after it. `seq` stays the insertion order the
+        // per-payment reads use; `sequence` is the chain's order.
+        Migration(version: 2, name: "payment_events hash chain") { backend in
+            PaymentsAuditTrail.trail.chainMigration(backend)
+        },
     ]
-
-    /// The audit trail refuses updates and deletes in the database itself, not only by convention.
-    static func appendOnly(_ backend: SQLBackendKind) -> [String] {
-        switch backend {
-        case .sqlite:
-            return ["UPDATE", "DELETE"].map { operation in
-                """
-                CREATE TRIGGER payment_events_no_\(operation.lowercased()) BEFORE \(operation) ON payment_events
-                BEGIN SELECT RAISE(ABORT, 'payment_events is append-only'); END
-                """
-            }
-        case .postgres:
-            return [
-                """
-                CREATE FUNCTION payment_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN RAISE EXCEPTION 'payment_events is append-only'; END $$
-                """,
-                """
-                CREATE TRIGGER payment_events_append_only BEFORE UPDATE OR DELETE ON payment_events
-                FOR EACH ROW EXECUTE FUNCTION payment_events_append_only()
-                """,
-            ]
-        }
-    }
 }
