@@ -144,6 +144,7 @@ extension Deployment {
         configuration.audience = settings.audience
         configuration.publicBaseURL = settings.publicURL
         configuration.passwordCost = UInt8(clamping: settings.bcryptCost)
+        configuration.keyEncryptionKey = try wiring.topology.keyEncryptionKey()
         configuration.registrationsPerAddress = AttemptLimit(settings.registrationsPerHour, per: .seconds(3600))
         configuration.refreshesPerAddress = AttemptLimit(settings.refreshesPerMinute, per: .seconds(60))
         let admin = try wiring.topology.adminCredentials()

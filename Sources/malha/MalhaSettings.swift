@@ -76,6 +76,10 @@ struct MalhaSettings: Sendable {
     /// `malha.identity.bcrypt-cost` (default 12, at least 10); `malha.testing.weak-bcrypt-cost`
     /// (4…9) overrides it in `up` only, for test suites and benchmarks, and stops `serve`.
     var bcryptCost: Int
+    /// `malha.identity.key-encryption-key` (32 bytes, hex or base64) or `…-key-file`: what seals
+    /// identity's signing keys; `up` keeps one in `<data-dir>/identity.kek` by default.
+    var keyEncryptionKey: String?
+    var keyEncryptionKeyFile: String?
     /// `malha.identity.registrations-per-hour` / `.refreshes-per-minute`: per client address.
     var registrationsPerHour: Int
     var refreshesPerMinute: Int
@@ -93,6 +97,8 @@ struct MalhaSettings: Sendable {
     /// `malha.http.header-timeout-ms`, `.idle-timeout-ms`, `.max-connections`, `.max-header-bytes`:
     /// what every listener allows a client connection.
     var listenerLimits: ListenerLimits
+    /// `malha.http.trusted-proxies`: peers whose `X-Forwarded-For` names the client (loopback).
+    var trustedProxies: TrustedProxies
     /// `malha.log.level` (trace … critical, default info), `malha.log.format` (json | text, default json).
     var logLevel: Logger.Level
     var logFormat: LogFormat
@@ -165,6 +171,10 @@ struct MalhaSettings: Sendable {
                 try http.int("idle-timeout-ms", default: Int(defaults.idleTimeout.milliseconds), in: 100...3_600_000)),
             maxConnections: try http.int("max-connections", default: defaults.maxConnections, in: 1...1_000_000),
             maxHeaderBytes: try http.int("max-header-bytes", default: defaults.maxHeaderBytes, in: 1024...1_048_576))
+        let proxiesText = config.string(forKey: "malha.http.trusted-proxies", default: "127.0.0.0/8, ::1")
+        guard let trustedProxies = TrustedProxies(parsing: proxiesText) else {
+            throw ValidationError("malha.http.trusted-proxies must list addresses or IPv4 blocks (10.0.0.0/8), comma-separated")
+        }
         let log = ServiceConfigReader(service: "log", mode: mode, root: config)
         let logLevel = try log.choice("level", default: Logger.Level.info)
         let logFormat = try log.choice("format", default: LogFormat.json)
@@ -187,6 +197,8 @@ struct MalhaSettings: Sendable {
             adminEmail: config.string(forKey: "malha.admin.email"),
             adminPassword: config.string(forKey: "malha.admin.password", isSecret: true),
             bcryptCost: try bcryptCost(config, mode: mode),
+            keyEncryptionKey: config.string(forKey: "malha.identity.key-encryption-key", isSecret: true),
+            keyEncryptionKeyFile: config.string(forKey: "malha.identity.key-encryption-key-file"),
             registrationsPerHour: try identityKeys.int("registrations-per-hour", default: 10, in: 1...1_000_000),
             refreshesPerMinute: try identityKeys.int("refreshes-per-minute", default: 60, in: 1...1_000_000),
             gatewayRoutesFile: config.string(forKey: "malha.gateway.routes-file"),
@@ -196,6 +208,7 @@ struct MalhaSettings: Sendable {
             unhealthyThreshold: unhealthyThreshold,
             healthyThreshold: healthyThreshold,
             listenerLimits: listenerLimits,
+            trustedProxies: trustedProxies,
             logLevel: logLevel,
             logFormat: logFormat,
             config: config

@@ -41,9 +41,7 @@ struct Topology {
         let credentials = try Dictionary(
             uniqueKeysWithValues: services.map { ($0.name, try settings.registryCredential(for: $0.name)) })
         try await checkPortsAreFree()
-        let httpClient = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: .init(timeout: .init(connect: .seconds(1)), decompression: .disabled))
+        let httpClient = Self.makeSharedHTTPClient()
         var group: [ReportsFailure] = []
         var registrars: [ReportsFailure] = []
         var gatewayRuntime: ServiceRuntime?
@@ -66,7 +64,9 @@ struct Topology {
         }
         for (deployment, builder) in zip(services, builders) {
             let name = deployment.name
-            let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: name.rawValue), limits: settings.listenerLimits)
+            let runtime = ServiceRuntime(
+                descriptor: ServiceDescriptor(name: name.rawValue), limits: settings.listenerLimits,
+                trustedProxies: settings.trustedProxies)
             let wiring = Wiring(
                 topology: self, name: name, runtime: runtime, httpClient: httpClient, bus: bus,
                 registryCredential: credentials[name]!)
@@ -120,6 +120,16 @@ struct Topology {
             throw error
         }
         try await httpClient.shutdown()
+    }
+
+    /// The client every service in the process shares for its outbound calls (JWKS, the registry,
+    /// webhooks, the payment provider, other services): a 1 s connect timeout, and no redirect
+    /// followed — a JWKS URL or a webhook that answers 3xx fails instead of being steered to
+    /// wherever the answer points.
+    static func makeSharedHTTPClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(1)), decompression: .disabled)
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     struct PortTaken: Error, CustomStringConvertible {
@@ -214,6 +224,46 @@ struct Topology {
         Dictionary(deployments.filter { !$0.routeRules.isEmpty }.map { ($0.name.rawValue, $0.routeRules) }) { $0 + $1 }
     }
 
+    /// What seals identity's signing keys: the configured key, the configured key file, or in
+    /// `up` `<data-dir>/identity.kek` (created, mode 0600, on the first start).
+    func keyEncryptionKey() throws -> KeyEncryptionKey {
+        if let text = settings.keyEncryptionKey {
+            guard let key = KeyEncryptionKey(text: text) else {
+                throw ValidationError("malha.identity.key-encryption-key must be 32 bytes as 64 hex digits or base64")
+            }
+            return key
+        }
+        if let file = settings.keyEncryptionKeyFile {
+            guard settings.mode == .embedded || FileManager.default.fileExists(atPath: file) else {
+                throw ValidationError("malha.identity.key-encryption-key-file \(file) does not exist")
+            }
+            return try KeyEncryptionKey.loadOrCreate(path: file)
+        }
+        guard settings.mode == .embedded else {
+            throw ValidationError(
+                "malha.identity.key-encryption-key or malha.identity.key-encryption-key-file is required for `serve identity` "
+                    + "(the signing keys are stored sealed with it; openssl rand -hex 32 makes one)")
+        }
+        try Self.ensurePrivateDirectory(settings.dataDirectory)
+        return try KeyEncryptionKey.loadOrCreate(path: Self.keyEncryptionKeyFile(in: settings.dataDirectory).path)
+    }
+
+    /// Where `up` keeps identity's key-encryption key.
+    static func keyEncryptionKeyFile(in dataDirectory: String) -> URL {
+        URL(fileURLWithPath: dataDirectory).appendingPathComponent("identity.kek")
+    }
+
+    /// `malha up`'s data directory: created, or narrowed, to mode 0700 (it holds every database,
+    /// the key-encryption key and the demo admin's password).
+    static func ensurePrivateDirectory(_ path: String) throws {
+        let files = FileManager.default
+        if !files.fileExists(atPath: path) {
+            try files.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } else {
+            try files.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
+        }
+    }
+
     /// The first admin: from configuration, or in `up` a demo admin whose generated password is
     /// kept in `<data-dir>/demo-admin.txt` (identity stores only its hash) and printed once.
     func adminCredentials() throws -> (email: String, password: String)? {
@@ -222,7 +272,7 @@ struct Topology {
         if let stored = Self.demoAdmin(in: settings.dataDirectory) { return stored }
         let file = Self.demoAdminFile(in: settings.dataDirectory)
         let credentials = (email: "admin@malha.local", password: MalhaSettings.randomToken().prefix(20).description)
-        try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+        try Self.ensurePrivateDirectory(settings.dataDirectory)
         FileManager.default.createFile(
             atPath: file.path, contents: Data("\(credentials.email)\n\(credentials.password)\n".utf8),
             attributes: [.posixPermissions: 0o600])
@@ -248,6 +298,7 @@ struct Topology {
         if let url = settings.databaseURLs[name] {
             return try PostgresStore(url: url, logger: logger)
         }
+        if settings.mode == .embedded { try Self.ensurePrivateDirectory(settings.dataDirectory) }
         let path = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("\(name.rawValue).sqlite").path
         return try await SQLiteStore.open(path: path, logger: logger)
     }

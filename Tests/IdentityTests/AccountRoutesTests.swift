@@ -262,6 +262,29 @@ struct AccountRoutesTests {
         }
     }
 
+    /// Every answer that carries a token or a secret says no-store (only the token endpoint did).
+    @Test func tokensAndSecretsAreNeverCacheable() async throws {
+        let harness = try await IdentityHarness.make()
+        try await harness.test { client in
+            #expect(try await client.register("gil@example.com").headers[.cacheControl] == "no-store")
+            let login = try await client.login("gil@example.com", "a-long-enough-password")
+            #expect(login.status == .ok)
+            #expect(login.headers[.cacheControl] == "no-store")
+            #expect(login.headers[HTTPField.Name("Pragma")!] == "no-cache")
+            let refresh = try #require(login.string("refresh_token"))
+            let refreshed = try await client.post("/v1/auth/refresh", ["refresh_token": refresh])
+            #expect(refreshed.status == .ok)
+            #expect(refreshed.headers[.cacheControl] == "no-store")
+            let admin = try await client.adminToken()
+            let created = try await client.post("/v1/clients", ["name": "export", "scopes": ["ledger.read"]], token: admin)
+            #expect(created.status == .created)
+            #expect(created.headers[.cacheControl] == "no-store")
+            // The public key set stays cacheable.
+            let jwks = try await client.send(.get, "/.well-known/jwks.json")
+            #expect(jwks.headers[.cacheControl] == "public, max-age=60")
+        }
+    }
+
     @Test func failedLoginsAreThrottledPerClientAddress() async throws {
         let harness = try await IdentityHarness.make { $0.loginThrottle.maxFailuresPerAddress = 3 }
         try await harness.test { client in

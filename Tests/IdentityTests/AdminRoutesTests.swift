@@ -174,6 +174,7 @@ struct AdminRoutesTests {
         let store = try await TestDatabases.sqlite()
         var configuration = IdentityConfiguration()
         configuration.passwordCost = 4
+        configuration.keyEncryptionKey = KeyEncryptionKey.generate().key
         configuration.adminEmail = "first@malha.test"
         configuration.adminPassword = "first-admin-password"
         var logger = Logger(label: "identity.test")

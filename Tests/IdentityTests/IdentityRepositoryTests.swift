@@ -106,16 +106,18 @@ struct IdentityRepositoryTests {
         #expect(try await repository.isFamilyRevoked("f2"))
         #expect(try await !repository.revokeFamily(ofTokenHash: "absent", now: now, clientAddress: "unknown"))
 
-        // Signing keys: first key only once; newest first; PEM round trip.
-        let keys = KeyRing(repository: repository, clock: ManualClock(now))
+        // Signing keys: first key only once; newest first; sealed at rest, and they still sign.
+        let keys = KeyRing(repository: repository, keyEncryption: KeyEncryptionKey.generate().key, clock: ManualClock(now))
         #expect(try await keys.ensureKey())
         #expect(try await !keys.ensureKey())
         let first = try #require(try await repository.signingKeys(limit: 1).first)
+        #expect(KeyEncryptionKey.isSealed(first.privateKey) && !first.privateKey.contains("PRIVATE KEY"))
         let second = try await keys.rotate(actor: ana.id)
         let newest = try await repository.signingKeys(limit: 5)
         #expect(newest.map(\.kid) == [second, first.kid])
-        #expect(newest.last?.privateKey.publicKey.parameters?.x == first.privateKey.publicKey.parameters?.x)
+        #expect(newest.last?.privateKey == first.privateKey)
         #expect(try await keys.jwks().keys.map(\.kid) == [second, first.kid])
+        #expect(try await keys.currentSigner().key.kid == second)
         _ = try await keys.rotate(actor: ana.id)
         #expect(try await keys.jwks().keys.count == KeyRing.publishedGenerations)
 

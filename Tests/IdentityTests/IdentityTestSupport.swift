@@ -66,7 +66,7 @@ struct IdentityHarness: @unchecked Sendable {
         logger.logLevel = .warning
         try await Migrator.migrate(store, IdentityService.migrations, logger: logger)
         let repository = IdentityRepository(store: store)
-        let keyRing = KeyRing(repository: repository, clock: clock)
+        let keyRing = KeyRing(repository: repository, keyEncryption: KeyEncryptionKey.generate().key, clock: clock)
         try await keyRing.ensureKey()
         let hasher = PasswordHasher(cost: configuration.passwordCost)
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: IdentityService.name), logger: logger)

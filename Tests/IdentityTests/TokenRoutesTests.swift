@@ -88,7 +88,15 @@ struct TokenRoutesTests {
             #expect(discovery.string("issuer") == "https://malha.test")
             #expect(discovery.string("jwks_uri") == "https://api.malha.test/.well-known/jwks.json")
             #expect(discovery.string("token_endpoint") == "https://api.malha.test/v1/oauth/token")
-            #expect(discovery.json["id_token_signing_alg_values_supported"] as? [String] == ["ES256"])
+            // Only what exists: client credentials at the token endpoint, no authorization
+            // endpoint (so no response type), no ID tokens.
+            #expect(discovery.json["grant_types_supported"] as? [String] == ["client_credentials"])
+            #expect(discovery.json["response_types_supported"] as? [String] == [])
+            #expect(discovery.json["id_token_signing_alg_values_supported"] == nil)
+            #expect(
+                discovery.json["token_endpoint_auth_methods_supported"] as? [String] == [
+                    "client_secret_basic", "client_secret_post",
+                ])
         }
     }
 

@@ -129,6 +129,41 @@ struct AccessTokenVerifierTests {
         await #expect(throws: TokenRejection.notYetValid) { try await verifier.verify(later) }
     }
 
+    /// RFC 9068: tokens say `typ: at+jwt` and nothing else passes as an access token, not even a
+    /// JWT signed by the right key (an ID token, say, which is typed `JWT`).
+    @Test func onlyTokensTypedAsAccessTokensPass() async throws {
+        let token = try await sign(claims())
+        let header = try #require(token.split(separator: ".").first)
+        let decoded = try #require(Data(base64URLEncoded: String(header)))
+        #expect(String(decoding: decoded, as: UTF8.self).contains(#""typ":"at+jwt""#))
+        _ = try await verifier.verify(token)
+        let keys = await JWTKeyCollection().add(ecdsa: key.privateKey, kid: JWKIdentifier(string: key.kid))
+        for typ in ["JWT", "jwt", nil, "at+jwt+x", "JOSE"] as [String?] {
+            var plain = JWTHeader()
+            plain.typ = typ
+            let other = try await keys.sign(claims(), kid: JWKIdentifier(string: key.kid), header: plain)
+            await #expect(throws: TokenRejection.wrongType, "\(typ ?? "no typ")") { try await verifier.verify(other) }
+        }
+        var explicit = JWTHeader()
+        explicit.typ = "application/at+jwt"
+        let mediaType = try await keys.sign(claims(), kid: JWKIdentifier(string: key.kid), header: explicit)
+        _ = try await verifier.verify(mediaType)
+    }
+
+    /// A key identity withdrew stops verifying within the key set's maximum age, with no unknown
+    /// `kid` needed to force a refetch.
+    @Test func aWithdrawnKeyStopsVerifyingWithinTheKeySetMaximumAge() async throws {
+        let token = try await sign(claims(lifetime: .seconds(3600)))
+        _ = try await verifier.verify(token)
+        let replacement = SigningKey.generate()
+        jwks.publish([replacement.publicJWK])
+        clock.advance(by: .seconds(120))
+        _ = try await verifier.verify(token)  // within the maximum age: still the old set
+        clock.advance(by: .seconds(181))
+        await #expect(throws: TokenRejection.unknownKey) { try await verifier.verify(token) }
+        _ = try await verifier.verify(try await sign(claims(), with: replacement))
+    }
+
     @Test func unsecuredAlgNoneIsRejected() async throws {
         let header = try Self.b64(json: ["alg": "none", "kid": key.kid, "typ": "JWT"])
         let body = try payload(claims(roles: [Role.admin]))

@@ -229,3 +229,37 @@ struct SemaphoreQueueBoundTests {
         try await semaphore.acquire(maxWaiting: 0)  // a free permit needs no queue
     }
 }
+
+@Suite("Key-encryption key")
+struct KeyEncryptionKeyTests {
+    @Test func sealsForOneRecordUnderOneKey() throws {
+        let (key, text) = KeyEncryptionKey.generate()
+        let sealed = try key.seal("-----BEGIN PRIVATE KEY-----\nabc\n", context: "kid-1")
+        #expect(KeyEncryptionKey.isSealed(sealed) && !sealed.contains("PRIVATE KEY"))
+        #expect(try key.open(sealed, context: "kid-1") == "-----BEGIN PRIVATE KEY-----\nabc\n")
+        #expect(try KeyEncryptionKey(text: text)?.open(sealed, context: "kid-1") == "-----BEGIN PRIVATE KEY-----\nabc\n")
+        #expect(throws: (any Error).self, "moved to another record") { try key.open(sealed, context: "kid-2") }
+        #expect(throws: (any Error).self, "under another key") {
+            try KeyEncryptionKey.generate().key.open(sealed, context: "kid-1")
+        }
+        var tampered = Array(sealed)
+        tampered[tampered.count - 3] = tampered[tampered.count - 3] == "A" ? "B" : "A"
+        #expect(throws: (any Error).self, "altered") { try key.open(String(tampered), context: "kid-1") }
+        #expect(try key.seal("x", context: "k") != key.seal("x", context: "k"), "a fresh nonce each time")
+        #expect(KeyEncryptionKey(text: "short") == nil)
+        #expect(KeyEncryptionKey(text: String(repeating: "ab", count: 32)) != nil)
+        #expect(KeyEncryptionKey(text: Data(repeating: 7, count: 32).base64EncodedString()) != nil)
+    }
+
+    @Test func aKeyFileIsCreatedPrivateAndRefusedWhenOthersCanReadIt() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kek-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let created = try KeyEncryptionKey.loadOrCreate(path: path)
+        let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+        let sealed = try created.seal("secret", context: "c")
+        #expect(try KeyEncryptionKey.loadOrCreate(path: path).open(sealed, context: "c") == "secret", "the same key again")
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        #expect(throws: KeyEncryptionKey.KeyFileError.self) { try KeyEncryptionKey.loadOrCreate(path: path) }
+    }
+}

@@ -235,6 +235,15 @@ struct GatewayProxyTests {
 
             #expect(try await gateway.get("/v1/open").status == 200)
 
+            // client_secret_basic: Basic credentials pass a public route to the upstream, which
+            // checks them (the token endpoint); anywhere else only a bearer token is accepted.
+            let basic = "Basic " + Data("client-1:secret".utf8).base64EncodedString()
+            let passed = try await gateway.get("/v1/open", headers: [("Authorization", basic)])
+            #expect(passed.status == 200)
+            #expect(try passed.echo().headers["authorization"] == basic)
+            #expect(try await gateway.get("/v1/me", headers: [("Authorization", basic)]).status == 401)
+            #expect(try await gateway.get("/v1/open", headers: [("Authorization", "Digest x")]).status == 401)
+
             let anonymous = try await gateway.get("/v1/me")
             #expect(anonymous.status == 401)
             #expect(anonymous.headers.first(name: "www-authenticate")?.hasPrefix("Bearer") == true)

@@ -36,6 +36,7 @@ struct GatewayFlowSystemTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var environment: [String: String] = [
             "MALHA_DATA_DIR": directory.path,
+            "MALHA_IDENTITY_KEY_ENCRYPTION_KEY": String(repeating: "5a", count: 32),
             "MALHA_ADMIN_EMAIL": "root@example.com",
             "MALHA_ADMIN_PASSWORD": "correct horse battery staple",
             "MALHA_CATALOG_SEED_DEMO_DATA": "true",

@@ -68,7 +68,7 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
 
     func authorize(_ request: Request, context: Context, entry: RouteEntry) async throws {
         var principal: Principal?
-        if let header = request.headers[.authorization] {
+        if let header = request.headers[.authorization], !Self.isBasicOnPublicRoute(header, entry.policy) {
             guard let token = BearerAuthenticationMiddleware<Context>.bearerToken(header) else {
                 throw Problem.unauthorized(
                     "the Authorization header must be 'Bearer <token>'",
@@ -85,6 +85,13 @@ struct GatewayProxy<Context: MalhaRequestContext & RemoteAddressRequestContext>:
             if problem.status == .unauthorized { problem.headers[.wwwAuthenticate] = #"Bearer realm="malha""# }
             throw problem
         }
+    }
+
+    /// HTTP Basic credentials on a public route pass untouched: they are a client's id and secret
+    /// for the token endpoint (`client_secret_basic`, RFC 6749 §2.3.1), which the upstream checks.
+    /// Anywhere else only a bearer token is accepted.
+    static func isBasicOnPublicRoute(_ header: String, _ policy: AccessPolicy) -> Bool {
+        policy == .public && header.split(separator: " ", maxSplits: 1).first?.lowercased() == "basic"
     }
 
     func forward(_ request: Request, context: Context, entry: RouteEntry, target: String) async throws -> Response {

@@ -10,6 +10,8 @@ public struct GatewayRequestContext: MalhaRequestContext, RemoteAddressRequestCo
     public var requestID: String = ""
     public var principal: Principal?
     public let remoteAddress: SocketAddress?
+    public var peerAddress: SocketAddress? { remoteAddress }
+    public var clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

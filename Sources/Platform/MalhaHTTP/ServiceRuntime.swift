@@ -40,9 +40,16 @@ public final class ServiceRuntime: Sendable {
     /// The listener's open connections.
     public let connections = ConnectionCount()
 
-    public init(descriptor: ServiceDescriptor, logger: Logger? = nil, limits: ListenerLimits = ListenerLimits()) {
+    /// Which peers' `X-Forwarded-For` names the client (`ClientAddressMiddleware`).
+    public let trustedProxies: TrustedProxies
+
+    public init(
+        descriptor: ServiceDescriptor, logger: Logger? = nil, limits: ListenerLimits = ListenerLimits(),
+        trustedProxies: TrustedProxies = .loopback
+    ) {
         self.descriptor = descriptor
         self.limits = limits
+        self.trustedProxies = trustedProxies
         var logger = logger ?? Logger(label: "malha.\(descriptor.name)")
         logger[metadataKey: "service"] = .string(descriptor.name)
         self.logger = logger
@@ -65,6 +72,7 @@ public final class ServiceRuntime: Sendable {
     ) -> Router<Context> {
         let router = Router(context: Context.self)
         router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: ClientAddressMiddleware(trusted: trustedProxies))
         router.add(middleware: REDMetricsMiddleware(factory: metricsFactory))
         router.add(middleware: ProblemMiddleware())
         addPlatformRoutes(to: router, openAPI: openAPI)

@@ -26,6 +26,8 @@ public enum TokenRejection: Error, Equatable, Sendable, CustomStringConvertible 
     case notYetValid
     case wrongIssuer
     case wrongAudience
+    /// The header's `typ` is not `at+jwt` (RFC 9068): an ID token or another JWT is not an access token.
+    case wrongType
 
     public var description: String {
         switch self {
@@ -37,6 +39,7 @@ public enum TokenRejection: Error, Equatable, Sendable, CustomStringConvertible 
         case .notYetValid: "the token is not valid yet"
         case .wrongIssuer: "the token issuer is not accepted"
         case .wrongAudience: "the token audience is not accepted"
+        case .wrongType: "the token is not an access token (typ must be at+jwt)"
         }
     }
 }
@@ -55,12 +58,19 @@ public final class AccessTokenVerifier: Sendable {
         public var audience: String
         public var leeway: Duration
         public var refetchInterval: Duration
+        /// How old the key set may grow before the next verification fetches it again: a key
+        /// identity withdrew stops verifying within this (plus the verified-token cache's minute).
+        public var keySetMaxAge: Duration
 
-        public init(issuer: String, audience: String, leeway: Duration = .seconds(30), refetchInterval: Duration = .seconds(10)) {
+        public init(
+            issuer: String, audience: String, leeway: Duration = .seconds(30), refetchInterval: Duration = .seconds(10),
+            keySetMaxAge: Duration = .seconds(300)
+        ) {
             self.issuer = issuer
             self.audience = audience
             self.leeway = leeway
             self.refetchInterval = refetchInterval
+            self.keySetMaxAge = keySetMaxAge
         }
     }
 
@@ -104,6 +114,7 @@ public final class AccessTokenVerifier: Sendable {
         }
         let header = try Self.header(of: token)
         guard header.alg == "ES256" else { throw .algorithmNotAllowed(header.alg ?? "none") }
+        guard let typ = header.typ?.lowercased(), typ == "at+jwt" || typ == "application/at+jwt" else { throw .wrongType }
         guard let kid = header.kid, !kid.isEmpty else { throw .unknownKey }
         guard let keys = await keyCollection(for: kid) else { throw .unknownKey }
 
@@ -138,6 +149,7 @@ public final class AccessTokenVerifier: Sendable {
 
     struct Header: Decodable {
         var alg: String?
+        var typ: String?
         var kid: String?
         var crit: [String]?
     }
@@ -155,8 +167,14 @@ public final class AccessTokenVerifier: Sendable {
     }
 
     private func keyCollection(for kid: String) async -> JWTKeyCollection? {
-        if let keys = state.withLock({ $0.keys[kid] }) { return keys }
         let now = clock.now()
+        let maxAge = settings.keySetMaxAge.seconds
+        let fresh = state.withLock { state -> JWTKeyCollection? in
+            // A stale key set is fetched again before it is trusted: withdrawn keys must stop verifying.
+            if let last = state.lastFetch, now.timeIntervalSince(last) >= maxAge { return nil }
+            return state.keys[kid]
+        }
+        if let fresh { return fresh }
         let fetch = state.withLock { state -> Task<Void, Never>? in
             if let running = state.inFlight { return running }
             if let last = state.lastFetch,

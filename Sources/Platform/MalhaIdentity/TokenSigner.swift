@@ -54,7 +54,8 @@ public struct TokenSigner: Sendable {
 
     public func sign(_ claims: AccessTokenClaims) async throws -> String {
         var header = JWTHeader()
-        header.typ = "JWT"
+        // RFC 9068: an access token says so, and verifiers require it (no other JWT passes as one).
+        header.typ = "at+jwt"
         return try await keys.sign(claims, kid: JWKIdentifier(string: key.kid), header: header)
     }
 }

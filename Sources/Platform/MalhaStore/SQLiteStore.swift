@@ -40,8 +40,18 @@ public final class SQLiteStore: SQLStore, Service {
         path: String, readers readerCount: Int = 2, maxGroupSize: Int = 128, logger: Logger
     ) async throws -> SQLiteStore {
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let files = FileManager.default
+        if !directory.isEmpty, !files.fileExists(atPath: directory) {
+            try files.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        // The database is the owner's alone: created 0600 (SQLite gives its -wal and -shm files the
+        // database's mode), and narrowed to 0600 when an older start left it readable by others.
+        if !files.fileExists(atPath: path) {
+            files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        for file in [path, path + "-wal", path + "-shm"] where files.fileExists(atPath: file) {
+            try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         }
         let writer = try await openConnection(path: path, logger: logger)
         // WAL is a property of the file; set it once on the writer before readers attach.

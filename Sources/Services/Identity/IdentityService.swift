@@ -19,8 +19,10 @@ public struct IdentityConfiguration: Sendable {
     public var audience = "malha"
     /// The public base URL (the gateway's) used in OpenID discovery documents.
     public var publicBaseURL = "http://127.0.0.1:8080"
-    /// bcrypt cost (≥ 12 in production).
+    /// bcrypt cost (`malha` refuses less than 10 outside test runs).
     public var passwordCost: UInt8 = 12
+    /// Seals the signing keys at rest. Required to build the application.
+    public var keyEncryptionKey: KeyEncryptionKey?
     public var accessTokenLifetimeSeconds = 15 * 60
     public var refreshTokenLifetimeSeconds: TimeInterval = 30 * 24 * 3600
     public var loginThrottle = LoginThrottlePolicy()
@@ -180,6 +182,7 @@ public enum IdentityService {
             attempts: AttemptThrottle(clock: clock), verifier: verifier, clock: clock,
             dummyHash: DummyPasswordHash())
         let router = runtime.makeRouter(openAPI: openAPI)
+        router.add(middleware: NoStoreMiddleware())
 
         // The token endpoint takes HTTP Basic client credentials, so it sits outside Bearer authentication.
         router.post("/v1/oauth/token", use: routes.oauthToken)
@@ -209,8 +212,9 @@ public enum IdentityService {
         configuration: IdentityConfiguration, runtime: ServiceRuntime, store: any SQLStore,
         clock: any WallClock = SystemWallClock(), services: [any Service]
     ) async throws -> some ApplicationProtocol {
+        guard let keyEncryptionKey = configuration.keyEncryptionKey else { throw MissingKeyEncryptionKey() }
         let repository = IdentityRepository(store: store)
-        let keyRing = KeyRing(repository: repository, clock: clock)
+        let keyRing = KeyRing(repository: repository, keyEncryption: keyEncryptionKey, clock: clock)
         let hasher = PasswordHasher(cost: configuration.passwordCost)
         let router = buildRouter(
             configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock
@@ -221,6 +225,8 @@ public enum IdentityService {
             responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
         ) {
             try await Migrator.migrate(store, migrations, logger: logger)
+            let sealed = try await keyRing.sealPlaintextKeys()
+            if sealed > 0 { logger.notice("sealed signing keys stored in plaintext", metadata: ["keys": "\(sealed)"]) }
             if try await keyRing.ensureKey() { logger.info("created the first signing key") }
             if let email = configuration.adminEmail, let password = configuration.adminPassword {
                 if try await ensureAdmin(email: email, password: password, store: store, hasher: hasher, clock: clock) {
@@ -266,4 +272,12 @@ public struct AdminConfigurationError: Error, CustomStringConvertible {
     public var field: String
     public var problem: String
     public var description: String { "\(field) \(problem)" }
+}
+
+/// Identity was built without a key-encryption key: its signing keys would be stored in clear.
+public struct MissingKeyEncryptionKey: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String {
+        "identity needs a key-encryption key for its signing keys (malha.identity.key-encryption-key or -file)"
+    }
 }

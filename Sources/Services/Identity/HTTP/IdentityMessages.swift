@@ -100,10 +100,12 @@ struct OpenIDConfiguration: ResponseEncodable, Decodable {
     var jwksURI: String
     var tokenEndpoint: String
     var userinfoEndpoint: String
-    var grantTypesSupported = ["password", "refresh_token", "client_credentials"]
+    /// Only what exists: the token endpoint grants client credentials and nothing else (people
+    /// log in at /v1/auth/login, which is not an OAuth grant), and there is no authorization
+    /// endpoint, so no response type; no ID tokens either, so no ID-token algorithm.
+    var grantTypesSupported = ["client_credentials"]
     var tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
-    var idTokenSigningAlgValuesSupported = ["ES256"]
-    var responseTypesSupported = ["token"]
+    var responseTypesSupported: [String] = []
     var subjectTypesSupported = ["public"]
     var claimsSupported = ["sub", "roles", "scope", "iss", "aud", "exp", "iat", "jti"]
 
@@ -114,7 +116,6 @@ struct OpenIDConfiguration: ResponseEncodable, Decodable {
         case userinfoEndpoint = "userinfo_endpoint"
         case grantTypesSupported = "grant_types_supported"
         case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
-        case idTokenSigningAlgValuesSupported = "id_token_signing_alg_values_supported"
         case responseTypesSupported = "response_types_supported"
         case subjectTypesSupported = "subject_types_supported"
         case claimsSupported = "claims_supported"

@@ -26,13 +26,10 @@ struct IdentityRoutes: Sendable {
         .unauthorized, code: "invalid_refresh_token", title: "Unauthorized",
         detail: "the refresh token is not valid; log in again")
 
-    /// The caller's address as the gateway saw it: the last `X-Forwarded-For` entry is the one our
-    /// own proxy appended, the only one a client cannot forge.
-    static func clientAddress(_ request: Request) -> String {
-        guard let header = request.headers[values: .xForwardedFor].last,
-            let last = header.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty, last.count <= 64
-        else { return "unknown" }
-        return last
+    /// The caller's address: the socket peer's, or behind a trusted proxy (the gateway) the last
+    /// `X-Forwarded-For` entry, the one it appended (`ClientAddressMiddleware`).
+    static func clientAddress(_ context: ServiceRequestContext) -> String {
+        context.clientAddress ?? "unknown"
     }
 
     // MARK: Accounts
@@ -40,7 +37,7 @@ struct IdentityRoutes: Sendable {
     @Sendable func register(request: Request, context: ServiceRequestContext) async throws -> EditedResponse<UserResponse> {
         // Before anything else: each registration costs a bcrypt hash, and a flood of them from one
         // address would queue every login behind it.
-        let address = Self.clientAddress(request)
+        let address = Self.clientAddress(context)
         if let wait = attempts.admit("register:" + address, configuration.registrationsPerAddress) {
             throw Problem.tooManyRequests(retryAfterSeconds: wait, detail: "too many registrations from this address")
         }
@@ -76,7 +73,7 @@ struct IdentityRoutes: Sendable {
         guard errors.isEmpty else { throw Problem.validation(errors) }
 
         let email = AccountRules.normalizeEmail(body.email)
-        let address = Self.clientAddress(request)
+        let address = Self.clientAddress(context)
         if let retryAfter = throttle.retryAfter(account: email, address: address) {
             throw Problem.tooManyRequests(retryAfterSeconds: retryAfter, detail: "too many failed logins; try again later")
         }
@@ -110,7 +107,7 @@ struct IdentityRoutes: Sendable {
     }
 
     @Sendable func refresh(request: Request, context: ServiceRequestContext) async throws -> TokenPair {
-        let address = Self.clientAddress(request)
+        let address = Self.clientAddress(context)
         if let wait = attempts.admit("refresh:" + address, configuration.refreshesPerAddress) {
             throw Problem.tooManyRequests(retryAfterSeconds: wait, detail: "too many refreshes from this address")
         }
@@ -144,7 +141,7 @@ struct IdentityRoutes: Sendable {
         }
         // Idempotent: an unknown or already revoked token is logged out too.
         _ = try await repository.revokeFamily(
-            ofTokenHash: Secrets.hash(body.refreshToken), now: clock.now(), clientAddress: Self.clientAddress(request))
+            ofTokenHash: Secrets.hash(body.refreshToken), now: clock.now(), clientAddress: Self.clientAddress(context))
         return Response(status: .noContent)
     }
 
@@ -186,7 +183,7 @@ struct IdentityRoutes: Sendable {
             let user = try await repository.setRoles(
                 userID: id, roles: roles, now: now,
                 audit: .init(
-                    event: .roleChange, at: now, subject: id, clientAddress: Self.clientAddress(request),
+                    event: .roleChange, at: now, subject: id, clientAddress: Self.clientAddress(context),
                     detail: "by \(principal.subject): \(roles.sorted().joined(separator: ","))"))
         else { throw Problem.notFound("User \(id)") }
         return UserResponse(user)
@@ -249,7 +246,7 @@ struct IdentityRoutes: Sendable {
                 .init(
                     event: .clientTokenFailure, at: now,
                     subject: parameters.clientID.map { "\(Principal.clientPrefix)\($0.prefix(64))" },
-                    clientAddress: Self.clientAddress(request)))
+                    clientAddress: Self.clientAddress(context)))
             throw OAuthTokenRequest.oauthError(.unauthorized, "invalid_client", "client authentication failed")
         }
         var scopes = stored.client.scopes
@@ -267,7 +264,7 @@ struct IdentityRoutes: Sendable {
         try await repository.audit(
             .init(
                 event: .clientToken, at: now, subject: "\(Principal.clientPrefix)\(stored.client.id)",
-                clientAddress: Self.clientAddress(request),
+                clientAddress: Self.clientAddress(context),
                 detail: scope))
         var response = try ClientTokenResponse(
             accessToken: token, expiresIn: configuration.accessTokenLifetimeSeconds, scope: scope

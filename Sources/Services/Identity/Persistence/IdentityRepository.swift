@@ -223,18 +223,44 @@ public struct IdentityRepository: Sendable {
 
     // MARK: Signing keys
 
+    /// A signing key as stored: its private key sealed (`KeyEncryptionKey`), or plaintext PEM in
+    /// a database from before sealing.
+    struct StoredSigningKey: Sendable {
+        var kid: String
+        var privateKey: String
+        var createdAt: Date
+    }
+
     /// The newest keys first (at most `limit`).
-    func signingKeys(limit: Int) async throws -> [SigningKey] {
+    func signingKeys(limit: Int) async throws -> [StoredSigningKey] {
         let rows = try await store.read { db in
             try await db.raw(
                 "SELECT kid, private_key_pem, created_at FROM signing_keys ORDER BY generation DESC LIMIT \(bind: limit)"
             ).all()
         }
         return try rows.map { row in
-            SigningKey(
+            StoredSigningKey(
                 kid: try row.decode(column: "kid", as: String.self),
-                privateKey: try ES256PrivateKey(pem: try row.decode(column: "private_key_pem", as: String.self)),
+                privateKey: try row.decode(column: "private_key_pem", as: String.self),
                 createdAt: Date(epochMilliseconds: try row.decode(column: "created_at", as: Int64.self)))
+        }
+    }
+
+    /// Replaces plaintext private keys with what `seal` makes of them (kid, PEM); returns how many.
+    func sealPlaintextKeys(_ seal: (String, String) throws -> String) async throws -> Int {
+        try await store.write { db in
+            let rows = try await db.raw("SELECT kid, private_key_pem FROM signing_keys").all()
+            var sealed = 0
+            for row in rows {
+                let kid = try row.decode(column: "kid", as: String.self)
+                let stored = try row.decode(column: "private_key_pem", as: String.self)
+                guard !KeyEncryptionKey.isSealed(stored) else { continue }
+                try await db.raw(
+                    "UPDATE signing_keys SET private_key_pem = \(bind: try seal(kid, stored)) WHERE kid = \(bind: kid)"
+                ).run()
+                sealed += 1
+            }
+            return sealed
         }
     }
 
@@ -250,7 +276,7 @@ public struct IdentityRepository: Sendable {
 
     /// Stores `key` as the newest generation. With `onlyIfNone`, does nothing when a key exists
     /// (first start); returns whether it stored the key.
-    func add(signingKey key: SigningKey, onlyIfNone: Bool, audit: AuditEntry?) async throws -> Bool {
+    func add(signingKey key: SigningKey, sealedPrivateKey: String, onlyIfNone: Bool, audit: AuditEntry?) async throws -> Bool {
         let jwk = String(decoding: try JSONEncoder().encode(key.publicJWK), as: UTF8.self)
         return try await store.write { db in
             let newest = try await db.raw("SELECT MAX(generation) AS generation FROM signing_keys").first()
@@ -259,7 +285,7 @@ public struct IdentityRepository: Sendable {
             try await db.raw(
                 """
                 INSERT INTO signing_keys (kid, generation, private_key_pem, public_jwk, created_at)
-                VALUES (\(bind: key.kid), \(bind: (generation ?? 0) + 1), \(bind: key.privateKey.pemRepresentation),
+                VALUES (\(bind: key.kid), \(bind: (generation ?? 0) + 1), \(bind: sealedPrivateKey),
                         \(bind: jwk), \(bind: key.createdAt.epochMilliseconds))
                 """
             ).run()

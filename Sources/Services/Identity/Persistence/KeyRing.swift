@@ -1,4 +1,5 @@
 import Foundation
+import JWTKit
 import MalhaCore
 import MalhaIdentity
 import Synchronization
@@ -19,12 +20,19 @@ public final class KeyRing: Sendable {
     }
 
     private let repository: IdentityRepository
+    private let keyEncryption: KeyEncryptionKey
     private let clock: any WallClock
     private let reloadInterval: TimeInterval
     private let cached = Mutex<Cached?>(nil)
 
-    public init(repository: IdentityRepository, clock: any WallClock, reloadInterval: Duration = .seconds(60)) {
+    /// Private keys are stored sealed with `keyEncryption` (AES-256-GCM, the key id as
+    /// authenticated data); the database never holds one in the clear.
+    public init(
+        repository: IdentityRepository, keyEncryption: KeyEncryptionKey, clock: any WallClock,
+        reloadInterval: Duration = .seconds(60)
+    ) {
         self.repository = repository
+        self.keyEncryption = keyEncryption
         self.clock = clock
         self.reloadInterval = reloadInterval.seconds
     }
@@ -32,7 +40,28 @@ public final class KeyRing: Sendable {
     /// Creates the first key when the table is empty (first start). Returns whether it did.
     @discardableResult
     public func ensureKey() async throws -> Bool {
-        try await repository.add(signingKey: .generate(at: clock.now()), onlyIfNone: true, audit: nil)
+        try await add(.generate(at: clock.now()), onlyIfNone: true, audit: nil)
+    }
+
+    /// Seals the private keys a database from before sealing holds in plaintext; returns how many.
+    @discardableResult
+    public func sealPlaintextKeys() async throws -> Int {
+        try await repository.sealPlaintextKeys { kid, pem in try keyEncryption.seal(pem, context: kid) }
+    }
+
+    private func add(_ key: SigningKey, onlyIfNone: Bool, audit: IdentityRepository.AuditEntry?) async throws -> Bool {
+        try await repository.add(
+            signingKey: key, sealedPrivateKey: try keyEncryption.seal(key.privateKey.pemRepresentation, context: key.kid),
+            onlyIfNone: onlyIfNone, audit: audit)
+    }
+
+    /// The stored key, opened (a plaintext one from before sealing is read as it is, until
+    /// `sealPlaintextKeys` runs at start).
+    private func open(_ stored: IdentityRepository.StoredSigningKey) throws -> SigningKey {
+        let pem =
+            KeyEncryptionKey.isSealed(stored.privateKey)
+            ? try keyEncryption.open(stored.privateKey, context: stored.kid) : stored.privateKey
+        return SigningKey(kid: stored.kid, privateKey: try ES256PrivateKey(pem: pem), createdAt: stored.createdAt)
     }
 
     /// The signer for new tokens.
@@ -41,12 +70,13 @@ public final class KeyRing: Sendable {
         if let cached = cached.withLock({ $0 }), now.timeIntervalSince(cached.loadedAt) < reloadInterval {
             return cached.signer
         }
-        var key = try await repository.signingKeys(limit: 1).first
-        if key == nil {
+        var stored = try await repository.signingKeys(limit: 1).first
+        if stored == nil {
             try await ensureKey()
-            key = try await repository.signingKeys(limit: 1).first
+            stored = try await repository.signingKeys(limit: 1).first
         }
-        guard let key else { throw KeyRingError.noSigningKey }
+        guard let stored else { throw KeyRingError.noSigningKey }
+        let key = try open(stored)
         let signer = await TokenSigner(key: key)
         cached.withLock { $0 = Cached(signer: signer, loadedAt: now) }
         return signer
@@ -56,9 +86,7 @@ public final class KeyRing: Sendable {
     public func rotate(actor: String?) async throws -> String {
         let now = clock.now()
         let key = SigningKey.generate(at: now)
-        _ = try await repository.add(
-            signingKey: key, onlyIfNone: false,
-            audit: .init(event: .keyRotation, at: now, subject: actor, detail: key.kid))
+        _ = try await add(key, onlyIfNone: false, audit: .init(event: .keyRotation, at: now, subject: actor, detail: key.kid))
         let signer = await TokenSigner(key: key)
         cached.withLock { $0 = Cached(signer: signer, loadedAt: now) }
         return key.kid

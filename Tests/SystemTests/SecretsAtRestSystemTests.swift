@@ -1,0 +1,84 @@
+import AsyncHTTPClient
+import Foundation
+import Testing
+
+/// What `malha up` leaves on disk, read raw: no private key, no client secret, no refresh token,
+/// no password in any file but the demo admin's; the data directory and every file in it the
+/// owner's alone.
+@Suite("Secrets at rest", .serialized, .timeLimit(.minutes(5)))
+struct SecretsAtRestSystemTests {
+    @Test func theDataDirectoryHoldsNoSecretInTheClearAndIsTheOwnersAlone() async throws {
+        let (sandbox, up) = try await UpSandbox.started("secrets", environment: ["MALHA_TESTING_WEAK_BCRYPT_COST": "4"])
+        defer { up.terminate() }
+        let client = TestClient(base: sandbox.baseURL, http: HTTPClient.shared)
+        let admin = try #require(Self.demoAdmin(in: sandbox.dataDir))
+        let login = try await client.request(.POST, "/v1/auth/login", json: ["email": admin.email, "password": admin.password])
+        #expect(login.status == 200)
+        let token = try #require(login.json["access_token"] as? String)
+        let refreshToken = try #require(login.json["refresh_token"] as? String)
+        let created = try await client.request(
+            .POST, "/v1/clients", json: ["name": "nightly-export", "scopes": ["ledger.read"]], token: token)
+        #expect(created.status == 201)
+        let clientSecret = try #require(created.json["client_secret"] as? String)
+        let password = "a customer's own passphrase"
+        #expect(
+            try await client.request(
+                .POST, "/v1/auth/register", json: ["email": "eva@example.com", "password": password, "name": "Eva"]
+            )
+            .status == 201)
+        // A rotation writes a second sealed key.
+        #expect(try await client.request(.POST, "/v1/auth/keys/rotate", token: token).status == 201)
+        up.terminate()
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: sandbox.dataDir).sorted()
+        #expect(files.contains("identity.sqlite") && files.contains("identity.kek"), "\(files)")
+        for name in files {
+            let path = sandbox.dataDir + "/" + name
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(!text.contains("PRIVATE KEY"), "\(name) holds a private key in PEM")
+            for (what, secret) in [
+                ("a client secret", clientSecret), ("a refresh token", refreshToken), ("a password", password),
+            ] {
+                #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(name) holds \(what) in the clear")
+            }
+            if name != "demo-admin.txt" {
+                #expect(bytes.range(of: Data(admin.password.utf8)) == nil, "\(name) holds the admin's password")
+            }
+            #expect(Self.mode(of: path) & 0o077 == 0, "\(name) is mode \(String(Self.mode(of: path), radix: 8))")
+        }
+        #expect(Self.mode(of: sandbox.dataDir) == 0o700)
+        #expect(Self.mode(of: sandbox.dataDir + "/identity.kek") == 0o600)
+        #expect(Self.mode(of: sandbox.dataDir + "/identity.sqlite") == 0o600)
+
+        // The same key file opens them again: a restart signs with the sealed keys.
+        let (_, again) = try await Self.restart(sandbox)
+        defer { again.terminate() }
+        let relogin = try await client.request(.POST, "/v1/auth/login", json: ["email": admin.email, "password": admin.password])
+        #expect(relogin.status == 200)
+        let me = try await client.request(.GET, "/v1/auth/me", token: relogin.json["access_token"] as? String)
+        #expect(me.status == 200)
+    }
+
+    static func restart(_ sandbox: UpSandbox) async throws -> (UpSandbox, MalhaProcess) {
+        let up = try sandbox.start(environment: ["MALHA_TESTING_WEAK_BCRYPT_COST": "4"], name: "up-again")
+        let client = TestClient(base: sandbox.baseURL, http: HTTPClient.shared)
+        let deadline = ContinuousClock.now + .seconds(90)
+        while ContinuousClock.now < deadline, up.process.isRunning {
+            if (try? await client.request(.GET, "/health/ready"))?.status == 200 { return (sandbox, up) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        struct NeverReady: Error {}
+        throw NeverReady()
+    }
+
+    static func demoAdmin(in dataDir: String) -> (email: String, password: String)? {
+        guard let text = try? String(contentsOfFile: dataDir + "/demo-admin.txt", encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n").map(String.init)
+        return lines.count >= 2 ? (lines[0], lines[1]) : nil
+    }
+
+    static func mode(of path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions]) as? NSNumber)?.intValue ?? -1
+    }
+}
