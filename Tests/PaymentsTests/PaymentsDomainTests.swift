@@ -162,6 +162,23 @@ struct PaymentsDomainTests {
                 try WebhookSignature.verify(header: malformed, body: body, secret: "s3cret", now: now)
             }
         }
+        // A secret rotation: the old and the new signature side by side still verify.
+        let rotated =
+            WebhookSignature.sign(body: body, secret: "old", timestamp: now) + ",v1="
+            + header.split(separator: "=").last!
+        try WebhookSignature.verify(header: rotated, body: body, secret: "s3cret", now: now)
+        // A thousand v1= entries would cost a thousand HMACs over the body: refused unread, even
+        // with the valid one among them.
+        let decoy = ",v1=" + String(repeating: "0", count: 64)
+        let flooded = header + String(repeating: decoy, count: 1000)
+        #expect(throws: WebhookSignature.Failure.malformed) {
+            try WebhookSignature.verify(header: flooded, body: body, secret: "s3cret", now: now)
+        }
+        let five = header + String(repeating: decoy, count: WebhookSignature.maxSignatures)
+        #expect(five.utf8.count <= 1024)
+        #expect(throws: WebhookSignature.Failure.malformed) {
+            try WebhookSignature.verify(header: five, body: body, secret: "s3cret", now: now)
+        }
     }
 
     @Test func httpAnswersMapToOutcomes() throws {

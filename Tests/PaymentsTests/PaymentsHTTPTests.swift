@@ -51,7 +51,12 @@ struct PaymentsHTTPTests {
                 #expect(own.status == .ok)
                 let body = try own.decode(Payment.self)
                 #expect(body.id == payment.id && body.state == .captured && body.amountCents == 10_000 && body.refunds.isEmpty)
-                #expect(try await client.send(.get, "/v1/payments/\(payment.id)", headers: admin).status == .ok)
+                // Antifraud's verdict and reasons are the admins': the customer sees neither.
+                #expect(body.fraudVerdict == nil && body.fraudReasons.isEmpty)
+                #expect(!String(buffer: own.body).contains("fraud_verdict"))
+                let asAdmin = try await client.send(.get, "/v1/payments/\(payment.id)", headers: admin)
+                #expect(asAdmin.status == .ok)
+                #expect(try asAdmin.decode(Payment.self).fraudVerdict == "approve")
                 let other = try await client.send(.get, "/v1/payments/\(payment.id)", headers: mallory)
                 #expect(other.status == .notFound && other.problem?.code == "not_found")
                 let anonymous = try await client.send(.get, "/v1/payments/\(payment.id)")
@@ -59,11 +64,14 @@ struct PaymentsHTTPTests {
                 #expect(try await client.send(.get, "/v1/payments/not-a-uuid", headers: admin).status == .notFound)
                 #expect(try await client.send(.get, "/v1/payments/\(UUID().uuidString)", headers: admin).status == .notFound)
 
-                let events = try await client.send(.get, "/v1/payments/\(payment.id)/events", headers: alice)
+                // The audit trail (antifraud's reasons in it) is the admins' alone.
+                let events = try await client.send(.get, "/v1/payments/\(payment.id)/events", headers: admin)
                 #expect(events.status == .ok)
                 let trail = try events.decode(PageOf<PaymentAuditEvent>.self).items
                 #expect(trail.first?.type == "created" && trail.last?.toState == "captured")
-                #expect(try await client.send(.get, "/v1/payments/\(payment.id)/events", headers: mallory).status == .notFound)
+                let ownTrail = try await client.send(.get, "/v1/payments/\(payment.id)/events", headers: alice)
+                #expect(ownTrail.status == .forbidden && ownTrail.problem?.code == "forbidden")
+                #expect(try await client.send(.get, "/v1/payments/\(payment.id)/events", headers: mallory).status == .forbidden)
 
                 let listed = try await client.send(.get, "/v1/payments?order_id=o1", headers: alice)
                 #expect(try listed.decode(PageOf<Payment>.self).items.map(\.id) == [payment.id])

@@ -94,6 +94,8 @@ public enum PaymentsService: ServiceDeclaration {
         // Authenticated by the provider's signature, not by a token.
         .public("/v1/payments/webhooks", methods: ["POST"]),
         .authenticated("/v1/payments", methods: ["GET"]),
+        // The audit trail is the admins' (it names antifraud's reasons).
+        .roles([Role.admin], "/v1/payments/*/events", methods: ["GET"]),
         .roles([Role.admin], "/v1/payments", methods: ["POST"]),
     ]
 
@@ -109,15 +111,16 @@ public enum PaymentsService: ServiceDeclaration {
                         .problem(422, "order_id missing or longer than 64 characters"),
                     ]),
                 .get(
-                    "/v1/payments/{id}", "A payment with its refunds (its customer or an admin)", access: .authenticated,
+                    "/v1/payments/{id}", "A payment with its refunds (its customer, without antifraud's verdict; or an admin)",
+                    access: .authenticated,
                     parameters: [paymentID],
                     responses: [.ok(Payment.self, "The payment"), .problem(404, "No such payment (or not yours)")]),
                 .get(
-                    "/v1/payments/{id}/events", "The payment's audit trail, oldest first", access: .authenticated,
+                    "/v1/payments/{id}/events", "The payment's audit trail, oldest first", access: .admin,
                     parameters: [paymentID],
                     responses: [
                         .page(of: PaymentAuditEvent.self, "Every event (one page: next_cursor is null)"),
-                        .problem(404, "No such payment (or not yours)"),
+                        .problem(403, "Not an admin"), .problem(404, "No such payment"),
                     ]),
                 .post(
                     "/v1/payments/{id}/review", "Decide a payment antifraud held for review", access: .admin,

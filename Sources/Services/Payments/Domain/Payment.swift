@@ -1,4 +1,5 @@
 public import Foundation
+public import MalhaCore
 
 /// A payment intent: one per order, and everything that happened to its money.
 public struct Payment: Codable, Sendable, Hashable {
@@ -159,5 +160,18 @@ public struct ReplyAddress: Codable, Sendable, Hashable {
         case traceparent
         case messageID = "message_id"
         case correlationID = "correlation_id"
+    }
+}
+
+extension Payment {
+    /// What `principal` may see of this payment: antifraud's verdict and reasons are the admins'
+    /// (they would teach a fraudster which rule caught them); the customer sees the state and the
+    /// decline reason.
+    public func visible(to principal: Principal) -> Payment {
+        guard !principal.isAdmin else { return self }
+        var payment = self
+        payment.fraudVerdict = nil
+        payment.fraudReasons = []
+        return payment
     }
 }

@@ -29,9 +29,9 @@ struct PaymentsRoutes: Sendable {
         let owners = router.group().add(middleware: AccessPolicyMiddleware<ServiceRequestContext>(.authenticated))
         owners.get("/v1/payments") { request, context in try await self.list(request, context: context) }
         owners.get("/v1/payments/{id}") { _, context in try await self.payment(context: context) }
-        owners.get("/v1/payments/{id}/events") { _, context in try await self.events(context: context) }
 
         let admin = router.group().add(middleware: AccessPolicyMiddleware<ServiceRequestContext>(.admin))
+        admin.get("/v1/payments/{id}/events") { _, context in try await self.events(context: context) }
         admin.post("/v1/payments/{id}/review") { request, context in try await self.review(request, context: context) }
         admin.post("/v1/payments/{id}/refunds") { request, context in try await self.refund(request, context: context) }
     }
@@ -47,7 +47,7 @@ struct PaymentsRoutes: Sendable {
             return payment
         }
         guard let payment, Self.mayRead(payment, principal) else { throw Problem.notFound("Payment") }
-        return payment
+        return payment.visible(to: principal)
     }
 
     func events(context: ServiceRequestContext) async throws -> Page<PaymentAuditEvent> {
@@ -72,7 +72,7 @@ struct PaymentsRoutes: Sendable {
             for var payment in try await PaymentRecords.payments(orderID: orderID, in: db) where Self.mayRead(payment, principal)
             {
                 payment.refunds = try await PaymentRecords.refunds(paymentID: payment.id, in: db)
-                visible.append(payment)
+                visible.append(payment.visible(to: principal))
             }
             return visible
         }

@@ -1,12 +1,15 @@
 import Crypto
-import MalhaCore
 public import Foundation
+import MalhaCore
 
 /// The provider's webhook signature: `Malha-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`
 /// over `"<t>.<raw body>"` with the shared secret. Checked in constant time; a timestamp more
 /// than `tolerance` away from now is refused, so a captured request cannot be replayed later.
 public enum WebhookSignature {
     public static let header = "Malha-Signature"
+    /// At most this many `v1=` signatures are checked (the provider sends one, two while it
+    /// rotates its secret).
+    public static let maxSignatures = 4
 
     public enum Failure: Error, Sendable, Hashable {
         case malformed
@@ -25,7 +28,9 @@ public enum WebhookSignature {
     public static func verify(
         header: String?, body: some DataProtocol, secret: String, now: Date, tolerance: Duration = .seconds(300)
     ) throws(Failure) {
-        guard let header else { throw .malformed }
+        // Each `v1=` costs an HMAC over the whole body: a header with a thousand of them would
+        // cost a thousand. Two cover a secret rotation; more than `maxSignatures` is refused unread.
+        guard let header, header.utf8.count <= 1024 else { throw .malformed }
         var timestamp: Int64?
         var signatures: [Data] = []
         for part in header.split(separator: ",") {
@@ -37,7 +42,7 @@ public enum WebhookSignature {
             default: continue
             }
         }
-        guard let timestamp, !signatures.isEmpty else { throw .malformed }
+        guard let timestamp, !signatures.isEmpty, signatures.count <= maxSignatures else { throw .malformed }
         guard abs(now.timeIntervalSince1970 - Double(timestamp)) <= tolerance.seconds else {
             throw .stale
         }
