@@ -87,7 +87,17 @@ extension OpenAPIDocument {
             self.description = description
             self.schema = schema
             self.deprecated = deprecated
+            if location == .path, var text = schema.literal, text.types == [.string], text.pattern == nil,
+                text.format == nil, text.enumValues == nil
+            {
+                text.pattern = Self.pathSegmentPattern
+                self.schema = .schema(text)
+            }
         }
+
+        /// What a path segment may hold through the gateway, which refuses `;` and `\` (raw or
+        /// encoded) and NUL in a path (`CanonicalPath`): documented so clients and fuzzers know.
+        public static let pathSegmentPattern = "^[^;\\\\\\x00]*$"
 
         /// A path segment, a non-empty string unless said otherwise.
         public static func path(
@@ -386,6 +396,9 @@ extension OpenAPIDocument {
                 add(401, ResponseSpec.problemResponse(401, nil))
             }
             if access.needsRole { add(403, ResponseSpec.problemResponse(403, nil)) }
+            if parameters.contains(where: { $0.location == .path }) {
+                add(400, ResponseSpec.problemResponse(400, "invalid_path: a path spelling the gateway refuses"))
+            }
             self.responses = listed.sorted { $0.status < $1.status }
         }
 

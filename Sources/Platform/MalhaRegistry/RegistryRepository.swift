@@ -66,17 +66,11 @@ public struct RegistryRepository: Sendable {
         }
     }
 
-    /// Deletes the instance; with `service`, only if it is that service's.
-    public func delete(id: String, service: String? = nil) async throws -> Bool {
+    /// Deletes the instance, if it is `service`'s.
+    public func delete(id: String, service: String) async throws -> Bool {
         try await store.transaction { db in
-            let rows =
-                if let service {
-                    try await db.raw("DELETE FROM instances WHERE id = \(bind: id) AND service = \(bind: service) RETURNING id")
-                        .all()
-                } else {
-                    try await db.raw("DELETE FROM instances WHERE id = \(bind: id) RETURNING id").all()
-                }
-            return !rows.isEmpty
+            try await !db.raw("DELETE FROM instances WHERE id = \(bind: id) AND service = \(bind: service) RETURNING id")
+                .all().isEmpty
         }
     }
 

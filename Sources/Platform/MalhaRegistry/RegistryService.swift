@@ -32,9 +32,9 @@ public enum RegistryService {
     public static let name = "registry"
     public static let routeRules: [RouteRule] = [.roles([Role.admin], "/v1/registry")]
 
-    /// The gateway view: `/v1/registry` needs an admin's token at the gateway, and registering and
-    /// renewing need the service's registry credential as well (instances call the registry
-    /// directly, with their credential only); an admin may deregister any instance.
+    /// The gateway view: `/v1/registry` needs an admin's token at the gateway, and registering,
+    /// renewing and deregistering need the service's registry credential as well (instances call
+    /// the registry directly, with their credential only).
     public static let openAPI = OpenAPIDocument.declaring {
         let instance = OpenAPIDocument.Security.bearer.and(.registryToken)
         let id = OpenAPIDocument.Parameter.path("id", .string(length: 1...64), description: "The instance id")
@@ -62,11 +62,11 @@ public enum RegistryService {
                         .problem(404, "Unknown or lapsed: register again"), .problem(422, "ttl_seconds out of range"),
                     ]),
                 .delete(
-                    "/v1/registry/instances/{id}", "Deregister (an instance itself, or an admin)", access: .admin,
-                    security: [.bearer, .registryToken], parameters: [id],
+                    "/v1/registry/instances/{id}", "Deregister (an instance itself)", access: .admin, security: [instance],
+                    parameters: [id],
                     responses: [
                         .noContent("Removed"), .problem(401, "No or a wrong registry credential"),
-                        .problem(403, "Not an admin"), .problem(404, "Unknown, or another service's"),
+                        .problem(404, "Unknown, or another service's"),
                     ]),
             ])
     }
@@ -273,13 +273,11 @@ struct RegistryRoutes: Sendable {
         return Response(status: .ok)
     }
 
-    /// An instance deregisters itself; an admin may remove any instance (a misbehaving one).
+    /// An instance deregisters itself (another service's instance reads as unknown).
     @Sendable func deregister(request: Request, context: ServiceRequestContext) async throws -> Response {
-        let caller = try authorize(request, context: context, allowAdmin: true)
+        let service = try requireService(request, context: context)
         let id = try context.parameters.require("id")
-        let service: String? = if case .service(let name) = caller { name } else { nil }
         guard try await repository.delete(id: id, service: service) else { throw Problem.notFound("Instance \(id)") }
-        if service == nil { context.logger.notice("instance removed by an admin", metadata: ["instance": "\(id)"]) }
         return Response(status: .noContent)
     }
 }
