@@ -1,0 +1,1 @@
+"""The attack suite's helpers (scripts/attack): the harness and JWT forging."""
