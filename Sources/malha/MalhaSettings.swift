@@ -196,7 +196,7 @@ struct MalhaSettings: Sendable {
             jwksURL: config.string(forKey: "malha.auth.jwks-url", default: identity.url + "/.well-known/jwks.json"),
             adminEmail: config.string(forKey: "malha.admin.email"),
             adminPassword: config.string(forKey: "malha.admin.password", isSecret: true),
-            bcryptCost: try bcryptCost(config, mode: mode),
+            bcryptCost: try bcryptCost(identityKeys, testing: ServiceConfigReader(service: "testing", mode: mode, root: config)),
             keyEncryptionKey: config.string(forKey: "malha.identity.key-encryption-key", isSecret: true),
             keyEncryptionKeyFile: config.string(forKey: "malha.identity.key-encryption-key-file"),
             registrationsPerHour: try identityKeys.int("registrations-per-hour", default: 10, in: 1...1_000_000),
@@ -216,17 +216,11 @@ struct MalhaSettings: Sendable {
     }
 
     /// The bcrypt cost: 10 or more, except the test-only override in `up`.
-    static func bcryptCost(_ config: ConfigReader, mode: Mode) throws -> Int {
-        let cost = config.int(forKey: "malha.identity.bcrypt-cost", default: 12)
-        guard (10...31).contains(cost) else {
-            throw ValidationError("malha.identity.bcrypt-cost must be from 10 to 31 (got \(cost))")
-        }
-        guard let weak = config.int(forKey: "malha.testing.weak-bcrypt-cost") else { return cost }
-        guard mode == .embedded else {
+    static func bcryptCost(_ identity: ServiceConfigReader, testing: ServiceConfigReader) throws -> Int {
+        let cost = try identity.int("bcrypt-cost", default: 12, in: 10...31)
+        guard let weak = try testing.int("weak-bcrypt-cost", in: 4...9) else { return cost }
+        guard testing.mode == .embedded else {
             throw ValidationError("malha.testing.weak-bcrypt-cost is for test runs of `malha up`; `serve` refuses it")
-        }
-        guard (4...9).contains(weak) else {
-            throw ValidationError("malha.testing.weak-bcrypt-cost must be from 4 to 9 (got \(weak))")
         }
         return weak
     }

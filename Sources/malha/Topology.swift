@@ -36,6 +36,8 @@ struct Topology {
 
     func run(printBanner: Bool) async throws {
         let builders = try services.map { try $0.prepare(settings) }
+        // Once, before anything writes there: every database, the key file, the demo admin's file.
+        if settings.mode == .embedded { try Self.ensurePrivateDirectory(settings.dataDirectory) }
         // Each service talks to the registry as itself; a missing or foreign credential stops the
         // start here, naming the key, before anything binds.
         let credentials = try Dictionary(
@@ -244,7 +246,6 @@ struct Topology {
                 "malha.identity.key-encryption-key or malha.identity.key-encryption-key-file is required for `serve identity` "
                     + "(the signing keys are stored sealed with it; openssl rand -hex 32 makes one)")
         }
-        try Self.ensurePrivateDirectory(settings.dataDirectory)
         return try KeyEncryptionKey.loadOrCreate(path: Self.keyEncryptionKeyFile(in: settings.dataDirectory).path)
     }
 
@@ -272,7 +273,6 @@ struct Topology {
         if let stored = Self.demoAdmin(in: settings.dataDirectory) { return stored }
         let file = Self.demoAdminFile(in: settings.dataDirectory)
         let credentials = (email: "admin@malha.local", password: MalhaSettings.randomToken().prefix(20).description)
-        try Self.ensurePrivateDirectory(settings.dataDirectory)
         FileManager.default.createFile(
             atPath: file.path, contents: Data("\(credentials.email)\n\(credentials.password)\n".utf8),
             attributes: [.posixPermissions: 0o600])
@@ -298,9 +298,12 @@ struct Topology {
         if let url = settings.databaseURLs[name] {
             return try PostgresStore(url: url, logger: logger)
         }
-        if settings.mode == .embedded { try Self.ensurePrivateDirectory(settings.dataDirectory) }
-        let path = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("\(name.rawValue).sqlite").path
-        return try await SQLiteStore.open(path: path, logger: logger)
+        return try await SQLiteStore.open(path: sqlitePath(for: name), logger: logger)
+    }
+
+    /// `<data-dir>/<service>.sqlite`.
+    func sqlitePath(for name: ServiceName) -> String {
+        URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("\(name.rawValue).sqlite").path
     }
 
     /// Runs `body` on a service's database that must already exist, for operator commands: the
@@ -310,7 +313,7 @@ struct Topology {
         for name: ServiceName, logger: Logger, _ body: (any SQLStore) async throws -> T
     ) async throws -> T {
         if settings.databaseURLs[name] == nil {
-            let path = URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("\(name.rawValue).sqlite").path
+            let path = sqlitePath(for: name)
             guard FileManager.default.fileExists(atPath: path) else {
                 throw ValidationError("no \(name) database at \(path) (start `malha up` once, or pass --data-dir)")
             }

@@ -189,18 +189,25 @@ struct UpSandbox {
         for _ in 0..<3 {
             let sandbox = try UpSandbox(name)
             let up = try sandbox.start(environment: environment, name: processName)
-            let client = TestClient(base: sandbox.baseURL, http: HTTPClient.shared)
-            let deadline = ContinuousClock.now + .seconds(90)
-            while ContinuousClock.now < deadline, up.process.isRunning {
-                if (try? await client.request(.GET, "/health/ready"))?.status == 200 { return (sandbox, up) }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            if try await sandbox.becomesReady(up) { return (sandbox, up) }
             up.terminate()
             lastLog = up.log
             guard lastLog.contains("Address already in use") else { break }
         }
-        struct NeverReady: Error, CustomStringConvertible { var description: String }
         throw NeverReady(description: "malha up never got ready: \(lastLog.suffix(3000))")
+    }
+
+    struct NeverReady: Error, CustomStringConvertible { var description: String }
+
+    /// Whether `up` answers `/health/ready` with 200 within 90 s (false once it has exited).
+    func becomesReady(_ up: MalhaProcess) async throws -> Bool {
+        let client = TestClient(base: baseURL, http: HTTPClient.shared)
+        let deadline = ContinuousClock.now + .seconds(90)
+        while ContinuousClock.now < deadline, up.process.isRunning {
+            if (try? await client.request(.GET, "/health/ready"))?.status == 200 { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
     }
 
     /// Starts `malha up` in the sandbox.

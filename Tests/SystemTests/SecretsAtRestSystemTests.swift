@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import Testing
 
+@testable import malha
+
 /// What `malha up` leaves on disk, read raw: no private key, no client secret, no refresh token,
 /// no password in any file but the demo admin's; the data directory and every file in it the
 /// owner's alone.
@@ -11,7 +13,7 @@ struct SecretsAtRestSystemTests {
         let (sandbox, up) = try await UpSandbox.started("secrets", environment: ["MALHA_TESTING_WEAK_BCRYPT_COST": "4"])
         defer { up.terminate() }
         let client = TestClient(base: sandbox.baseURL, http: HTTPClient.shared)
-        let admin = try #require(Self.demoAdmin(in: sandbox.dataDir))
+        let admin = try #require(Topology.demoAdmin(in: sandbox.dataDir))
         let login = try await client.request(.POST, "/v1/auth/login", json: ["email": admin.email, "password": admin.password])
         #expect(login.status == 200)
         let token = try #require(login.json["access_token"] as? String)
@@ -52,30 +54,13 @@ struct SecretsAtRestSystemTests {
         #expect(Self.mode(of: sandbox.dataDir + "/identity.sqlite") == 0o600)
 
         // The same key file opens them again: a restart signs with the sealed keys.
-        let (_, again) = try await Self.restart(sandbox)
+        let again = try sandbox.start(environment: ["MALHA_TESTING_WEAK_BCRYPT_COST": "4"], name: "up-again")
         defer { again.terminate() }
+        try #require(try await sandbox.becomesReady(again), "\(again.log.suffix(2000))")
         let relogin = try await client.request(.POST, "/v1/auth/login", json: ["email": admin.email, "password": admin.password])
         #expect(relogin.status == 200)
         let me = try await client.request(.GET, "/v1/auth/me", token: relogin.json["access_token"] as? String)
         #expect(me.status == 200)
-    }
-
-    static func restart(_ sandbox: UpSandbox) async throws -> (UpSandbox, MalhaProcess) {
-        let up = try sandbox.start(environment: ["MALHA_TESTING_WEAK_BCRYPT_COST": "4"], name: "up-again")
-        let client = TestClient(base: sandbox.baseURL, http: HTTPClient.shared)
-        let deadline = ContinuousClock.now + .seconds(90)
-        while ContinuousClock.now < deadline, up.process.isRunning {
-            if (try? await client.request(.GET, "/health/ready"))?.status == 200 { return (sandbox, up) }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        struct NeverReady: Error {}
-        throw NeverReady()
-    }
-
-    static func demoAdmin(in dataDir: String) -> (email: String, password: String)? {
-        guard let text = try? String(contentsOfFile: dataDir + "/demo-admin.txt", encoding: .utf8) else { return nil }
-        let lines = text.split(separator: "\n").map(String.init)
-        return lines.count >= 2 ? (lines[0], lines[1]) : nil
     }
 
     static func mode(of path: String) -> Int {

@@ -52,8 +52,6 @@ public struct AccessPolicy: Sendable, Hashable, CustomStringConvertible {
         guard let principal else { return .unauthorized("an access token is required") }
         if !principal.scopes.isDisjoint(with: scopes) { return nil }
         switch people {
-        case .anyone:
-            return nil
         case .anyUser where !principal.isServiceClient:
             return nil
         case .anyRole(let roles) where !principal.roles.isDisjoint(with: roles):

@@ -40,22 +40,13 @@ public enum RoutePrefix {
 /// owned prefix covers belongs to nobody and is refused. Ownership is declared (each service's
 /// route rules, compiled into `malha`, plus `malha.registry.owners` for services that are not),
 /// never learned from a registration.
-public struct RouteOwnership: Sendable, Equatable {
+public struct RouteOwnership: Sendable {
     /// Owned prefixes, longest first.
     public let owned: [(prefix: String, service: String)]
 
     public init(_ owners: [String: [String]]) {
         owned = owners.flatMap { service, prefixes in prefixes.map { (prefix: $0, service: service) } }
             .sorted { ($0.prefix.utf8.count, $0.prefix, $0.service) > ($1.prefix.utf8.count, $1.prefix, $1.service) }
-    }
-
-    /// Every service's owned prefixes, from the routes it declares.
-    public init(declared routes: [String: [RouteRule]]) {
-        self.init(routes.mapValues { Array(Set($0.map(\.prefix))) })
-    }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.owned.elementsEqual(rhs.owned) { $0.prefix == $1.prefix && $0.service == $1.service }
     }
 
     /// The service owning the path space `prefix` names, if any.
