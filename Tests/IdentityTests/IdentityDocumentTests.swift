@@ -59,7 +59,7 @@ struct IdentityDocumentTests {
             let enrolment = try await client.post("/v1/auth/mfa/enrolment", [:], token: password)
             #expect(enrolment.status == .created)
             try expect(enrolment, "MFAEnrolment")
-            let totp = TOTP(secret: try #require(Base32.decode(try #require(enrolment.string("secret")))))
+            let totp = try enrolledFactor(enrolment)
             let confirmed = try await client.post(
                 "/v1/auth/mfa/enrolment/confirm", ["code": totp.code(at: harness.clock.now())], token: password)
             try expect(confirmed, "RecoveryCodes")

@@ -73,14 +73,16 @@ struct IdentityRepositoryTests {
 
         // Refresh tokens: one rotation per token; reuse revokes the family; expiry is not reuse.
         let later = now.addingTimeInterval(3600)
-        try await repository.insertRefreshToken(
-            hash: "h1", familyID: "f1", userID: ana.id, now: now, expiresAt: later, audit: nil)
+        try await repository.insert(
+            refreshToken: .init(
+                hash: "h1", familyID: "f1", userID: ana.id, amr: ["pwd", "otp"], now: now, expiresAt: later), audit: nil)
         guard
-            case .rotated(let user, let family) = try await repository.rotate(
+            case .rotated(let user, let family, let amr) = try await repository.rotate(
                 hash: "h1", newHash: "h2", now: now, expiresAt: later, clientAddress: "unknown")
         else { Issue.record("expected a rotation"); return }
         #expect(user.id == ana.id)
         #expect(family == "f1")
+        #expect(amr == ["pwd", "otp"], "the family keeps its login's amr")
         guard
             case .reused(let reusedFamily, _) = try await repository.rotate(
                 hash: "h1", newHash: "h3", now: now, expiresAt: later, clientAddress: "unknown")
@@ -95,8 +97,9 @@ struct IdentityRepositoryTests {
             case .invalid = try await repository.rotate(
                 hash: "nope", newHash: "h5", now: now, expiresAt: later, clientAddress: "unknown")
         else { Issue.record("unknown token"); return }
-        try await repository.insertRefreshToken(
-            hash: "e1", familyID: "f2", userID: bia.id, now: now, expiresAt: later, audit: nil)
+        try await repository.insert(
+            refreshToken: .init(hash: "e1", familyID: "f2", userID: bia.id, amr: ["pwd"], now: now, expiresAt: later),
+            audit: nil)
         guard
             case .invalid = try await repository.rotate(
                 hash: "e1", newHash: "e2", now: later, expiresAt: later, clientAddress: "unknown")

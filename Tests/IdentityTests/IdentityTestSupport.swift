@@ -134,6 +134,15 @@ struct Client: Sendable {
         return (try #require(reply.string("access_token")), try #require(reply.string("refresh_token")))
     }
 
+    /// The first step for an account with MFA: its password answers an `mfa_token`, no token.
+    func mfaToken(
+        _ email: String = IdentityHarness.adminEmail, _ password: String = IdentityHarness.adminPassword
+    ) async throws -> String {
+        let reply = try await login(email, password)
+        try #require(reply.status == .ok && reply.json["mfa_required"] as? Bool == true, "\(reply.json)")
+        return try #require(reply.string("mfa_token"))
+    }
+
     func adminToken() async throws -> String {
         let reply = try await login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
         try #require(reply.status == .ok)
@@ -162,7 +171,7 @@ extension IdentityHarness {
         let token = try #require(login.string("access_token"))
         let enrolment = try await client.post("/v1/auth/mfa/enrolment", [:], token: token)
         try #require(enrolment.status == .created)
-        let totp = TOTP(secret: try #require(Base32.decode(try #require(enrolment.string("secret")))))
+        let totp = try enrolledFactor(enrolment)
         let confirmed = try await client.post(
             "/v1/auth/mfa/enrolment/confirm", ["code": totp.code(at: clock.now())], token: token)
         try #require(confirmed.status == .ok, "\(confirmed.json)")
@@ -176,11 +185,8 @@ extension IdentityHarness {
         password: String = IdentityHarness.adminPassword
     ) async throws -> (access: String, refresh: String) {
         clock.advance(by: .seconds(30))
-        let first = try await client.login(email, password)
-        try #require(first.status == .ok && first.json["mfa_required"] as? Bool == true, "\(first.json)")
         let second = try await client.post(
-            "/v1/auth/login/mfa",
-            ["mfa_token": try #require(first.string("mfa_token")), "code": totp.code(at: clock.now())])
+            "/v1/auth/login/mfa", ["mfa_token": try await client.mfaToken(email, password), "code": totp.code(at: clock.now())])
         try #require(second.status == .ok, "\(second.json)")
         return (try #require(second.string("access_token")), try #require(second.string("refresh_token")))
     }
@@ -190,4 +196,10 @@ extension IdentityHarness {
         let (totp, _) = try await enrolMFA(client)
         return try await loginWithSecondFactor(client, totp: totp).access
     }
+}
+
+/// The factor an enrolment answered (its `secret`).
+func enrolledFactor(_ reply: Reply) throws -> TOTP {
+    let secret = try #require(reply.string("secret"))
+    return TOTP(secret: try #require(Base32.decode(secret)))
 }

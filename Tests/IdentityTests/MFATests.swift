@@ -14,10 +14,11 @@ import Testing
 @Suite("Identity: TOTP (RFC 6238)")
 struct TOTPTests {
     /// RFC 6238 appendix B, the SHA-1 rows: the 20-byte ASCII secret, 8 digits.
-    @Test(arguments: [
-        (59, "94287082"), (1_111_111_109, "07081804"), (1_111_111_111, "14050471"), (1_234_567_890, "89005924"),
-        (2_000_000_000, "69279037"), (20_000_000_000, "65353130"),
-    ] as [(Int64, String)])
+    @Test(
+        arguments: [
+            (59, "94287082"), (1_111_111_109, "07081804"), (1_111_111_111, "14050471"), (1_234_567_890, "89005924"),
+            (2_000_000_000, "69279037"), (20_000_000_000, "65353130"),
+        ] as [(Int64, String)])
     func rfc6238Vectors(seconds: Int64, expected: String) {
         let totp = TOTP(secret: Array("12345678901234567890".utf8), digits: 8)
         #expect(totp.code(at: Date(timeIntervalSince1970: TimeInterval(seconds))) == expected)
@@ -50,7 +51,9 @@ struct TOTPTests {
         let now = Date(timeIntervalSince1970: 1_767_225_615)
         let step = totp.step(at: now)
         for offset in -1...1 {
-            #expect(totp.acceptedStep(for: totp.code(step: step + Int64(offset)), at: now, lastAcceptedStep: nil) == step + Int64(offset))
+            #expect(
+                totp.acceptedStep(for: totp.code(step: step + Int64(offset)), at: now, lastAcceptedStep: nil) == step
+                    + Int64(offset))
         }
         for offset in [-3, -2, 2, 3] {
             let code = totp.code(step: step + Int64(offset))
@@ -88,8 +91,10 @@ struct TOTPTests {
         let codes = RecoveryCode.generate()
         #expect(codes.count == 10 && Set(codes).count == 10)
         for code in codes {
-            #expect(code.wholeMatch(of: /[a-z2-7]{4}(-[a-z2-7]{4}){3}/) != nil, "\(code)")
-            #expect(RecoveryCode.normalize(code.uppercased().replacingOccurrences(of: "-", with: " ")) == RecoveryCode.normalize(code))
+            #expect(code.range(of: "^[a-z2-7]{4}(-[a-z2-7]{4}){3}$", options: .regularExpression) != nil, "\(code)")
+            #expect(
+                RecoveryCode.normalize(code.uppercased().replacingOccurrences(of: "-", with: " ")) == RecoveryCode.normalize(code)
+            )
         }
     }
 }
@@ -108,12 +113,13 @@ struct MFARoutesTests {
             #expect(first.status == .created)
             #expect(first.headers[.cacheControl] == "no-store")
             let uri = try #require(first.string("otpauth_uri"))
-            #expect(uri.hasPrefix("otpauth://totp/Malha:ada@example.com?secret=\(try #require(first.string("secret")))&issuer=Malha"))
+            #expect(
+                uri.hasPrefix("otpauth://totp/Malha:ada@example.com?secret=\(try #require(first.string("secret")))&issuer=Malha"))
             // Enrolling again while pending replaces the secret: the first one's codes stop counting.
             let second = try await client.post("/v1/auth/mfa/enrolment", [:], token: session.access)
             #expect(second.status == .created)
             #expect(second.string("secret") != first.string("secret"))
-            let stale = TOTP(secret: try #require(Base32.decode(try #require(first.string("secret")))))
+            let stale = try enrolledFactor(first)
             let now = harness.clock.now()
             let wrong = try await client.post(
                 "/v1/auth/mfa/enrolment/confirm", ["code": stale.code(at: now)], token: session.access)
@@ -121,7 +127,7 @@ struct MFARoutesTests {
             // Until confirmed, the password alone still logs in.
             #expect(try await client.login("ada@example.com", "a-long-enough-password").string("access_token") != nil)
 
-            let totp = TOTP(secret: try #require(Base32.decode(try #require(second.string("secret")))))
+            let totp = try enrolledFactor(second)
             let confirmed = try await client.post(
                 "/v1/auth/mfa/enrolment/confirm", ["code": totp.code(at: now)], token: session.access)
             #expect(confirmed.status == .ok)
@@ -163,7 +169,8 @@ struct MFARoutesTests {
             #expect(refreshed.status == .ok)
             let again = try await harness.verifier().verify(try #require(refreshed.string("access_token")))
             #expect(again.hasSecondFactor, "the family keeps the amr of its login")
-            let twice = try await client.post("/v1/auth/refresh", ["refresh_token": try #require(refreshed.string("refresh_token"))])
+            let twice = try await client.post(
+                "/v1/auth/refresh", ["refresh_token": try #require(refreshed.string("refresh_token"))])
             #expect(try await harness.verifier().verify(try #require(twice.string("access_token"))).hasSecondFactor)
         }
     }
@@ -174,15 +181,14 @@ struct MFARoutesTests {
             let (totp, _) = try await harness.enrolMFA(client)
             harness.clock.advance(by: .seconds(30))
             let code = totp.code(at: harness.clock.now())
-            let first = try await client.login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
+            let first = try await client.mfaToken()
             let accepted = try await client.post(
-                "/v1/auth/login/mfa", ["mfa_token": try #require(first.string("mfa_token")), "code": code])
+                "/v1/auth/login/mfa", ["mfa_token": first, "code": code])
             #expect(accepted.status == .ok)
 
             // The same code, ten seconds later (still its step): refused, on a fresh challenge.
             harness.clock.advance(by: .seconds(10))
-            let second = try await client.login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
-            let secondToken = try #require(second.string("mfa_token"))
+            let secondToken = try await client.mfaToken()
             let replayed = try await client.post("/v1/auth/login/mfa", ["mfa_token": secondToken, "code": code])
             #expect(replayed.status == .unauthorized && replayed.code == "invalid_mfa_code")
             // The previous step's code is older still: refused too (it is inside the drift window).
@@ -203,8 +209,7 @@ struct MFARoutesTests {
         try await harness.test { client in
             let (totp, _) = try await harness.enrolMFA(client)
             harness.clock.advance(by: .seconds(30))
-            let login = try await client.login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
-            let mfaToken = try #require(login.string("mfa_token"))
+            let mfaToken = try await client.mfaToken()
             let first = try await client.post(
                 "/v1/auth/login/mfa", ["mfa_token": mfaToken, "code": totp.code(at: harness.clock.now())])
             #expect(first.status == .ok)
@@ -213,18 +218,18 @@ struct MFARoutesTests {
                 "/v1/auth/login/mfa", ["mfa_token": mfaToken, "code": totp.code(at: harness.clock.now())])
             #expect(reused.status == .unauthorized && reused.code == "invalid_mfa_token")
 
-            let late = try await client.login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
+            let late = try await client.mfaToken()
             harness.clock.advance(by: .seconds(301))
             let expired = try await client.post(
                 "/v1/auth/login/mfa",
-                ["mfa_token": try #require(late.string("mfa_token")), "code": totp.code(at: harness.clock.now())])
+                ["mfa_token": late, "code": totp.code(at: harness.clock.now())])
             #expect(expired.status == .unauthorized && expired.code == "invalid_mfa_token")
             // That code was not spent by the refusal: a fresh challenge takes it.
-            let fresh = try await client.login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
+            let fresh = try await client.mfaToken()
             #expect(
                 try await client.post(
                     "/v1/auth/login/mfa",
-                    ["mfa_token": try #require(fresh.string("mfa_token")), "code": totp.code(at: harness.clock.now())]
+                    ["mfa_token": fresh, "code": totp.code(at: harness.clock.now())]
                 ).status == .ok)
 
             let bad = try await client.post("/v1/auth/login/mfa", ["mfa_token": "nope", "code": "000000"])
@@ -242,8 +247,7 @@ struct MFARoutesTests {
         try await harness.test { client in
             let (totp, _) = try await harness.enrolMFA(client)
             harness.clock.advance(by: .seconds(30))
-            let login = try await client.login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
-            let mfaToken = try #require(login.string("mfa_token"))
+            let mfaToken = try await client.mfaToken()
             let right = totp.code(at: harness.clock.now())
             let wrong = right == "000000" ? "111111" : "000000"
             for _ in 0..<5 {
@@ -267,16 +271,16 @@ struct MFARoutesTests {
             #expect(try await harness.repository.unusedRecoveryCodes(userID: user.id) == 10)
             // As people type it: upper case, spaces for dashes.
             let typed = codes[3].uppercased().replacingOccurrences(of: "-", with: " ")
-            let first = try await client.login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
+            let first = try await client.mfaToken()
             let used = try await client.post(
-                "/v1/auth/login/mfa", ["mfa_token": try #require(first.string("mfa_token")), "recovery_code": typed])
+                "/v1/auth/login/mfa", ["mfa_token": first, "recovery_code": typed])
             #expect(used.status == .ok)
             #expect(try await harness.verifier().verify(try #require(used.string("access_token"))).hasSecondFactor)
             #expect(try await harness.repository.unusedRecoveryCodes(userID: user.id) == 9)
 
-            let second = try await client.login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
+            let second = try await client.mfaToken()
             let spent = try await client.post(
-                "/v1/auth/login/mfa", ["mfa_token": try #require(second.string("mfa_token")), "recovery_code": codes[3]])
+                "/v1/auth/login/mfa", ["mfa_token": second, "recovery_code": codes[3]])
             #expect(spent.status == .unauthorized && spent.code == "invalid_mfa_code")
             #expect(try await harness.repository.unusedRecoveryCodes(userID: user.id) == 9)
         }
@@ -286,8 +290,7 @@ struct MFARoutesTests {
     @Test func neitherRecoveryCodesNorTheSecretAreStoredInTheClear() async throws {
         let harness = try await IdentityHarness.make()
         let (secret, codes) = try await harness.test { client in
-            let login = try await client.login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
-            let token = try #require(login.string("access_token"))
+            let token = try await client.adminToken()
             let enrolment = try await client.post("/v1/auth/mfa/enrolment", [:], token: token)
             let secret = try #require(enrolment.string("secret"))
             let totp = TOTP(secret: try #require(Base32.decode(secret)))

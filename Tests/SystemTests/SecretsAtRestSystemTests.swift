@@ -81,7 +81,8 @@ struct SecretsAtRestSystemTests {
         let again = try sandbox.start(environment: ["MALHA_TESTING_WEAK_BCRYPT_COST": "4"], name: "up-again")
         defer { again.terminate() }
         try #require(try await sandbox.becomesReady(again), "\(again.log.suffix(2000))")
-        let challengeAgain = try await client.request(.POST, "/v1/auth/login", json: ["email": admin.email, "password": admin.password])
+        let challengeAgain = try await client.request(
+            .POST, "/v1/auth/login", json: ["email": admin.email, "password": admin.password])
         #expect(challengeAgain.status == 200)
         let relogin = try await client.request(
             .POST, "/v1/auth/login/mfa",

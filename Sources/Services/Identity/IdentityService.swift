@@ -179,7 +179,8 @@ public enum IdentityService {
                     description: "Needs a token issued after a second factor.", access: .admin,
                     parameters: [.path("id", description: "The user id")], body: .json(RolesRequest.self),
                     responses: [
-                        .ok(UserResponse.self, "The user with the new roles"), .problem(404, "No such user"), .forbiddenWithoutSecondFactor,
+                        .ok(UserResponse.self, "The user with the new roles"), .problem(404, "No such user"),
+                        .forbiddenWithoutSecondFactor,
                         .problem(422, "validation_failed: no role, too many, or an unknown one"),
                     ]),
                 .post(

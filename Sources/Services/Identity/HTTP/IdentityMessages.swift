@@ -107,7 +107,7 @@ struct OpenIDConfiguration: ResponseEncodable, Decodable {
     var tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
     var responseTypesSupported: [String] = []
     var subjectTypesSupported = ["public"]
-    var claimsSupported = ["sub", "roles", "scope", "iss", "aud", "exp", "iat", "jti"]
+    var claimsSupported = ["sub", "roles", "scope", "iss", "aud", "exp", "iat", "jti", "amr"]
 
     enum CodingKeys: String, CodingKey {
         case issuer

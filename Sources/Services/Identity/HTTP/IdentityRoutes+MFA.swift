@@ -105,9 +105,10 @@ extension IdentityRoutes {
         if let code = body.code {
             // The replay rule first, from the stored step; the UPDATE that spends the step checks
             // it again, for a concurrent use of the same code.
-            proof = try totp(of: factor).acceptedStep(for: code, at: now, lastAcceptedStep: factor.lastStep).map { .step($0) }
+            proof = try totp(of: factor).acceptedStep(for: code, at: now, lastAcceptedStep: factor.lastStep)
+                .map(SecondFactorProof.step)
         } else {
-            proof = body.recoveryCode.map { .recoveryCode(hash: Secrets.hash(RecoveryCode.normalize($0))) }
+            proof = body.recoveryCode.map { SecondFactorProof.recoveryCode(hash: Secrets.hash(RecoveryCode.normalize($0))) }
         }
         if let proof {
             let refreshToken = newRefreshToken(userID: user.id, amr: AuthenticationMethod.passwordAndOneTimePassword, now: now)
@@ -115,7 +116,8 @@ extension IdentityRoutes {
                 .init(event: .loginSuccess, at: now, subject: user.id, email: user.email, clientAddress: address, detail: "mfa")
             ]
             if case .recoveryCode = proof {
-                audit.append(.init(event: .recoveryCodeUsed, at: now, subject: user.id, email: user.email, clientAddress: address))
+                audit.append(
+                    .init(event: .recoveryCodeUsed, at: now, subject: user.id, email: user.email, clientAddress: address))
             }
             switch try await repository.completeChallenge(
                 hash: hash, userID: user.id, proof: proof, refreshToken: refreshToken.stored, audit: audit)

@@ -307,7 +307,8 @@ struct IdentityRoutes: Sendable {
     }
 
     /// A new refresh token, starting a family that keeps `amr` through its rotations.
-    func newRefreshToken(userID: String, amr: [String], now: Date) -> (token: String, stored: IdentityRepository.NewRefreshToken) {
+    func newRefreshToken(userID: String, amr: [String], now: Date) -> (token: String, stored: IdentityRepository.NewRefreshToken)
+    {
         let token = Secrets.generate()
         return (
             token,
@@ -318,7 +319,9 @@ struct IdentityRoutes: Sendable {
     }
 
     /// The pair a completed login answers: an access token with the family's `amr`, and its refresh token.
-    func tokenPair(user: User, refreshToken: (token: String, stored: IdentityRepository.NewRefreshToken)) async throws
+    func tokenPair(
+        user: User, refreshToken: (token: String, stored: IdentityRepository.NewRefreshToken)
+    ) async throws
         -> TokenPair
     {
         TokenPair(
