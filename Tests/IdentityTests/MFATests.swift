@@ -343,5 +343,9 @@ struct MFARoutesTests {
         #expect(validator.violations(of: ["mfa_token": "t", "recovery_code": "abcd-efgh-ijkl-mnop"], against: schema) == [])
         #expect(!validator.violations(of: ["mfa_token": "t"], against: schema).isEmpty)
         #expect(!validator.violations(of: ["mfa_token": "t", "code": "1", "recovery_code": "2"], against: schema).isEmpty)
+        // The member not chosen is bounded too (schemathesis found a 65-character one passing).
+        let long = JSONValue.string(String(repeating: "a", count: ConfirmMFARequest.maxCodeLength + 1))
+        #expect(!validator.violations(of: ["mfa_token": "t", "recovery_code": long], against: schema).isEmpty)
+        #expect(!validator.violations(of: ["mfa_token": "t", "code": "7", "recovery_code": long], against: schema).isEmpty)
     }
 }

@@ -243,11 +243,13 @@ extension LoginMFARequest: OpenAPISchemaProviding {
         let recovery = JSONSchema.Property(
             "recovery_code",
             .string(maxLength: ConfirmMFARequest.maxCodeLength, description: "An unused recovery code (dashes optional)"))
-        return .oneOf(
-            [
-                .object([token, code], required: ["mfa_token", "code"]),
-                .object([token, recovery], required: ["mfa_token", "recovery_code"]),
-            ], description: "The second step: the mfa_token and either a TOTP code or a recovery code")
+        // Both members bounded whichever is given, and exactly one of them required: a `oneOf` of
+        // whole objects would let the other member through unchecked.
+        var schema = JSONSchema.object(
+            [token, code, recovery], required: ["mfa_token"],
+            description: "The second step: the mfa_token and either a TOTP code or a recovery code")
+        schema.oneOf = [.object([], required: ["code"]), .object([], required: ["recovery_code"])]
+        return schema
     }
 
     static var openAPIComponentName: String? { "LoginMFARequest" }
