@@ -24,6 +24,37 @@ struct IdentityRepositoryTests {
     }
 
     @Test(.enabled(if: TestDatabases.postgresURL != nil, "MALHA_TEST_POSTGRES_URL is not set"))
+    func postgresMFA() async throws {
+        // MFA's conditional UPDATEs (replay rule, single-use codes and challenges) on PostgreSQL too.
+        try await TestDatabases.withPostgres { store in
+            let harness = try await IdentityHarness.make(store: store)
+            try await harness.test { client in
+                let (totp, codes) = try await harness.enrolMFA(client)
+                let session = try await harness.loginWithSecondFactor(client, totp: totp)
+                let used = totp.code(at: harness.clock.now())
+                let refreshed = try await client.post("/v1/auth/refresh", ["refresh_token": session.refresh])
+                #expect(try await harness.verifier().verify(try #require(refreshed.string("access_token"))).hasSecondFactor)
+                let recovered = try await client.post(
+                    "/v1/auth/login/mfa", ["mfa_token": try await client.mfaToken(), "recovery_code": codes[0]])
+                #expect(recovered.status == .ok)
+
+                let challenge = try await client.mfaToken()
+                let replayed = try await client.post("/v1/auth/login/mfa", ["mfa_token": challenge, "code": used])
+                #expect(replayed.code == "invalid_mfa_code")
+                for _ in 0..<4 {
+                    let spent = try await client.post(
+                        "/v1/auth/login/mfa", ["mfa_token": challenge, "recovery_code": codes[0]])
+                    #expect(spent.code == "invalid_mfa_code")
+                }
+                let burnt = try await client.post(
+                    "/v1/auth/login/mfa",
+                    ["mfa_token": challenge, "code": totp.code(step: totp.step(at: harness.clock.now()) + 1)])
+                #expect(burnt.code == "invalid_mfa_token")
+            }
+        }
+    }
+
+    @Test(.enabled(if: TestDatabases.postgresURL != nil, "MALHA_TEST_POSTGRES_URL is not set"))
     func postgresHTTP() async throws {
         // The HTTP flow that matters most (rotation and reuse detection) on PostgreSQL too.
         try await TestDatabases.withPostgres { store in
