@@ -151,6 +151,7 @@ extension Deployment {
         configuration.keyEncryptionKey = try wiring.topology.keyEncryptionKey()
         configuration.registrationsPerAddress = AttemptLimit(settings.registrationsPerHour, per: .seconds(3600))
         configuration.refreshesPerAddress = AttemptLimit(settings.refreshesPerMinute, per: .seconds(60))
+        configuration.refreshesPerFamily = AttemptLimit(settings.refreshesPerFamilyPerMinute, per: .seconds(60))
         let admin = try wiring.topology.adminCredentials()
         configuration.adminEmail = admin?.email
         configuration.adminPassword = admin?.password

@@ -89,6 +89,8 @@ struct MalhaSettings: Sendable {
     /// `malha.identity.registrations-per-hour` / `.refreshes-per-minute`: per client address.
     var registrationsPerHour: Int
     var refreshesPerMinute: Int
+    /// `malha.identity.refreshes-per-family-per-minute`: per login's refresh-token family.
+    var refreshesPerFamilyPerMinute: Int
     /// `malha.gateway.routes-file`: static upstream routes (JSON).
     var gatewayRoutesFile: String?
     /// `malha.gateway.public-url`: what the banner and OIDC discovery advertise.
@@ -212,6 +214,8 @@ struct MalhaSettings: Sendable {
             metricsPublic: try metrics.bool("public", default: false),
             registrationsPerHour: try identityKeys.int("registrations-per-hour", default: 10, in: 1...1_000_000),
             refreshesPerMinute: try identityKeys.int("refreshes-per-minute", default: 60, in: 1...1_000_000),
+            refreshesPerFamilyPerMinute: try identityKeys.int(
+                "refreshes-per-family-per-minute", default: 10, in: 1...1_000_000),
             gatewayRoutesFile: config.string(forKey: "malha.gateway.routes-file"),
             publicURL: publicURL,
             healthCheckIntervalMilliseconds: healthCheckInterval,

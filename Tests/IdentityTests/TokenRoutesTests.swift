@@ -39,6 +39,31 @@ struct TokenRoutesTests {
         #expect(try await harness.repository.auditRecords(event: .refresh).count == 1)
     }
 
+    /// A family refreshes at most `refreshesPerFamily` times a window: past it 429 with
+    /// `Retry-After`, nothing rotated, so the token presented still works once the window passes;
+    /// another login's family is not slowed.
+    @Test func refreshesAreThrottledPerFamily() async throws {
+        let harness = try await IdentityHarness.make { $0.refreshesPerFamily = AttemptLimit(2, per: .seconds(60)) }
+        try await harness.test { client in
+            let session = try await client.session("rui@example.com")
+            var token = session.refresh
+            for _ in 0..<2 {
+                let rotated = try await client.post("/v1/auth/refresh", ["refresh_token": token])
+                #expect(rotated.status == .ok)
+                token = try #require(rotated.string("refresh_token"))
+            }
+            let throttled = try await client.post("/v1/auth/refresh", ["refresh_token": token])
+            #expect(throttled.status == .tooManyRequests && throttled.code == "rate_limited")
+            #expect(throttled.headers[.retryAfter].flatMap(Int.init) ?? 0 > 0)
+            let other = try await client.session("ana@example.com")
+            #expect(try await client.post("/v1/auth/refresh", ["refresh_token": other.refresh]).status == .ok)
+            harness.clock.advance(by: .seconds(61))
+            let later = try await client.post("/v1/auth/refresh", ["refresh_token": token])
+            #expect(later.status == .ok, "the throttled token was not spent")
+        }
+        #expect(try await harness.repository.auditRecords(event: .refreshReuse).isEmpty)
+    }
+
     @Test func refreshTokensExpire() async throws {
         let harness = try await IdentityHarness.make { $0.refreshTokenLifetimeSeconds = 3600 }
         try await harness.test { client in

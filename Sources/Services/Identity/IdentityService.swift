@@ -30,6 +30,8 @@ public struct IdentityConfiguration: Sendable {
     public var registrationsPerAddress = AttemptLimit(10, per: .seconds(3600))
     /// Refreshes one address may make: 60 a minute.
     public var refreshesPerAddress = AttemptLimit(60, per: .seconds(60))
+    /// Refreshes of one family (one login's chain of refresh tokens): 10 a minute.
+    public var refreshesPerFamily = AttemptLimit(10, per: .seconds(60))
     /// The first administrator, created at start when both are set and the email is not registered.
     public var adminEmail: String?
     public var adminPassword: String?

@@ -118,6 +118,14 @@ struct IdentityRoutes: Sendable {
         guard body.refreshToken.unicodeScalars.count <= RefreshRequest.maxTokenLength else {
             throw Problem.validation(field: "refresh_token", "is too long")
         }
+        // Per family too, before anything rotates: a stolen refresh token minting access tokens as
+        // fast as it can is slowed to a legitimate client's pace (one every 15 minutes), and the
+        // token presented stays valid for a retry once the window passes.
+        if let family = try await repository.familyID(ofTokenHash: Secrets.hash(body.refreshToken)),
+            let wait = attempts.admit("refresh-family:" + family, configuration.refreshesPerFamily)
+        {
+            throw Problem.tooManyRequests(retryAfterSeconds: wait, detail: "too many refreshes of this session")
+        }
         let now = clock.now()
         let newToken = Secrets.generate()
         let outcome = try await repository.rotate(

@@ -156,6 +156,14 @@ public struct IdentityRepository: Sendable {
 
     /// Spends `hash` and stores `newHash` in its family, atomically. The conditional UPDATE is the
     /// whole race story: of two concurrent uses of one token, exactly one sees a row come back.
+    /// The family a refresh token belongs to, used or not; nil for a token never issued.
+    func familyID(ofTokenHash hash: String) async throws -> String? {
+        try await store.read { db in
+            try await db.raw("SELECT family_id FROM refresh_tokens WHERE token_hash = \(bind: hash)").first()?
+                .decode(column: "family_id", as: String.self)
+        }
+    }
+
     func rotate(hash: String, newHash: String, now: Date, expiresAt: Date, clientAddress: String) async throws -> RefreshOutcome {
         try await store.transaction { db in
             let spent = try await db.raw(
