@@ -85,6 +85,7 @@ let package = Package(
             name: "MalhaMessaging",
             dependencies: [
                 "MalhaCore", "MalhaStore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -201,6 +202,7 @@ let package = Package(
             name: "MalhaTesting",
             dependencies: [
                 "MalhaCore",
+                "MalhaService",
                 "MalhaStore",
                 "MalhaMessaging",
                 "MalhaIdentity",
@@ -227,6 +229,7 @@ let package = Package(
             name: "Identity",
             dependencies: [
                 "MalhaService",
+                "Contracts", "MalhaMessaging",
                 "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaIdentity", "MalhaRegistry",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -389,6 +392,8 @@ let package = Package(
             dependencies: [
                 "MalhaCore", "MalhaStore", "MalhaMessaging", "MalhaMessagingSQL", "MalhaTesting", "MalhaBus",
                 "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
+                "MalhaService",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -398,7 +403,10 @@ let package = Package(
         .testTarget(
             name: "IdentityTests",
             dependencies: [
+                "Contracts", "MalhaMessaging",
+                "MalhaService",
                 "Identity", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaCore",
+                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -415,6 +423,7 @@ let package = Package(
         .testTarget(
             name: "OrdersTests",
             dependencies: [
+                "MalhaService",
                 "Orders", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore",
                 "Catalog",
                 "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
@@ -428,6 +437,7 @@ let package = Package(
         .testTarget(
             name: "PaymentsTests",
             dependencies: [
+                "MalhaService",
                 "Payments", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore",
                 "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -442,6 +452,7 @@ let package = Package(
         .testTarget(
             name: "NotificationsTests",
             dependencies: [
+                "MalhaService",
                 "Notifications", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore",
                 "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -483,6 +494,7 @@ let package = Package(
                 "malha", "malha-bench", "MalhaTesting", "MalhaStore", "MalhaCore", "MalhaMessaging", "MalhaMessagingSQL",
                 "Contracts", "MalhaHTTP", "MalhaOpenAPI", "MalhaGateway", "MalhaRegistry", "MalhaIdentity", "Ledger",
                 "Consolidation", "Payments",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),

@@ -76,10 +76,6 @@ struct MalhaSettings: Sendable {
     /// `malha.identity.bcrypt-cost` (default 12, at least 10); `malha.testing.weak-bcrypt-cost`
     /// (4…9) overrides it in `up` only, for test suites and benchmarks, and stops `serve`.
     var bcryptCost: Int
-    /// `malha.identity.key-encryption-key` (32 bytes, hex or base64) or `…-key-file`: what seals
-    /// identity's signing keys; `up` keeps one in `<data-dir>/identity.kek` by default.
-    var keyEncryptionKey: String?
-    var keyEncryptionKeyFile: String?
     /// `malha.identity.registrations-per-hour` / `.refreshes-per-minute`: per client address.
     var registrationsPerHour: Int
     var refreshesPerMinute: Int
@@ -197,8 +193,6 @@ struct MalhaSettings: Sendable {
             adminEmail: config.string(forKey: "malha.admin.email"),
             adminPassword: config.string(forKey: "malha.admin.password", isSecret: true),
             bcryptCost: try bcryptCost(identityKeys, testing: ServiceConfigReader(service: "testing", mode: mode, root: config)),
-            keyEncryptionKey: config.string(forKey: "malha.identity.key-encryption-key", isSecret: true),
-            keyEncryptionKeyFile: config.string(forKey: "malha.identity.key-encryption-key-file"),
             registrationsPerHour: try identityKeys.int("registrations-per-hour", default: 10, in: 1...1_000_000),
             refreshesPerMinute: try identityKeys.int("refreshes-per-minute", default: 60, in: 1...1_000_000),
             gatewayRoutesFile: config.string(forKey: "malha.gateway.routes-file"),

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -8,6 +9,7 @@ import MalhaIdentity
 import MalhaStore
 import MalhaTesting
 import Synchronization
+import MalhaMessaging
 import Testing
 
 @testable import Identity
@@ -65,6 +67,7 @@ struct IdentityHarness: @unchecked Sendable {
         var logger = Logger(label: "identity.test")
         logger.logLevel = .warning
         try await Migrator.migrate(store, IdentityService.migrations, logger: logger)
+        try await Outbox.migrate(store, logger: logger)
         let repository = IdentityRepository(store: store)
         let keyRing = KeyRing(repository: repository, keyEncryption: KeyEncryptionKey.generate().key, clock: clock)
         try await keyRing.ensureKey()
@@ -147,4 +150,11 @@ func keyID(of token: String) -> String? {
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
     else { return nil }
     return object["kid"] as? String
+}
+
+/// The event a role change writes to the outbox.
+func rolesChanged(_ userID: String, roles: [String] = [Role.admin], now: Date) throws -> Envelope {
+    try Envelope(
+        RolesChanged(userID: userID, roles: roles, changedBy: "admin", changedAt: now), source: IdentityService.name, at: now,
+        key: userID)
 }
