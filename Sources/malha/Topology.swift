@@ -226,7 +226,8 @@ struct Topology {
         var publishers: [String: any JWKSProvider] = [:]
         for deployment in Self.deployments where deployment.signsEvents {
             let name = deployment.name
-            let url = settings.reader(for: name.rawValue).string("event-keys-url")
+            let url =
+                settings.reader(for: name.rawValue).string("event-keys-url")
                 ?? settings.endpoints[name]!.url + EventKeyRing.path
             publishers[name.rawValue] = HTTPJWKSProvider(url: url, httpClient: httpClient)
         }

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -5,10 +6,9 @@ import Logging
 import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
+import MalhaMessaging
 import MalhaStore
 import MalhaTesting
-import Contracts
-import MalhaMessaging
 import SQLKit
 import Testing
 

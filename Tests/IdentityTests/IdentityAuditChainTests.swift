@@ -1,9 +1,9 @@
 import Foundation
 import Logging
 import MalhaCore
+import MalhaMessaging
 import MalhaStore
 import MalhaTesting
-import MalhaMessaging
 import Testing
 
 @testable import Identity

@@ -2,9 +2,9 @@ import Foundation
 import Logging
 import MalhaCore
 import MalhaIdentity
+import MalhaMessaging
 import MalhaStore
 import MalhaTesting
-import MalhaMessaging
 import Testing
 
 @testable import Identity
@@ -69,9 +69,12 @@ struct IdentityRepositoryTests {
         #expect(try await repository.users(after: nil, limit: 1).map(\.id) == [ana.id])
         #expect(try await repository.users(after: ana.id, limit: 5).map(\.id) == [bia.id])
         let audit = IdentityRepository.AuditEntry(event: .roleChange, at: now, subject: ana.id)
-        let promoted = try await repository.setRoles(userID: ana.id, roles: [Role.admin, Role.customer], now: now, audit: audit, event: try rolesChanged(ana.id, now: now))
+        let promoted = try await repository.setRoles(
+            userID: ana.id, roles: [Role.admin, Role.customer], now: now, audit: audit, event: try rolesChanged(ana.id, now: now))
         #expect(promoted?.roles == [Role.admin, Role.customer])
-        #expect(try await repository.setRoles(userID: "missing", roles: [Role.admin], now: now, audit: audit, event: try rolesChanged(ana.id, now: now)) == nil)
+        #expect(
+            try await repository.setRoles(
+                userID: "missing", roles: [Role.admin], now: now, audit: audit, event: try rolesChanged(ana.id, now: now)) == nil)
 
         // Refresh tokens: one rotation per token; reuse revokes the family; expiry is not reuse.
         let later = now.addingTimeInterval(3600)

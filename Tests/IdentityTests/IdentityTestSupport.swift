@@ -6,10 +6,10 @@ import Logging
 import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
+import MalhaMessaging
 import MalhaStore
 import MalhaTesting
 import Synchronization
-import MalhaMessaging
 import Testing
 
 @testable import Identity

@@ -195,7 +195,8 @@ struct EnvelopeSignatureTests {
             let stored = try await store.read { db in
                 try await db.raw("SELECT private_key FROM event_signing_keys").all()
             }.map { try $0.decode(column: "private_key", as: String.self) }
-            #expect(stored.count == 1 && stored.allSatisfy { $0.hasPrefix(KeyEncryptionKey.prefix) && !$0.contains("PRIVATE KEY") })
+            #expect(
+                stored.count == 1 && stored.allSatisfy { $0.hasPrefix(KeyEncryptionKey.prefix) && !$0.contains("PRIVATE KEY") })
             try await ring.prepare(logger: testLogger)
             #expect(try await ring.jwks().keys.count == 1, "a restart keeps the key")
         }

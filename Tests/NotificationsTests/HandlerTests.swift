@@ -17,13 +17,21 @@ struct HandlerTests {
         NotificationEventHandler(templates: .builtIn(), logger: testLogger) {}
     }
 
-    @Test func anEventRecordsOnePendingNotificationPerEnabledChannelAndARedeliveryNothing() async throws {
+    /// The service's database (migrated) and a bus with the handler's subscription bound.
+    static func withBus(_ body: (any SQLStore, SQLTransport) async throws -> Void) async throws {
         try await TestDatabases.withEachBackend(stores: 2) { stores in
             let (store, busStore) = (stores[0], stores[1])
             try await prepareNotifications(store)
             let transport = try await SQLTransport.open(store: busStore, logger: testLogger)
             let subscription = NotificationEventHandler.subscription
             try await transport.bind(subscription: subscription.name, to: subscription.types)
+            try await body(store, transport)
+        }
+    }
+
+    @Test func anEventRecordsOnePendingNotificationPerEnabledChannelAndARedeliveryNothing() async throws {
+        try await Self.withBus { store, transport in
+            let subscription = NotificationEventHandler.subscription
             let wakeUps = Tally()
             let handler = NotificationEventHandler(templates: .builtIn(), logger: testLogger) { wakeUps.add() }
             let runner = ConsumerRunner(
@@ -57,12 +65,8 @@ struct HandlerTests {
     /// Critical events reach the handler only verified: a signed refund and role change are
     /// recorded, an unsigned refund and a role change signed by payments' key go to the dead letters.
     @Test func criticalEventsAreRecordedOnlyWhenTheirSignatureVerifies() async throws {
-        try await TestDatabases.withEachBackend(stores: 2) { stores in
-            let (store, busStore) = (stores[0], stores[1])
-            try await prepareNotifications(store)
-            let transport = try await SQLTransport.open(store: busStore, logger: testLogger)
+        try await Self.withBus { store, transport in
             let subscription = NotificationEventHandler.subscription
-            try await transport.bind(subscription: subscription.name, to: subscription.types)
             let keys = TestEventKeys()
             let runner = ConsumerRunner(
                 subscription: subscription, transport: transport, store: store, verifier: keys.verifier(), logger: testLogger,

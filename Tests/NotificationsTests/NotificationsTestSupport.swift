@@ -71,7 +71,9 @@ enum Events {
                 source: "payments", at: date, key: order))
     }
 
-    static func rolesChanged(user: String, roles: [String], by admin: String = "admin-1", at date: Date = Date()) throws
+    static func rolesChanged(
+        user: String, roles: [String], by admin: String = "admin-1", at date: Date = Date()
+    ) throws
         -> Envelope
     {
         verified(
