@@ -203,6 +203,7 @@ let package = Package(
             dependencies: [
                 "MalhaCore",
                 "MalhaService",
+                .product(name: "Crypto", package: "swift-crypto"),
                 "MalhaStore",
                 "MalhaMessaging",
                 "MalhaIdentity",

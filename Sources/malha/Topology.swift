@@ -211,9 +211,10 @@ struct Topology {
         ) async throws -> Built {
             let store = try await store()
             let signs = Declaration.platformTables.contains(.eventSigningKeys)
+            let keyEncryption: KeyEncryptionKey? = try signs ? topology.keyEncryptionKey(for: name) : nil
             let application = try await Declaration.buildApplication(
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
-                keyEncryption: signs ? try topology.keyEncryptionKey(for: name) : nil, eventVerifier: eventVerifier,
+                keyEncryption: keyEncryption, eventVerifier: eventVerifier,
                 httpClient: httpClient, host: endpoint.host, port: endpoint.port, services: [store])
             return Built(runtime: runtime, application: application, registrar: registrar(Declaration.routeRules))
         }

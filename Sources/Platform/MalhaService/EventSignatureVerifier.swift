@@ -1,4 +1,3 @@
-public import AsyncHTTPClient
 public import Crypto
 import Foundation
 public import Logging
@@ -65,11 +64,4 @@ public struct EventKeysUnavailable: Error, CustomStringConvertible {
     public var publisher: String
     public var kid: String
     public var description: String { "the event keys of \(publisher) are unavailable now (kid \(kid)); will retry" }
-}
-
-/// Serves a JWKS document from a service's base URL: `<base>/.well-known/event-keys`.
-extension HTTPJWKSProvider {
-    public static func eventKeys(of baseURL: String, httpClient: HTTPClient) -> HTTPJWKSProvider {
-        HTTPJWKSProvider(url: baseURL + EventKeyRing.path, httpClient: httpClient)
-    }
 }

@@ -160,15 +160,20 @@ extension ServiceDeclaration {
         var services = services
         let signs = platformTables.contains(.eventSigningKeys)
         if signs, keyEncryption == nil { throw MissingEventKeyEncryption(service: name) }
-        let publishing =
+        let publishing: EventPublishing? =
             platformTables.contains(.outbox)
             ? EventPublishing(
                 service: name, store: store, transport: transport, keyEncryption: signs ? keyEncryption : nil,
                 runtime: runtime, clock: clock) : nil
-        services += publishing?.services(readiness: runtime.readiness) ?? []
-        let context = ServiceContext(
+        var wakeRelay: @Sendable () -> Void = {}
+        if let publishing {
+            services += publishing.services(readiness: runtime.readiness)
+            wakeRelay = publishing.wakeRelay
+        }
+        let eventKeys = publishing?.keyRing
+        let context = ServiceContext<Configuration>(
             configuration: configuration, runtime: runtime, store: store, verifier: verifier, transport: transport,
-            eventKeys: publishing?.keyRing, httpClient: httpClient, clock: clock, wakeRelay: publishing?.wakeRelay ?? {})
+            eventKeys: eventKeys, httpClient: httpClient, clock: clock, wakeRelay: wakeRelay)
         let parts = try await build(context)
         publishing?.addRoutes(to: parts.router)
         if let transport {

@@ -186,11 +186,13 @@ public enum IdentityService {
         hasher: PasswordHasher, clock: any WallClock = SystemWallClock(), publishing: EventPublishing? = nil
     ) -> Router<ServiceRequestContext> {
         let verifier = makeVerifier(configuration: configuration, keyRing: keyRing, clock: clock, logger: runtime.logger)
+        var wakeRelay: @Sendable () -> Void = {}
+        if let publishing { wakeRelay = publishing.wakeRelay }
         let routes = IdentityRoutes(
             configuration: configuration, repository: repository, keyRing: keyRing, hasher: hasher,
             throttle: LoginThrottle(policy: configuration.loginThrottle, clock: clock),
             attempts: AttemptThrottle(clock: clock), verifier: verifier, clock: clock,
-            dummyHash: DummyPasswordHash(), wakeRelay: publishing?.wakeRelay ?? {})
+            dummyHash: DummyPasswordHash(), wakeRelay: wakeRelay)
         let router = runtime.makeRouter(openAPI: openAPI)
         router.add(middleware: NoStoreMiddleware())
 
