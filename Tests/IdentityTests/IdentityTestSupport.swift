@@ -7,6 +7,7 @@ import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
 import MalhaMessaging
+import MalhaService
 import MalhaStore
 import MalhaTesting
 import Synchronization
@@ -67,15 +68,20 @@ struct IdentityHarness: @unchecked Sendable {
         var logger = Logger(label: "identity.test")
         logger.logLevel = .warning
         try await Migrator.migrate(store, IdentityService.migrations, logger: logger)
-        try await Outbox.migrate(store, logger: logger)
         let repository = IdentityRepository(store: store)
-        let keyRing = KeyRing(repository: repository, keyEncryption: KeyEncryptionKey.generate().key, clock: clock)
+        let keyEncryption = KeyEncryptionKey.generate().key
+        let keyRing = KeyRing(repository: repository, keyEncryption: keyEncryption, clock: clock)
         try await keyRing.ensureKey()
         let hasher = PasswordHasher(cost: configuration.passwordCost)
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: IdentityService.name), logger: logger)
+        // The outbox and the event keys, without a bus: role changes wait in the outbox.
+        let publishing = EventPublishing(
+            service: IdentityService.name, store: store, transport: nil, keyEncryption: keyEncryption, runtime: runtime,
+            clock: clock)
+        try await publishing.migrate(store, logger: logger)
         let router = IdentityService.buildRouter(
-            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock
-        )
+            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock,
+            publishing: publishing)
         _ = try await IdentityService.ensureAdmin(
             email: adminEmail, password: adminPassword, store: store, hasher: hasher, clock: clock)
         return IdentityHarness(

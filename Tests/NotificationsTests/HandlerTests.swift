@@ -63,7 +63,7 @@ struct HandlerTests {
     }
 
     /// Critical events reach the handler only verified: a signed refund and role change are
-    /// recorded, an unsigned refund and a role change signed by payments' key go to the dead letters.
+    /// recorded; an unsigned refund and a role change signed by payments go to the dead letters.
     @Test func criticalEventsAreRecordedOnlyWhenTheirSignatureVerifies() async throws {
         try await Self.withBus { store, transport in
             let subscription = NotificationEventHandler.subscription
@@ -79,10 +79,10 @@ struct HandlerTests {
             let refund = unverified(try Events.refunded(order: "o-1", customer: "ana"))
             let roles = unverified(try Events.rolesChanged(user: "bia", roles: ["customer", "finance"]))
             let unsignedRefund = unverified(try Events.refunded(order: "o-2", customer: "ana"))
+            // A role change from payments, signed with payments' genuine key: only identity may sign one.
             var foreignRoles = unverified(try Events.rolesChanged(user: "carla", roles: ["admin"]))
             foreignRoles.source = "payments"
             foreignRoles = try keys.sign(foreignRoles)
-            foreignRoles.source = "identity"
             try await transport.publish([try keys.sign(refund), try keys.sign(roles), unsignedRefund, foreignRoles])
             var outcomes: [String: ConsumeOutcome] = [:]
             for delivery in try await transport.receive(from: subscription.name, limit: 10, lease: .seconds(30)) {

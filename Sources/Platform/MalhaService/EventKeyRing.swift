@@ -16,7 +16,7 @@ import Synchronization
 /// The newest key signs; every stored key is published, so a key added by another replica (two
 /// starting at once on an empty database) or by a future rotation verifies at once.
 public final class EventKeyRing: EnvelopeSigner {
-    public static let component = "event-keys"
+    public static let component = "event_keys"
     /// Where every signing service publishes its keys.
     public static let path = "/.well-known/event-keys"
 
