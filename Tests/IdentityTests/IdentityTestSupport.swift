@@ -80,7 +80,8 @@ struct IdentityHarness: @unchecked Sendable {
             clock: clock)
         try await publishing.migrate(store, logger: logger)
         let router = IdentityService.buildRouter(
-            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock,
+            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher,
+            clock: clock,
             publishing: publishing)
         _ = try await IdentityService.ensureAdmin(
             email: adminEmail, password: adminPassword, store: store, hasher: hasher, clock: clock)

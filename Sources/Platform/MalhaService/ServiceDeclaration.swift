@@ -69,8 +69,6 @@ public struct ServiceContext<Configuration: Sendable>: Sendable {
     public let store: any SQLStore
     public let verifier: AccessTokenVerifier
     public let transport: (any MessageTransport)?
-    /// Signs this service's events (with `.eventSigningKeys`), as the outbox relay publishes them.
-    public let eventKeys: EventKeyRing?
     public let httpClient: HTTPClient
     public let clock: any WallClock
     /// Wakes the outbox relay: call it after a commit that wrote to the outbox (does nothing
@@ -170,10 +168,9 @@ extension ServiceDeclaration {
             services += publishing.services(readiness: runtime.readiness)
             wakeRelay = publishing.wakeRelay
         }
-        let eventKeys = publishing?.keyRing
         let context = ServiceContext<Configuration>(
             configuration: configuration, runtime: runtime, store: store, verifier: verifier, transport: transport,
-            eventKeys: eventKeys, httpClient: httpClient, clock: clock, wakeRelay: wakeRelay)
+            httpClient: httpClient, clock: clock, wakeRelay: wakeRelay)
         let parts = try await build(context)
         publishing?.addRoutes(to: parts.router)
         if let transport {
