@@ -28,6 +28,8 @@ struct Deployment: Sendable {
     let openAPI: OpenAPIDocument?
     /// What the gateway routes to it (it registers them).
     let routeRules: [RouteRule]
+    /// The scopes its own calls to other services need (`ServiceDeclaration.clientScopes`).
+    var clientScopes: [String] = []
     /// Reads its configuration (throwing on an unusable value) and returns how to build it with
     /// that configuration. Run for every deployment before anything starts, so a bad key stops
     /// the start with its message and nothing half-open.
@@ -61,7 +63,7 @@ struct Deployment: Sendable {
 
     /// A service that declares itself (`ServiceDeclaration`): the platform wires all of it.
     static func service<Declaration: ServiceDeclaration>(_ declaration: Declaration.Type) -> Deployment {
-        Deployment(
+        var deployment = Deployment(
             name: ServiceName(Declaration.name), portOffset: Declaration.portOffset,
             usesBus: !Declaration.platformTables.isDisjoint(with: [.outbox, .inbox]),
             signsEvents: Declaration.platformTables.contains(.eventSigningKeys), openAPI: Declaration.openAPI,
@@ -70,6 +72,8 @@ struct Deployment: Sendable {
             let configuration = try Declaration.configuration(from: settings.reader(for: Declaration.name))
             return { try await $0.service(Declaration.self, configuration: configuration) }
         }
+        deployment.clientScopes = Declaration.clientScopes
+        return deployment
     }
 }
 
@@ -156,6 +160,7 @@ extension Deployment {
         let admin = try wiring.topology.adminCredentials()
         configuration.adminEmail = admin?.email
         configuration.adminPassword = admin?.password
+        if settings.mode == .embedded { configuration.provisionedClients = wiring.topology.provisionedClients }
         let application = try await IdentityService.buildApplication(
             configuration: configuration, runtime: wiring.runtime, store: store, transport: wiring.bus, services: [store])
         return .init(runtime: wiring.runtime, application: application, registrar: wiring.registrar(IdentityService.routeRules))

@@ -76,6 +76,12 @@ struct MalhaSettings: Sendable {
     /// `malha.identity.bcrypt-cost` (default 12, at least 10); `malha.testing.weak-bcrypt-cost`
     /// (4…9) overrides it in `up` only, for test suites and benchmarks, and stops `serve`.
     var bcryptCost: Int
+    /// `malha.metrics.token` or `malha.metrics.token-file`: what a scraper presents for `/metrics`
+    /// on every listener (`up` keeps one in `<data-dir>/metrics.token`); `malha.metrics.public`
+    /// (default false) opens `/metrics` to anyone who reaches the port instead.
+    var metricsToken: String?
+    var metricsTokenFile: String?
+    var metricsPublic: Bool
     /// `malha.identity.registrations-per-hour` / `.refreshes-per-minute`: per client address.
     var registrationsPerHour: Int
     var refreshesPerMinute: Int
@@ -90,8 +96,8 @@ struct MalhaSettings: Sendable {
     var healthCheckTimeoutMilliseconds: Int
     var unhealthyThreshold: Int
     var healthyThreshold: Int
-    /// `malha.http.header-timeout-ms`, `.idle-timeout-ms`, `.max-connections`, `.max-header-bytes`:
-    /// what every listener allows a client connection.
+    /// `malha.http.header-timeout-ms`, `.idle-timeout-ms`, `.max-connections`, `.max-header-bytes`,
+    /// `.backlog`: what every listener allows a client connection.
     var listenerLimits: ListenerLimits
     /// `malha.http.trusted-proxies`: peers whose `X-Forwarded-For` names the client (loopback).
     var trustedProxies: TrustedProxies
@@ -166,11 +172,13 @@ struct MalhaSettings: Sendable {
             idleTimeout: .milliseconds(
                 try http.int("idle-timeout-ms", default: Int(defaults.idleTimeout.milliseconds), in: 100...3_600_000)),
             maxConnections: try http.int("max-connections", default: defaults.maxConnections, in: 1...1_000_000),
-            maxHeaderBytes: try http.int("max-header-bytes", default: defaults.maxHeaderBytes, in: 1024...1_048_576))
+            maxHeaderBytes: try http.int("max-header-bytes", default: defaults.maxHeaderBytes, in: 1024...1_048_576),
+            backlog: try http.int("backlog", default: defaults.backlog, in: 16...65_535))
         let proxiesText = config.string(forKey: "malha.http.trusted-proxies", default: "127.0.0.0/8, ::1")
         guard let trustedProxies = TrustedProxies(parsing: proxiesText) else {
             throw ValidationError("malha.http.trusted-proxies must list addresses or IPv4 blocks (10.0.0.0/8), comma-separated")
         }
+        let metrics = ServiceConfigReader(service: "metrics", mode: mode, root: config)
         let log = ServiceConfigReader(service: "log", mode: mode, root: config)
         let logLevel = try log.choice("level", default: Logger.Level.info)
         let logFormat = try log.choice("format", default: LogFormat.json)
@@ -193,6 +201,9 @@ struct MalhaSettings: Sendable {
             adminEmail: config.string(forKey: "malha.admin.email"),
             adminPassword: config.string(forKey: "malha.admin.password", isSecret: true),
             bcryptCost: try bcryptCost(identityKeys, testing: ServiceConfigReader(service: "testing", mode: mode, root: config)),
+            metricsToken: metrics.string("token", isSecret: true),
+            metricsTokenFile: metrics.string("token-file"),
+            metricsPublic: try metrics.bool("public", default: false),
             registrationsPerHour: try identityKeys.int("registrations-per-hour", default: 10, in: 1...1_000_000),
             refreshesPerMinute: try identityKeys.int("refreshes-per-minute", default: 60, in: 1...1_000_000),
             gatewayRoutesFile: config.string(forKey: "malha.gateway.routes-file"),

@@ -33,6 +33,19 @@ struct Topology {
     let settings: MalhaSettings
     let services: [Deployment]
     let logger = Logger(label: "malha")
+    /// In `up`, each service that calls others as itself is a client at identity with a secret
+    /// made for this start: identity is given its hash, the service the secret, nothing is stored.
+    let serviceClientSecrets: [ServiceName: String] = Dictionary(
+        uniqueKeysWithValues: deployments.filter { !$0.clientScopes.isEmpty }.map { ($0.name, SecretFile.randomHex()) })
+
+    /// What identity provisions in `up`: a client per service that names scopes, id = its name.
+    var provisionedClients: [ProvisionedClient] {
+        Self.deployments.compactMap { deployment in
+            serviceClientSecrets[deployment.name].map {
+                ProvisionedClient(id: deployment.name.rawValue, secret: $0, scopes: deployment.clientScopes)
+            }
+        }
+    }
 
     func run(printBanner: Bool) async throws {
         let builders = try services.map { try $0.prepare(settings) }
@@ -42,6 +55,7 @@ struct Topology {
         // start here, naming the key, before anything binds.
         let credentials = try Dictionary(
             uniqueKeysWithValues: services.map { ($0.name, try settings.registryCredential(for: $0.name)) })
+        let metricsAccess = try self.metricsAccess()
         try await checkPortsAreFree()
         let httpClient = Self.makeSharedHTTPClient()
         let eventVerifier = eventSignatureVerifier(httpClient: httpClient)
@@ -69,7 +83,7 @@ struct Topology {
             let name = deployment.name
             let runtime = ServiceRuntime(
                 descriptor: ServiceDescriptor(name: name.rawValue), limits: settings.listenerLimits,
-                trustedProxies: settings.trustedProxies)
+                trustedProxies: settings.trustedProxies, metricsAccess: metricsAccess)
             let wiring = Wiring(
                 topology: self, name: name, runtime: runtime, httpClient: httpClient, bus: bus,
                 registryCredential: credentials[name]!, eventVerifier: eventVerifier)
@@ -198,6 +212,27 @@ struct Topology {
             RegistryClient(baseURL: settings.registryURL, credential: registryCredential, httpClient: httpClient)
         }
 
+        /// This service's client-credentials token for its calls to others, asked for `scopes`:
+        /// in `up` as the client identity provisioned for it, in `serve` as
+        /// `malha.<service>.client-id` (default: its name) with `malha.<service>.client-secret`,
+        /// at `malha.auth.token-url` (default: identity's `/v1/oauth/token`). Nil when it names no
+        /// scope, or `serve` is given no secret (its calls then go without: see the service).
+        func serviceCredential(scopes: [String]) -> ServiceTokenSource? {
+            guard !scopes.isEmpty else { return nil }
+            let reader = settings.reader(for: name.rawValue)
+            let secret =
+                settings.mode == .embedded
+                ? topology.serviceClientSecrets[name] : reader.string("client-secret", isSecret: true)
+            guard let secret else { return nil }
+            let tokenURL = settings.config.string(
+                forKey: "malha.auth.token-url", default: settings.endpoints[.identity]!.url + "/v1/oauth/token")
+            return ServiceTokenSource(
+                credentials: .init(
+                    clientID: reader.string("client-id") ?? name.rawValue, clientSecret: secret, tokenURL: tokenURL,
+                    scopes: scopes),
+                httpClient: httpClient)
+        }
+
         func verifier() -> AccessTokenVerifier {
             AccessTokenVerifier(
                 settings: .init(issuer: settings.issuer, audience: settings.audience),
@@ -214,8 +249,9 @@ struct Topology {
             let keyEncryption: KeyEncryptionKey? = try signs ? topology.keyEncryptionKey(for: name) : nil
             let application = try await Declaration.buildApplication(
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
-                keyEncryption: keyEncryption, eventVerifier: eventVerifier,
-                httpClient: httpClient, host: endpoint.host, port: endpoint.port, services: [store])
+                keyEncryption: keyEncryption, eventVerifier: eventVerifier, httpClient: httpClient,
+                serviceCredential: serviceCredential(scopes: Declaration.clientScopes), host: endpoint.host,
+                port: endpoint.port, services: [store])
             return Built(runtime: runtime, application: application, registrar: registrar(Declaration.routeRules))
         }
     }
@@ -276,6 +312,39 @@ struct Topology {
         }
         return try KeyEncryptionKey.loadOrCreate(
             path: Self.keyEncryptionKeyFile(for: service, in: settings.dataDirectory).path)
+    }
+
+    /// Who may read `/metrics` on every listener of the process: anyone when `malha.metrics.public`
+    /// says so, else a scraper with the configured token, the token file's, or in `up`
+    /// `<data-dir>/metrics.token` (created, mode 0600, on the first start). `serve` without any of
+    /// them stops, naming the keys: metrics name every route and upstream, so exposing them is a
+    /// choice an operator makes, not a default.
+    func metricsAccess() throws -> MetricsAccess {
+        if settings.metricsPublic { return .open }
+        let invalid = ValidationError("the metrics token must be at least \(MetricsToken.minimumLength) characters")
+        if let text = settings.metricsToken {
+            guard let token = MetricsToken(text) else { throw invalid }
+            return .bearer(token)
+        }
+        let text: String
+        if let file = settings.metricsTokenFile {
+            text = try SecretFile.load(path: file)
+        } else if settings.mode == .embedded {
+            text = try SecretFile.loadOrCreate(path: Self.metricsTokenFile(in: settings.dataDirectory).path) {
+                SecretFile.randomHex()
+            }
+        } else {
+            throw ValidationError(
+                "malha.metrics.token, malha.metrics.token-file or malha.metrics.public=true is required for `serve` "
+                    + "(/metrics answers only a scraper with the token; openssl rand -hex 32 makes one)")
+        }
+        guard let token = MetricsToken(text) else { throw invalid }
+        return .bearer(token)
+    }
+
+    /// Where `up` keeps the metrics token.
+    static func metricsTokenFile(in dataDirectory: String) -> URL {
+        URL(fileURLWithPath: dataDirectory).appendingPathComponent("metrics.token")
     }
 
     /// Where `up` keeps a service's key-encryption key.
@@ -372,6 +441,11 @@ struct Topology {
         }
         lines += ["", "  try: curl \(settings.publicURL)/v1/products?limit=3"]
         lines.append("  admin credentials: \(settings.adminEmail ?? "see \(settings.dataDirectory)/demo-admin.txt")")
+        if !settings.metricsPublic, settings.metricsToken == nil, settings.metricsTokenFile == nil {
+            lines.append(
+                "  metrics: curl -H \"Authorization: Bearer $(cat \(settings.dataDirectory)/metrics.token)\" \(settings.publicURL)/metrics"
+            )
+        }
         lines.append("")
         printNow(lines.joined(separator: "\n"))
     }

@@ -40,6 +40,9 @@ struct ConsolidationHarness: Sendable {
     let cache: BalanceCache
     let handler: LedgerEventHandler
 
+    /// The consolidation's own credential for the ledger: a `ledger.read` client token.
+    var ledgerReader: any ServiceCredential { tokens.serviceCredential("consolidation", scopes: [ServiceScope.ledgerRead]) }
+
     /// Runs `body` on SQLite, then on PostgreSQL when `MALHA_TEST_POSTGRES_URL` is set.
     static func run(_ body: (ConsolidationHarness) async throws -> Void) async throws {
         try await TestDatabases.withEachBackend { store in try await body(try await make(store)) }

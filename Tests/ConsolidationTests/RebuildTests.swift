@@ -266,7 +266,8 @@ struct RebuildTests {
                 outcome = .success(
                     try await ledger.live { url in
                         try await Self.exerciseRebuild(
-                            harness, reader: LedgerReader(baseURL: url, httpClient: http), account: account,
+                            harness, reader: LedgerReader(baseURL: url, httpClient: http, credential: harness.ledgerReader),
+                            account: account,
                             missing: entries[2].id, ana: ana, finance: finance)
                     })
             } catch {
@@ -300,7 +301,9 @@ struct RebuildTests {
             do {
                 outcome = .success(
                     try await ledger.live { url in
-                        try await harness.test(ledger: LedgerReader(baseURL: url, httpClient: http)) { client in
+                        try await harness.test(
+                            ledger: LedgerReader(baseURL: url, httpClient: http, credential: harness.ledgerReader)
+                        ) { client in
                             let path = "/v1/accounts/\(account)/balances/2026-03-09"
                             #expect(try await client.send(.get, path, headers: finance).status == .ok)
                             #expect(try await client.send(.get, path, headers: ana).status == .notFound, "no owner known yet")
@@ -312,6 +315,17 @@ struct RebuildTests {
                             let owned = try await client.send(.get, path, headers: ana)
                             #expect(owned.status == .ok, "the owner, read from the ledger, sees the account")
                             #expect(try owned.decode(DayResponse.self).day.closingCents == 2_000)
+                        }
+                        // The ledger is read with the consolidation's own token, never the caller's:
+                        // without ledger.read it is refused however senior the caller.
+                        let unscoped = LedgerReader(
+                            baseURL: url, httpClient: http,
+                            credential: harness.tokens.serviceCredential("consolidation", scopes: ["catalog.read"]))
+                        try await harness.test(ledger: unscoped) { client in
+                            let refused = try await client.send(
+                                .post, "/v1/admin/consolidation/rebuild", headers: finance,
+                                json: #"{"account_id": "\#(account)", "verify": true}"#)
+                            #expect(refused.status == .badGateway && refused.problem?.code == "ledger_unavailable")
                         }
                     })
             } catch {
@@ -350,7 +364,9 @@ struct RebuildTests {
             do {
                 outcome = .success(
                     try await ledger.live { url in
-                        try await harness.test(ledger: LedgerReader(baseURL: url, httpClient: http)) { client in
+                        try await harness.test(
+                            ledger: LedgerReader(baseURL: url, httpClient: http, credential: harness.ledgerReader)
+                        ) { client in
                             let response = try await client.send(
                                 .post, "/v1/admin/consolidation/rebuild", headers: finance,
                                 json: #"{"account_id": "\#(account)", "verify": true}"#)

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import MalhaCore
 import MalhaHTTP
+import MalhaIdentity
 import MalhaMessaging
 import MalhaStore
 import MalhaTesting
@@ -22,8 +23,13 @@ struct LedgerAccountTests {
             // Append-only: nothing on the surface changes or removes what was recorded.
             #expect(Set(router.routes.map { "\($0.method)" }).isSubset(of: ["GET", "POST"]))
         }
-        #expect(LedgerService.routeRules.map(\.prefix) == ["/v1/accounts", "/v1/entries"])
-        #expect(LedgerService.routeRules.allSatisfy { $0.policy == .authenticated && $0.methods == nil })
+        // People on every method; a `ledger.read` client on reads alone (the GET rule comes first).
+        let reads = AccessPolicy.authenticated.orScopes(["ledger.read"])
+        #expect(
+            LedgerService.routeRules.map { "\($0.prefix) \($0.methods ?? ["*"]) \($0.policy.wire)" } == [
+                "/v1/accounts [\"GET\"] \(reads.wire)", "/v1/accounts [\"*\"] authenticated",
+                "/v1/entries [\"GET\"] \(reads.wire)", "/v1/entries [\"*\"] authenticated",
+            ])
     }
 
     @Test func opensAnAccountWithDefaultsAndPublishesIt() async throws {
@@ -78,6 +84,42 @@ struct LedgerAccountTests {
                 #expect(try await http.send(.get, "/v1/accounts", headers: client).status == .forbidden)
             }
             #expect(try await harness.count("ledger_accounts") == 0, "nothing was written")
+        }
+    }
+
+    /// The consolidation's token (`ledger.read`, no role) reads any one account and its entries,
+    /// and nothing else: no list of accounts, no entry recorded or reversed. Another scope reads
+    /// nothing.
+    @Test func aLedgerReadClientReadsOneAccountAndWritesNothing() async throws {
+        try await LedgerHarness.run { harness in
+            let owner = try await harness.headers("ana")
+            let reader = try await harness.tokens.clientHeaders("consolidation", scopes: ["ledger.read"])
+            let other = try await harness.tokens.clientHeaders("shop-sync", scopes: ["catalog.read"])
+            try await harness.test { http in
+                let account = try await http.openAccount(owner)
+                let entry = try await http.record(
+                    #"{"type": "credit", "amount_cents": 500, "description": "Venda"}"#, on: account.id, headers: owner,
+                    key: "e1")
+                #expect(try await http.send(.get, "/v1/accounts/\(account.id)", headers: reader).status == .ok)
+                let entries = try await http.send(.get, "/v1/accounts/\(account.id)/entries", headers: reader)
+                #expect(entries.status == .ok)
+                #expect(try entries.decode(PageBody<LedgerEntry>.self).items.map(\.id) == [entry.id])
+                #expect(try await http.send(.get, "/v1/entries/\(entry.id)", headers: reader).status == .ok)
+
+                #expect(try await http.send(.get, "/v1/accounts", headers: reader).status == .forbidden)
+                var write = reader
+                write[.idempotencyKey] = "w1"
+                let recorded = try await http.send(
+                    .post, "/v1/accounts/\(account.id)/entries", headers: write,
+                    json: #"{"type": "debit", "amount_cents": 100, "description": "x"}"#)
+                #expect(recorded.status == .forbidden)
+                #expect(
+                    try await http.send(.post, "/v1/entries/\(entry.id)/reversal", headers: write).status == .forbidden)
+                for path in ["/v1/accounts/\(account.id)", "/v1/accounts/\(account.id)/entries", "/v1/entries/\(entry.id)"] {
+                    #expect(try await http.send(.get, path, headers: other).status == .forbidden, "\(path)")
+                }
+            }
+            #expect(try await harness.count("ledger_entries") == 1, "nothing was written by the reader")
         }
     }
 

@@ -260,6 +260,6 @@ struct KeyEncryptionKeyTests {
         let sealed = try created.seal("secret", context: "c")
         #expect(try KeyEncryptionKey.loadOrCreate(path: path).open(sealed, context: "c") == "secret", "the same key again")
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
-        #expect(throws: KeyEncryptionKey.KeyFileError.self) { try KeyEncryptionKey.loadOrCreate(path: path) }
+        #expect(throws: SecretFile.Refusal.self) { try KeyEncryptionKey.loadOrCreate(path: path) }
     }
 }

@@ -218,6 +218,32 @@ struct HTTPPlatformTests {
         }
     }
 
+    /// Behind a token, `/metrics` answers the token alone: none, another, one differing in its
+    /// last character, or another scheme is 401 `metrics_token_required`, with a Bearer challenge.
+    @Test func metricsBehindATokenAnswerOnlyThatToken() async throws {
+        let token = "0123456789abcdef0123456789abcdef"
+        #expect(MetricsToken("too short") == nil)
+        let runtime = ServiceRuntime(
+            descriptor: ServiceDescriptor(name: "test"), metricsAccess: .bearer(try #require(MetricsToken(token))))
+        let app = Application(router: runtime.makeRouter(openAPI: Self.openAPI))
+        try await app.test(.router) { client in
+            for refused in [nil, "Bearer", "Bearer 0123456789abcdef0123456789abcdee", "Basic \(token)", token] {
+                let headers: HTTPFields = refused.map { [.authorization: $0] } ?? [:]
+                let response = try await client.execute(uri: "/metrics", method: .get, headers: headers)
+                #expect(response.status == .unauthorized, "\(refused ?? "no header")")
+                #expect(try Self.problem(response).code == "metrics_token_required")
+                #expect(response.headers[.wwwAuthenticate] == "Bearer")
+            }
+            for accepted in ["Bearer \(token)", "bearer \(token)"] {
+                let response = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: accepted])
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("http_requests_total"))
+            }
+            // The rest of the platform's endpoints stay open.
+            #expect(try await client.execute(uri: "/health/live", method: .get).status == .ok)
+        }
+    }
+
     /// Runs `promtool check metrics` when promtool is installed (scripts/test installs it).
     static func checkWithPromtool(_ text: String) throws {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")

@@ -39,4 +39,22 @@ struct ConfigurationSystemTests {
         #expect(status != 0)
         #expect(output.contains("malha.testing.weak-bcrypt-cost is for test runs of `malha up`"), "\(output.suffix(800))")
     }
+
+    /// `serve` with no word on `/metrics` stops, naming the keys: public metrics are a choice, and
+    /// a token shorter than 16 characters is refused as guessable.
+    @Test func serveNeedsAMetricsTokenOrAnExplicitlyPublicMetrics() async throws {
+        let credential = try await GatewayFlowSystemTests.credential(for: "catalog")
+        for (environment, message) in [
+            ([:], "malha.metrics.token, malha.metrics.token-file or malha.metrics.public=true is required for `serve`"),
+            (["MALHA_METRICS_TOKEN": "short"], "the metrics token must be at least 16 characters"),
+        ] {
+            let (status, output) = try await MalhaProcess.run(
+                ["serve", "catalog", "--port", String(try freePort())],
+                environment: environment.merging(["MALHA_REGISTRY_CREDENTIAL": credential, "MALHA_DATA_DIR": "/nonexistent"]) {
+                    a, _ in a
+                })
+            #expect(status != 0)
+            #expect(output.contains(message), "\(output.suffix(800))")
+        }
+    }
 }

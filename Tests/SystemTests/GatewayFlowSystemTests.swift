@@ -37,6 +37,7 @@ struct GatewayFlowSystemTests {
         var environment: [String: String] = [
             "MALHA_DATA_DIR": directory.path,
             "MALHA_IDENTITY_KEY_ENCRYPTION_KEY": String(repeating: "5a", count: 32),
+            "MALHA_METRICS_TOKEN": String(repeating: "6b", count: 32),
             "MALHA_ADMIN_EMAIL": "root@example.com",
             "MALHA_ADMIN_PASSWORD": "correct horse battery staple",
             "MALHA_CATALOG_SEED_DEMO_DATA": "true",
@@ -236,12 +237,21 @@ struct EmbeddedUpSystemTests {
             try await client.request(
                 .POST, "/v1/auth/register", json: ["email": email, "password": "a long passphrase 42", "name": "Keep"]
             ).status == 201)
-        // After that traffic, every service's /metrics is valid Prometheus text (checked by promtool when installed).
+        // After that traffic, every service's /metrics is valid Prometheus text (checked by promtool
+        // when installed) for a scraper with the token `up` keeps in the data directory, and only for it.
+        let metricsToken = try String(
+            contentsOfFile: sandbox.dataDir + "/metrics.token", encoding: .utf8
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
         for offset in [port] + sandbox.servicePorts.values.sorted() {
             let service = TestClient(base: "http://127.0.0.1:\(offset)", http: http)
             // Traffic of its own for each (the bus's admin API has none yet in this flow).
             #expect(try await service.request(.GET, "/openapi.json").status == 200)
-            let metrics = try await service.request(.GET, "/metrics")
+            for refused in [nil, String(metricsToken.dropLast()) + "x"] {
+                let answer = try await service.request(.GET, "/metrics", token: refused)
+                #expect(answer.status == 401, "port \(offset) with token \(refused ?? "none")")
+                #expect(answer.json["code"] as? String == "metrics_token_required")
+            }
+            let metrics = try await service.request(.GET, "/metrics", token: metricsToken)
             #expect(metrics.status == 200)
             #expect(metrics.text.contains("http_requests_total"), "service on port \(offset) has no RED metrics")
             if let promtool = promtoolPath() {

@@ -95,7 +95,8 @@ def summary(report_dir):
     for service, role, rc, seconds, ops in runs:
         junit = os.path.join(report_dir, f"{service}-{role}.xml")
         cases = failed = errors = 0
-        if os.path.exists(junit):
+        # A run killed by its bound leaves an empty (or no) report: its rc says what happened.
+        if os.path.exists(junit) and os.path.getsize(junit) > 0:
             for case in ET.parse(junit).getroot().iter("testcase"):
                 cases += 1
                 problems = case.findall("failure") + case.findall("error")

@@ -20,15 +20,20 @@ public struct ListenerLimits: Sendable, Equatable {
     public var maxConnections: Int
     /// The request line and header fields together, in bytes (past it: 400 and closed).
     public var maxHeaderBytes: Int
+    /// Connections the kernel completes before the server accepts them (`listen(2)`'s backlog;
+    /// Linux caps it at `net.core.somaxconn`, 4096 by default). Hummingbird's 256 overflows when
+    /// a few thousand clients connect at once: the kernel then resets some of them.
+    public var backlog: Int
 
     public init(
         headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60), maxConnections: Int = 10_000,
-        maxHeaderBytes: Int = 32 * 1024
+        maxHeaderBytes: Int = 32 * 1024, backlog: Int = 4096
     ) {
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
         self.maxHeaderBytes = maxHeaderBytes
+        self.backlog = backlog
     }
 
     /// Hummingbird's HTTP/1 server with these limits.

@@ -79,12 +79,19 @@ public struct MalhaRequestDecoder: RequestDecoder {
 }
 
 extension Request {
-    /// The whole body, at most `limit` bytes: beyond, 413 `payload_too_large`.
+    /// The whole body, at most `limit` bytes: beyond, 413 `payload_too_large`. A body whose
+    /// framing cannot be parsed (a bad chunk size, a transfer coding other than chunked) is the
+    /// client's error too, but not a size: 400 `malformed_body` (RFC 9112 §6.3, §7.1). The
+    /// server closes that connection after the answer, so nothing after it is read as a request.
     public func collectBody(upTo limit: Int) async throws -> ByteBuffer {
         do {
             return try await body.collect(upTo: limit)
-        } catch {
+        } catch is NIOTooManyBytesError {
             throw Problem(.contentTooLarge, code: "payload_too_large", detail: "the request body exceeds \(limit) bytes")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw Problem.badRequest("malformed_body", "the request body's framing is not valid HTTP/1.1")
         }
     }
 

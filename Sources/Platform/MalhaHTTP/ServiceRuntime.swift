@@ -42,14 +42,18 @@ public final class ServiceRuntime: Sendable {
 
     /// Which peers' `X-Forwarded-For` names the client (`ClientAddressMiddleware`).
     public let trustedProxies: TrustedProxies
+    /// Who may read `/metrics`. `malha` passes what `malha.metrics.*` says (a token unless made
+    /// public); the open default is for in-process tests, which have no scraper.
+    public let metricsAccess: MetricsAccess
 
     public init(
         descriptor: ServiceDescriptor, logger: Logger? = nil, limits: ListenerLimits = ListenerLimits(),
-        trustedProxies: TrustedProxies = .loopback
+        trustedProxies: TrustedProxies = .loopback, metricsAccess: MetricsAccess = .open
     ) {
         self.descriptor = descriptor
         self.limits = limits
         self.trustedProxies = trustedProxies
+        self.metricsAccess = metricsAccess
         var logger = logger ?? Logger(label: "malha.\(descriptor.name)")
         logger[metadataKey: "service"] = .string(descriptor.name)
         self.logger = logger
@@ -83,6 +87,7 @@ public final class ServiceRuntime: Sendable {
         let readiness = self.readiness
         let registry = self.metricsRegistry
         let descriptor = self.descriptor
+        let metricsAccess = self.metricsAccess
         router.get("/health/live") { _, _ in
             HealthStatus(status: "ok", service: descriptor.name, instance: descriptor.instanceID, checks: [:])
         }
@@ -98,7 +103,8 @@ public final class ServiceRuntime: Sendable {
                 headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
-        router.get("/metrics") { _, _ -> Response in
+        router.get("/metrics") { request, _ -> Response in
+            guard metricsAccess.admits(authorization: request.headers[.authorization]) else { throw MetricsAccess.refusal }
             var buffer = [UInt8]()
             buffer.reserveCapacity(16 * 1024)
             registry.emit(into: &buffer)
@@ -130,7 +136,7 @@ public final class ServiceRuntime: Sendable {
         var application = Application(
             responder: responder,
             server: limits.serverBuilder(connections: connections, logger: logger),
-            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            configuration: .init(address: .hostname(host, port: port), serverName: nil, backlog: limits.backlog),
             services: services,
             onServerRunning: { channel in
                 boundAddress.set(host: host, port: channel.localAddress?.port ?? port)

@@ -1,5 +1,6 @@
 public import Crypto
 public import Foundation
+import MalhaCore
 
 /// The key that encrypts secrets a service must keep at rest (identity's ES256 signing keys):
 /// AES-256-GCM, with the record's own identity (a key id) as authenticated data, so a sealed
@@ -46,21 +47,11 @@ public struct KeyEncryptionKey: Sendable {
     }
 
     /// The key in `path`, creating the file (mode 0600) with a new key when it does not exist.
-    /// A file readable by others is refused: the key would be as exposed as the data it guards.
+    /// A file readable by others is refused (`SecretFile`).
     public static func loadOrCreate(path: String) throws -> KeyEncryptionKey {
-        let files = FileManager.default
-        if !files.fileExists(atPath: path) {
-            let (key, text) = generate()
-            guard files.createFile(atPath: path, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: 0o600])
-            else { throw KeyFileError(path: path, reason: "could not be created") }
-            return key
-        }
-        let permissions = (try files.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? 0
-        guard permissions & 0o077 == 0 else {
-            throw KeyFileError(path: path, reason: "is readable by others (mode \(String(permissions, radix: 8))); chmod 600 it")
-        }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let key = KeyEncryptionKey(text: text) else {
-            throw KeyFileError(path: path, reason: "does not hold a 32-byte key (64 hex digits or base64)")
+        let text = try SecretFile.loadOrCreate(path: path) { generate().text }
+        guard let key = KeyEncryptionKey(text: text) else {
+            throw SecretFile.Refusal(path: path, reason: "does not hold a 32-byte key (64 hex digits or base64)")
         }
         return key
     }
@@ -88,11 +79,5 @@ public struct KeyEncryptionKey: Sendable {
     public enum SealingError: Error, CustomStringConvertible {
         case notSealed
         public var description: String { "not a value sealed by a key-encryption key" }
-    }
-
-    public struct KeyFileError: Error, CustomStringConvertible {
-        public var path: String
-        public var reason: String
-        public var description: String { "the key file \(path) \(reason)" }
     }
 }

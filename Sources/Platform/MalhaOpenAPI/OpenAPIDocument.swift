@@ -168,8 +168,11 @@ public struct OpenAPIDocument: Sendable {
             responses: [.status(200, "Ready", healthBody), .status(503, "Not ready yet: checks says which", healthBody)],
             isPlatform: true),
         Operation(
-            .get, "/metrics", "Prometheus metrics",
-            responses: [.status(200, "Text exposition format 0.0.4", contentType: "text/plain", schema: .string())],
+            .get, "/metrics", "Prometheus metrics", security: [.metricsToken, .anonymous],
+            responses: [
+                .status(200, "Text exposition format 0.0.4", contentType: "text/plain", schema: .string()),
+                .problem(401, "Without the metrics token (metrics_token_required), unless metrics are public"),
+            ],
             isPlatform: true),
         Operation(
             .get, "/openapi.json", "This document",

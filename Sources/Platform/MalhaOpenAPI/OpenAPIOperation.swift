@@ -39,6 +39,8 @@ extension OpenAPIDocument {
         public static let basic = Security(schemes: ["basic"])
         /// `X-Registry-Token`: the credential a service's instances register with (their own service's).
         public static let registryToken = Security(schemes: ["registryToken"])
+        /// `Authorization: Bearer <metrics token>`: what a Prometheus scraper presents for `/metrics`.
+        public static let metricsToken = Security(schemes: ["metricsToken"])
         /// Both at once (a bearer token and the registry token, say).
         public func and(_ other: Security) -> Security { Security(schemes: schemes + other.schemes) }
         /// No credentials: listed next to another, it makes that one optional.
@@ -49,6 +51,10 @@ extension OpenAPIDocument {
             "bearer": ["type": "http", "scheme": "bearer", "bearerFormat": "JWT"],
             "basic": ["type": "http", "scheme": "basic"],
             "registryToken": ["type": "apiKey", "in": "header", "name": "X-Registry-Token"],
+            "metricsToken": [
+                "type": "http", "scheme": "bearer",
+                "description": "The metrics token (malha.metrics.token); none when malha.metrics.public is set",
+            ],
         ]
     }
 

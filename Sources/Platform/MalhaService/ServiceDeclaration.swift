@@ -53,6 +53,10 @@ public protocol ServiceDeclaration {
     static var platformTables: PlatformTables { get }
     /// The message types it publishes (documentation, and what `malha up` checks someone consumes).
     static var publishes: [String] { get }
+    /// The scopes its own calls to other services need. The platform gives a service that names
+    /// any a client-credentials token with exactly these (`ServiceContext.serviceCredential`); in
+    /// `malha up` its client is provisioned at identity on every start.
+    static var clientScopes: [String] { get }
 
     /// Reads its configuration from its scoped keys; an invalid value throws naming the key.
     static func configuration(from reader: ServiceConfigReader) throws -> Configuration
@@ -71,6 +75,9 @@ public struct ServiceContext<Configuration: Sendable>: Sendable {
     public let transport: (any MessageTransport)?
     public let httpClient: HTTPClient
     public let clock: any WallClock
+    /// The service's own token for calls to other services (`clientScopes`); nil when it names
+    /// none, or when it runs without client credentials configured.
+    public let serviceCredential: (any ServiceCredential)?
     /// Wakes the outbox relay: call it after a commit that wrote to the outbox (does nothing
     /// without a transport).
     public let wakeRelay: @Sendable () -> Void
@@ -113,6 +120,7 @@ public struct ServiceParts {
 
 extension ServiceDeclaration {
     public static var publishes: [String] { [] }
+    public static var clientScopes: [String] { [] }
 
     /// A router with the platform's middleware and endpoints (`ServiceRuntime.makeRouter`) and
     /// bearer authentication: each route group then states its policy.
@@ -149,6 +157,7 @@ extension ServiceDeclaration {
         keyEncryption: KeyEncryptionKey? = nil,
         eventVerifier: (any EnvelopeVerifier)? = nil,
         httpClient: HTTPClient = .shared,
+        serviceCredential: (any ServiceCredential)? = nil,
         clock: any WallClock = SystemWallClock(),
         host: String = "127.0.0.1",
         port: Int = 0,
@@ -170,7 +179,7 @@ extension ServiceDeclaration {
         }
         let context = ServiceContext<Configuration>(
             configuration: configuration, runtime: runtime, store: store, verifier: verifier, transport: transport,
-            httpClient: httpClient, clock: clock, wakeRelay: wakeRelay)
+            httpClient: httpClient, clock: clock, serviceCredential: serviceCredential, wakeRelay: wakeRelay)
         let parts = try await build(context)
         publishing?.addRoutes(to: parts.router)
         if let transport {

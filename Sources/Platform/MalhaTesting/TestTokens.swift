@@ -36,8 +36,27 @@ public struct TestTokens: Sendable {
         ]
     }
 
+    /// What a service presents when it calls another as the client `client:<id>` with `scopes`:
+    /// tokens signed here, as identity would issue them.
+    public func serviceCredential(_ id: String, scopes: [String]) -> any ServiceCredential {
+        TestServiceCredential(tokens: self, subject: Principal.clientPrefix + id, scopes: scopes)
+    }
+
     /// A service client's headers: a client-credentials token (`client:<id>`) with `scopes`, no role.
     public func clientHeaders(_ id: String, scopes: [String]) async throws -> HTTPFields {
         try await headers(subject: Principal.clientPrefix + id, roles: [], scopes: scopes)
     }
+}
+
+/// `TestTokens.serviceCredential`: a fresh token on every call (so `invalidate` has nothing to drop).
+struct TestServiceCredential: ServiceCredential {
+    let tokens: TestTokens
+    let subject: String
+    let scopes: [String]
+
+    func authorization() async throws -> String {
+        "Bearer " + (try await tokens.token(subject: subject, roles: [], scopes: scopes))
+    }
+
+    func invalidate() async {}
 }

@@ -44,6 +44,8 @@ public enum ConsolidationService: ServiceDeclaration {
     public static let portOffset = 9
     // It consumes the ledger's events (through the inbox) and publishes nothing.
     public static let platformTables: PlatformTables = [.inbox]
+    // Verifications and rebuilds read the ledger as the consolidation, with this alone.
+    public static let clientScopes = [ServiceScope.ledgerRead]
 
     public static let routeRules: [RouteRule] = [
         // The gateway routes by prefix; `*` matches one path segment (the account id), so the
@@ -101,7 +103,7 @@ public enum ConsolidationService: ServiceDeclaration {
                         .problem(404, "No such account in the ledger (or not readable with the caller's token)"),
                         .problem(422, "validation_failed: account_id, a date, or date with from/to"),
                         .problem(502, "ledger_unavailable: the ledger could not be read"),
-                        .problem(503, "ledger_not_configured: this instance has no ledger URL"),
+                        .problem(503, "ledger_not_configured: this instance has no ledger URL or no client credentials"),
                     ]),
             ])
     }
@@ -143,7 +145,10 @@ public enum ConsolidationService: ServiceDeclaration {
     public static func build(_ context: ServiceContext<ConsolidationConfiguration>) async throws -> ServiceParts {
         let configuration = context.configuration
         let balances = BalanceCache(cache: InMemoryCache(), ttl: configuration.cacheTTL)
-        let ledger = configuration.ledgerURL.map { LedgerReader(baseURL: $0, httpClient: context.httpClient) }
+        var ledger: LedgerReader?
+        if let url = configuration.ledgerURL, let credential = context.serviceCredential {
+            ledger = LedgerReader(baseURL: url, httpClient: context.httpClient, credential: credential)
+        }
         let handler = LedgerEventHandler(
             backend: context.store.backend, cache: balances, clock: context.clock,
             metricsFactory: context.runtime.metricsFactory)

@@ -35,6 +35,9 @@ public struct IdentityConfiguration: Sendable {
     /// The first administrator, created at start when both are set and the email is not registered.
     public var adminEmail: String?
     public var adminPassword: String?
+    /// Service clients set up on every start: created, or given this secret and these scopes
+    /// (`malha up` provisions the topology's own, e.g. `consolidation` with `ledger.read`).
+    public var provisionedClients: [ProvisionedClient] = []
 
     public init() {}
 }
@@ -252,6 +255,9 @@ public enum IdentityService {
                     logger.info("created the first administrator", metadata: ["email": "\(AccountRules.normalizeEmail(email))"])
                 }
             }
+            for client in configuration.provisionedClients {
+                try await provision(client, repository: repository, clock: clock)
+            }
             runtime.readiness.set(.migrations, true)
         }
     }
@@ -283,6 +289,41 @@ public enum IdentityService {
             return false  // another instance created it first
         }
         return true
+    }
+}
+
+extension IdentityService {
+    static func provision(
+        _ provisioned: ProvisionedClient, repository: IdentityRepository, clock: any WallClock
+    )
+        async throws
+    {
+        if let problem = AccountRules.scopeProblem(provisioned.scopes) {
+            throw AdminConfigurationError(field: "provisioned client \(provisioned.id) scopes", problem: problem)
+        }
+        let now = clock.now()
+        let client = ServiceClient(
+            id: provisioned.id, name: "\(provisioned.id) (service)", scopes: Array(Set(provisioned.scopes)).sorted(),
+            roles: [], createdAt: now)
+        try await repository.provision(
+            client: client, secretHash: Secrets.hash(provisioned.secret),
+            audit: .init(
+                event: .clientProvisioned, at: now, subject: Principal.clientPrefix + client.id,
+                detail: client.scopes.joined(separator: " ")))
+    }
+}
+
+/// A service client the deployment sets up itself: its id (the service's name), its secret (the
+/// service holds it; identity keeps only its hash) and the scopes it may ask for.
+public struct ProvisionedClient: Sendable, Hashable {
+    public var id: String
+    public var secret: String
+    public var scopes: [String]
+
+    public init(id: String, secret: String, scopes: [String]) {
+        self.id = id
+        self.secret = secret
+        self.scopes = scopes
     }
 }
 

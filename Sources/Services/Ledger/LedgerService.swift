@@ -31,10 +31,17 @@ public enum LedgerService: ServiceDeclaration {
     public static let publishes = [LedgerAccountOpened.type, LedgerEntryRecorded.type]
 
     public static let routeRules: [RouteRule] = [
-        // Every route needs a user; who sees which account the service decides (owner, finance, admin).
+        // Every route needs a user; who sees which account the service decides (owner, finance,
+        // admin). Reads let a `ledger.read` client through too; the service lets it read one
+        // account at a time, and write nothing.
+        .authenticated("/v1/accounts", methods: ["GET"]).orScopes([ServiceScope.ledgerRead]),
         .authenticated("/v1/accounts"),
+        .authenticated("/v1/entries", methods: ["GET"]).orScopes([ServiceScope.ledgerRead]),
         .authenticated("/v1/entries"),
     ]
+
+    /// Reading one account or entry: a person the account is visible to, or a `ledger.read` client.
+    static let readPolicy = AccessPolicy.authenticated.orScopes([ServiceScope.ledgerRead])
 
     public static let openAPI = OpenAPIDocument.declaring {
         try OpenAPIDocument(

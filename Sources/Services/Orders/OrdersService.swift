@@ -39,6 +39,8 @@ public enum OrdersService: ServiceDeclaration {
     public static let name = "orders"
     public static let portOffset = 5
     public static let platformTables: PlatformTables = [.outbox, .inbox, .idempotencyKeys]
+    // Pricing a cart reads the catalog as orders (see `CatalogHTTPPrices`).
+    public static let clientScopes = [ServiceScope.catalogRead]
     public static let publishes = [
         OrderPlaced.type, OrderConfirmed.type, OrderCancelled.type, ReserveStock.type, ReleaseStock.type, CommitStock.type,
         AuthorizePayment.type, CapturePayment.type, VoidPayment.type,
@@ -162,7 +164,8 @@ public enum OrdersService: ServiceDeclaration {
         return ServiceParts(
             router: buildRouter(
                 runtime: context.runtime, store: context.store,
-                prices: CatalogHTTPPrices(baseURL: configuration.catalogURL, httpClient: context.httpClient),
+                prices: CatalogHTTPPrices(
+                    baseURL: configuration.catalogURL, httpClient: context.httpClient, credential: context.serviceCredential),
                 verifier: context.verifier, clock: context.clock, stepTimeout: configuration.stepTimeout,
                 wakeRelay: context.wakeRelay),
             consumers: [ServiceConsumer(SagaDriver.subscription, handler: driver.handle)],

@@ -164,18 +164,20 @@ struct ConsolidationRoutes: Sendable {
         guard errors.isEmpty, let accountID else { throw Problem.validation(errors) }
         let from = ends["date"] ?? ends["from"]
         let to = ends["date"] ?? ends["to"]
-        guard let ledger, let authorization = request.headers[.authorization] else {
-            throw Problem(.serviceUnavailable, code: "ledger_not_configured", detail: "this instance has no ledger URL")
+        guard let ledger else {
+            throw Problem(
+                .serviceUnavailable, code: "ledger_not_configured",
+                detail: "this instance has no ledger URL or no client credentials to read it with")
         }
         if let from, let to, from > to {
             // No day is in the range: nothing to compare or write, for an account the ledger has.
-            guard try await ledger.readAccount(accountID, authorization: authorization) != nil else {
+            guard try await ledger.readAccount(accountID) != nil else {
                 throw Problem.notFound("Account")
             }
             return EditedResponse(
                 status: .ok, response: .empty(accountID: accountID, from: from, to: to, repair: body.verify != true))
         }
-        let (account, entries) = try await ledger.read(accountID, from: from, to: to, authorization: authorization)
+        let (account, entries) = try await ledger.read(accountID, from: from, to: to)
         guard let account else { throw Problem.notFound("Account") }
         let report = try await Rebuild.run(
             accountID: accountID, from: from, to: to, repair: body.verify != true, ledgerAccount: account,

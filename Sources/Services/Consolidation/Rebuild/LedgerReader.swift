@@ -3,20 +3,26 @@ import Contracts
 import Foundation
 import MalhaCore
 import MalhaHTTP
+public import MalhaIdentity
 import NIOCore
 import NIOHTTP1
 
-/// Reads the ledger's own record through its HTTP API, for rebuilds and verification. It sends
-/// the caller's `Authorization` on: whoever asks for a rebuild must be allowed to read the
-/// account's entries themselves (finance or admin), and the ledger checks it.
+/// Reads the ledger's own record through its HTTP API, for rebuilds and verification, as the
+/// consolidation itself: its client token holds `ledger.read` and nothing else, so it can read
+/// every account and write none. Who may ask for a rebuild (finance, admin) is the
+/// consolidation's route policy; the caller's token is never passed on.
 public struct LedgerReader: Sendable {
     let baseURL: String
     let httpClient: HTTPClient
+    let credential: any ServiceCredential
     let timeout: Duration
 
-    public init(baseURL: String, httpClient: HTTPClient, timeout: Duration = .seconds(10)) {
+    public init(
+        baseURL: String, httpClient: HTTPClient, credential: any ServiceCredential, timeout: Duration = .seconds(10)
+    ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.httpClient = httpClient
+        self.credential = credential
         self.timeout = timeout
     }
 
@@ -77,12 +83,10 @@ public struct LedgerReader: Sendable {
     /// The account (nil when the ledger says 404: no such account, or not the caller's) and its
     /// entries with a business date in `from…to`. Any failure to read them — the ledger down,
     /// slow, answering an error or something unreadable — is `Unavailable`.
-    func read(
-        _ id: String, from: String?, to: String?, authorization: String
-    ) async throws -> (account: Account?, entries: [Entry]) {
+    func read(_ id: String, from: String?, to: String?) async throws -> (account: Account?, entries: [Entry]) {
         do {
-            guard let account = try await account(id, authorization: authorization) else { return (nil, []) }
-            return (account, try await entries(id, from: from, to: to, authorization: authorization))
+            guard let account = try await account(id) else { return (nil, []) }
+            return (account, try await entries(id, from: from, to: to))
         } catch let error as Unavailable {
             throw error
         } catch {
@@ -91,9 +95,9 @@ public struct LedgerReader: Sendable {
     }
 
     /// The account alone (nil when the ledger says 404); a failure to read it is `Unavailable`.
-    func readAccount(_ id: String, authorization: String) async throws -> Account? {
+    func readAccount(_ id: String) async throws -> Account? {
         do {
-            return try await account(id, authorization: authorization)
+            return try await account(id)
         } catch let error as Unavailable {
             throw error
         } catch {
@@ -101,16 +105,16 @@ public struct LedgerReader: Sendable {
         }
     }
 
-    /// The account, or nil when the ledger says 404 (no such account, or not the caller's).
-    func account(_ id: String, authorization: String) async throws -> Account? {
-        let (status, body) = try await get("/v1/accounts/\(id)", authorization: authorization)
+    /// The account, or nil when the ledger says 404 (no such account).
+    func account(_ id: String) async throws -> Account? {
+        let (status, body) = try await get("/v1/accounts/\(id)")
         if status == 404 { return nil }
         guard status == 200 else { throw Unavailable(description: "the ledger answered \(status) for the account") }
         return try JSONCoding.decoder.decode(Account.self, from: body)
     }
 
     /// Every entry of the account with a business date in `from…to` (each end optional), by sequence.
-    func entries(_ id: String, from: String?, to: String?, authorization: String) async throws -> [Entry] {
+    func entries(_ id: String, from: String?, to: String?) async throws -> [Entry] {
         var entries: [Entry] = []
         var cursor: String?
         repeat {
@@ -118,7 +122,7 @@ public struct LedgerReader: Sendable {
             if let from { query += "&from=\(from)" }
             if let to { query += "&to=\(to)" }
             if let cursor { query += "&cursor=\(cursor)" }
-            let (status, body) = try await get("/v1/accounts/\(id)/entries?\(query)", authorization: authorization)
+            let (status, body) = try await get("/v1/accounts/\(id)/entries?\(query)")
             guard status == 200 else { throw Unavailable(description: "the ledger answered \(status) for the entries") }
             let page = try JSONCoding.decoder.decode(Page.self, from: body)
             entries += page.items
@@ -127,7 +131,18 @@ public struct LedgerReader: Sendable {
         return entries
     }
 
-    func get(_ path: String, authorization: String) async throws -> (status: UInt, body: Data) {
+    /// One GET as the consolidation; a 401 (its token expired early, or identity rotated keys)
+    /// drops the token and is tried once more with a new one.
+    func get(_ path: String) async throws -> (status: UInt, body: Data) {
+        var answer = try await get(path, authorization: try await credential.authorization())
+        if answer.status == 401 {
+            await credential.invalidate()
+            answer = try await get(path, authorization: try await credential.authorization())
+        }
+        return answer
+    }
+
+    private func get(_ path: String, authorization: String) async throws -> (status: UInt, body: Data) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.headers.add(name: "Authorization", value: authorization)
         request.headers.add(name: "Accept", value: "application/json")

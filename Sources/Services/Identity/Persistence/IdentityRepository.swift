@@ -11,6 +11,7 @@ public enum AuditEvent: String, Sendable, Codable {
     case register, loginSuccess = "login_success", loginFailure = "login_failure", refresh
     case refreshReuse = "refresh_reuse", logout, roleChange = "role_change", keyRotation = "key_rotation"
     case clientCreated = "client_created", clientToken = "client_token", clientTokenFailure = "client_token_failure"
+    case clientProvisioned = "client_provisioned"
 }
 
 /// One audit row, as tests and admins read them.
@@ -306,6 +307,23 @@ public struct IdentityRepository: Sendable {
                 INSERT INTO clients (id, name, secret_hash, scopes, roles, created_at)
                 VALUES (\(bind: client.id), \(bind: client.name), \(bind: secretHash), \(bind: Self.encode(client.scopes)),
                         \(bind: Self.encode(client.roles)), \(bind: client.createdAt.epochMilliseconds))
+                """
+            ).run()
+            try await Self.insert(audit, db: db)
+        }
+    }
+
+    /// Creates the client, or gives an existing one with its id this secret and these scopes
+    /// (and no role): what a topology's own service clients are, on every start.
+    func provision(client: ServiceClient, secretHash: String, audit: AuditEntry) async throws {
+        try await store.write { db in
+            try await db.raw(
+                """
+                INSERT INTO clients (id, name, secret_hash, scopes, roles, created_at)
+                VALUES (\(bind: client.id), \(bind: client.name), \(bind: secretHash), \(bind: Self.encode(client.scopes)),
+                        \(bind: Self.encode([String]())), \(bind: client.createdAt.epochMilliseconds))
+                ON CONFLICT (id) DO UPDATE SET
+                    name = excluded.name, secret_hash = excluded.secret_hash, scopes = excluded.scopes, roles = excluded.roles
                 """
             ).run()
             try await Self.insert(audit, db: db)

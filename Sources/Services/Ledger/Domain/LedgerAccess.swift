@@ -1,3 +1,4 @@
+import Contracts
 public import MalhaCore
 
 /// Who may see and move an account: its owner, and the people who keep the books — users with
@@ -11,5 +12,11 @@ public enum LedgerAccess {
 
     public static func mayUse(_ account: LedgerAccount, _ principal: Principal) -> Bool {
         account.ownerID == principal.subject || seesEveryAccount(principal)
+    }
+
+    /// Reading is also open to a service client holding `ledger.read` (the consolidation's
+    /// verifications and rebuilds); moving money never is.
+    public static func mayRead(_ account: LedgerAccount, _ principal: Principal) -> Bool {
+        mayUse(account, principal) || (principal.isServiceClient && principal.scopes.contains(ServiceScope.ledgerRead))
     }
 }

@@ -20,11 +20,14 @@ struct LedgerRoutes: Sendable {
         let user = router.group().add(middleware: AccessPolicyMiddleware<ServiceRequestContext>(.authenticated))
         user.post("/v1/accounts") { request, context in try await self.openAccount(request, context: context) }
         user.get("/v1/accounts") { request, context in try await self.listAccounts(request, context: context) }
-        user.get("/v1/accounts/{id}") { _, context in try await self.visibleAccount(context) }
         user.post("/v1/accounts/{id}/entries") { request, context in try await self.recordEntry(request, context: context) }
-        user.get("/v1/accounts/{id}/entries") { request, context in try await self.listEntries(request, context: context) }
-        user.get("/v1/entries/{id}") { _, context in try await self.visibleEntry(context) }
         user.post("/v1/entries/{id}/reversal") { request, context in try await self.reverse(request, context: context) }
+        // Reads of one account also serve a `ledger.read` client (the consolidation).
+        let reader = router.group().add(
+            middleware: AccessPolicyMiddleware<ServiceRequestContext>(LedgerService.readPolicy))
+        reader.get("/v1/accounts/{id}") { _, context in try await self.visibleAccount(context, reading: true) }
+        reader.get("/v1/accounts/{id}/entries") { request, context in try await self.listEntries(request, context: context) }
+        reader.get("/v1/entries/{id}") { _, context in try await self.visibleEntry(context, reading: true) }
     }
 
     // MARK: Accounts
@@ -61,12 +64,13 @@ struct LedgerRoutes: Sendable {
         return Page(items: page, nextCursor: accounts.count > query.limit ? page.last?.id : nil)
     }
 
-    /// The `{id}` account if the caller may use it; 404 otherwise (whether or not it exists).
-    func visibleAccount(_ context: ServiceRequestContext) async throws -> LedgerAccount {
+    /// The `{id}` account if the caller may use it (or, `reading`, read it); 404 otherwise
+    /// (whether or not it exists).
+    func visibleAccount(_ context: ServiceRequestContext, reading: Bool = false) async throws -> LedgerAccount {
         let principal = try context.requirePrincipal()
         guard let id = Self.uuidParameter(context),
             let account = try await store.read({ try await LedgerAccounts.account(id: id, in: $0) }),
-            LedgerAccess.mayUse(account, principal)
+            reading ? LedgerAccess.mayRead(account, principal) : LedgerAccess.mayUse(account, principal)
         else { throw Problem.notFound("Account") }
         return account
     }
@@ -116,7 +120,7 @@ struct LedgerRoutes: Sendable {
 
     /// The account's entries by sequence, filtered by business date (inclusive), type and category.
     func listEntries(_ request: Request, context: ServiceRequestContext) async throws -> Page<LedgerEntry> {
-        let account = try await visibleAccount(context)
+        let account = try await visibleAccount(context, reading: true)
         let query = try EntryListQuery.parse(Self.parameters(request))
         if query.isEmptyRange { return Page(items: [], nextCursor: nil) }
         let entries = try await store.read { db in
@@ -127,8 +131,8 @@ struct LedgerRoutes: Sendable {
         return Page(items: page, nextCursor: entries.count > query.limit ? page.last.map { String($0.sequence) } : nil)
     }
 
-    /// The `{id}` entry if the caller may use its account; 404 otherwise.
-    func visibleEntry(_ context: ServiceRequestContext) async throws -> LedgerEntry {
+    /// The `{id}` entry if the caller may use its account (or, `reading`, read it); 404 otherwise.
+    func visibleEntry(_ context: ServiceRequestContext, reading: Bool = false) async throws -> LedgerEntry {
         let principal = try context.requirePrincipal()
         guard let id = Self.uuidParameter(context),
             let found = try await store.read({ db -> (entry: LedgerEntry, account: LedgerAccount)? in
@@ -137,7 +141,7 @@ struct LedgerRoutes: Sendable {
                 else { return nil }
                 return (entry, account)
             }),
-            LedgerAccess.mayUse(found.account, principal)
+            reading ? LedgerAccess.mayRead(found.account, principal) : LedgerAccess.mayUse(found.account, principal)
         else { throw Problem.notFound("Entry") }
         return found.entry
     }

@@ -1,6 +1,7 @@
 public import AsyncHTTPClient
 import Foundation
 import MalhaHTTP
+public import MalhaIdentity
 import NIOCore
 import NIOHTTP1
 
@@ -32,14 +33,22 @@ public struct CatalogUnavailable: Error, CustomStringConvertible {
 
 /// Asks the catalog's public API (`GET /v1/products/{id}`), one request per product, concurrently.
 /// The catalog serves products from its cache, so this costs a loopback round trip per line.
+///
+/// With a credential it asks as `client:orders` (`catalog.read` alone). The route is public, so
+/// when identity cannot give a token, or the catalog refuses one (401: keys it has not fetched
+/// yet), the product is asked for anonymously rather than the checkout failing.
 public struct CatalogHTTPPrices: PriceSource {
     let baseURL: String
     let httpClient: HTTPClient
+    let credential: (any ServiceCredential)?
     let timeout: TimeAmount
 
-    public init(baseURL: String, httpClient: HTTPClient, timeout: Duration = .seconds(2)) {
+    public init(
+        baseURL: String, httpClient: HTTPClient, credential: (any ServiceCredential)? = nil, timeout: Duration = .seconds(2)
+    ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.httpClient = httpClient
+        self.credential = credential
         self.timeout = .nanoseconds(timeout.nanoseconds)
     }
 
@@ -73,13 +82,10 @@ public struct CatalogHTTPPrices: PriceSource {
         guard let encoded = productID.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) else { return nil }
         var request = HTTPClientRequest(url: "\(baseURL)/v1/products/\(encoded)")
         request.headers.add(name: "Accept", value: "application/json")
-        let response: HTTPClientResponse
-        let body: ByteBuffer
-        do {
-            response = try await httpClient.execute(request, timeout: timeout)
-            body = try await response.body.collect(upTo: 1 << 20)
-        } catch {
-            throw CatalogUnavailable(description: "the catalog did not answer: \(error)")
+        var (response, body) = try await send(request, authorization: try? await credential?.authorization())
+        if response.status == .unauthorized, let credential {
+            await credential.invalidate()
+            (response, body) = try await send(request, authorization: nil)
         }
         switch response.status.code {
         case 200:
@@ -96,6 +102,17 @@ public struct CatalogHTTPPrices: PriceSource {
             return nil
         default:
             throw CatalogUnavailable(description: "the catalog answered \(response.status.code)")
+        }
+    }
+
+    func send(_ request: HTTPClientRequest, authorization: String?) async throws -> (HTTPClientResponse, ByteBuffer) {
+        var request = request
+        if let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+        do {
+            let response = try await httpClient.execute(request, timeout: timeout)
+            return (response, try await response.body.collect(upTo: 1 << 20))
+        } catch {
+            throw CatalogUnavailable(description: "the catalog did not answer: \(error)")
         }
     }
 }

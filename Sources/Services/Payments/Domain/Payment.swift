@@ -14,7 +14,9 @@ public struct Payment: Codable, Sendable, Hashable {
     public var declineReason: String?
     /// Antifraud's verdict (`approve`, `review`, `deny`), once screened.
     public var fraudVerdict: String?
-    public var fraudReasons: [String]
+    /// What antifraud saw (`amount_over_limit`, `new_customer`…); absent for a caller who may not
+    /// see the verdict (`visible(to:)`).
+    public var fraudReasons: [String]?
     /// The provider's reference for the authorization.
     public var providerReference: String?
     public var refundedCents: Int64
@@ -25,7 +27,7 @@ public struct Payment: Codable, Sendable, Hashable {
 
     public init(
         id: String, orderID: String, customerID: String, amountCents: Int64, currency: String, paymentMethod: String?,
-        state: PaymentState, declineReason: String? = nil, fraudVerdict: String? = nil, fraudReasons: [String] = [],
+        state: PaymentState, declineReason: String? = nil, fraudVerdict: String? = nil, fraudReasons: [String]? = [],
         providerReference: String? = nil, refundedCents: Int64 = 0, createdAt: Date, updatedAt: Date, refunds: [Refund] = []
     ) {
         self.id = id
@@ -171,7 +173,7 @@ extension Payment {
         guard !principal.isAdmin else { return self }
         var payment = self
         payment.fraudVerdict = nil
-        payment.fraudReasons = []
+        payment.fraudReasons = nil
         return payment
     }
 }

@@ -44,7 +44,7 @@ enum PaymentRecords {
             INSERT INTO payments (\(unsafeRaw: paymentColumns))
             VALUES (\(bind: payment.id), \(bind: payment.orderID), \(bind: payment.customerID), \(bind: payment.amountCents),
                 \(bind: payment.currency), \(bind: payment.paymentMethod), \(bind: payment.state.rawValue),
-                \(bind: payment.declineReason), \(bind: payment.fraudVerdict), \(bind: json(payment.fraudReasons)),
+                \(bind: payment.declineReason), \(bind: payment.fraudVerdict), \(bind: json(payment.fraudReasons ?? [])),
                 \(bind: payment.providerReference), \(bind: payment.refundedCents), \(bind: payment.createdAt.epochMilliseconds),
                 \(bind: payment.updatedAt.epochMilliseconds))
             """
@@ -56,7 +56,7 @@ enum PaymentRecords {
         try await db.raw(
             """
             UPDATE payments SET state = \(bind: payment.state.rawValue), decline_reason = \(bind: payment.declineReason),
-                fraud_verdict = \(bind: payment.fraudVerdict), fraud_reasons = \(bind: json(payment.fraudReasons)),
+                fraud_verdict = \(bind: payment.fraudVerdict), fraud_reasons = \(bind: json(payment.fraudReasons ?? [])),
                 provider_reference = \(bind: payment.providerReference), refunded_cents = \(bind: payment.refundedCents),
                 updated_at = \(bind: payment.updatedAt.epochMilliseconds)
             WHERE id = \(bind: payment.id)
