@@ -495,7 +495,7 @@ let package = Package(
             dependencies: [
                 "malha", "malha-bench", "MalhaTesting", "MalhaStore", "MalhaCore", "MalhaMessaging", "MalhaMessagingSQL",
                 "Contracts", "MalhaHTTP", "MalhaOpenAPI", "MalhaGateway", "MalhaRegistry", "MalhaIdentity", "Ledger",
-                "Consolidation", "Payments",
+                "Consolidation", "Payments", "Identity",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -14,6 +14,7 @@ struct Malha: AsyncParsableCommand {
             """,
         subcommands: [
             Up.self, Serve.self, DeadLetters.self, ConsolidationCommand.self, AuditCommand.self, RegistryCommand.self,
+            TOTPCommand.self,
         ]
     )
 }

@@ -30,7 +30,7 @@ struct AdminRoutesTests {
             #expect(forbidden.status == .forbidden)
             #expect(forbidden.code == "forbidden")
 
-            let admin = try await client.adminToken()
+            let admin = try await harness.secondFactorAdminToken(client)
             let changed = try await client.send(.put, "/v1/users/\(id)/roles", body: body, token: admin)
             #expect(changed.status == .ok)
             #expect(changed.json["roles"] as? [String] == ["customer", "finance"])

@@ -20,7 +20,7 @@ struct IdentityDocumentTests {
             "RegisterRequest", "LoginRequest", "RefreshRequest", "RolesRequest", "CreateClientRequest", "OAuthTokenRequest",
             "User",
             "UserPage", "TokenPair", "ClientTokenResponse", "CreatedClient", "RotatedKey", "JWKS", "JWK", "OpenIDConfiguration",
-            "Problem",
+            "Problem", "MFAEnrolment", "ConfirmMFARequest", "RecoveryCodes", "MFAChallenge", "LoginMFARequest",
         ] {
             #expect(document.components[name] != nil, "\(name)")
         }
@@ -55,7 +55,22 @@ struct IdentityDocumentTests {
             try expect(try await client.send(.get, "/.well-known/jwks.json"), "JWKS")
             try expect(try await client.send(.get, "/.well-known/openid-configuration"), "OpenIDConfiguration")
 
-            let admin = try await client.adminToken()
+            let password = try await client.adminToken()
+            let enrolment = try await client.post("/v1/auth/mfa/enrolment", [:], token: password)
+            #expect(enrolment.status == .created)
+            try expect(enrolment, "MFAEnrolment")
+            let totp = try enrolledFactor(enrolment)
+            let confirmed = try await client.post(
+                "/v1/auth/mfa/enrolment/confirm", ["code": totp.code(at: harness.clock.now())], token: password)
+            try expect(confirmed, "RecoveryCodes")
+            harness.clock.advance(by: .seconds(30))
+            let challenge = try await client.login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
+            try expect(challenge, "MFAChallenge")
+            let second = try await client.post(
+                "/v1/auth/login/mfa",
+                ["mfa_token": try #require(challenge.string("mfa_token")), "code": totp.code(at: harness.clock.now())])
+            try expect(second, "TokenPair")
+            let admin = try #require(second.string("access_token"))
             try expect(try await client.send(.get, "/v1/users?limit=1", token: admin), "UserPage")
             let rotated = try await client.post("/v1/auth/keys/rotate", [:], token: admin)
             #expect(rotated.status == .created)

@@ -25,6 +25,37 @@ struct IdentityRepositoryTests {
     }
 
     @Test(.enabled(if: TestDatabases.postgresURL != nil, "MALHA_TEST_POSTGRES_URL is not set"))
+    func postgresMFA() async throws {
+        // MFA's conditional UPDATEs (replay rule, single-use codes and challenges) on PostgreSQL too.
+        try await TestDatabases.withPostgres { store in
+            let harness = try await IdentityHarness.make(store: store)
+            try await harness.test { client in
+                let (totp, codes) = try await harness.enrolMFA(client)
+                let session = try await harness.loginWithSecondFactor(client, totp: totp)
+                let used = totp.code(at: harness.clock.now())
+                let refreshed = try await client.post("/v1/auth/refresh", ["refresh_token": session.refresh])
+                #expect(try await harness.verifier().verify(try #require(refreshed.string("access_token"))).hasSecondFactor)
+                let recovered = try await client.post(
+                    "/v1/auth/login/mfa", ["mfa_token": try await client.mfaToken(), "recovery_code": codes[0]])
+                #expect(recovered.status == .ok)
+
+                let challenge = try await client.mfaToken()
+                let replayed = try await client.post("/v1/auth/login/mfa", ["mfa_token": challenge, "code": used])
+                #expect(replayed.code == "invalid_mfa_code")
+                for _ in 0..<4 {
+                    let spent = try await client.post(
+                        "/v1/auth/login/mfa", ["mfa_token": challenge, "recovery_code": codes[0]])
+                    #expect(spent.code == "invalid_mfa_code")
+                }
+                let burnt = try await client.post(
+                    "/v1/auth/login/mfa",
+                    ["mfa_token": challenge, "code": totp.code(step: totp.step(at: harness.clock.now()) + 1)])
+                #expect(burnt.code == "invalid_mfa_token")
+            }
+        }
+    }
+
+    @Test(.enabled(if: TestDatabases.postgresURL != nil, "MALHA_TEST_POSTGRES_URL is not set"))
     func postgresHTTP() async throws {
         // The HTTP flow that matters most (rotation and reuse detection) on PostgreSQL too.
         try await TestDatabases.withPostgres { store in
@@ -78,14 +109,16 @@ struct IdentityRepositoryTests {
 
         // Refresh tokens: one rotation per token; reuse revokes the family; expiry is not reuse.
         let later = now.addingTimeInterval(3600)
-        try await repository.insertRefreshToken(
-            hash: "h1", familyID: "f1", userID: ana.id, now: now, expiresAt: later, audit: nil)
+        try await repository.insert(
+            refreshToken: .init(
+                hash: "h1", familyID: "f1", userID: ana.id, amr: ["pwd", "otp"], now: now, expiresAt: later), audit: nil)
         guard
-            case .rotated(let user, let family) = try await repository.rotate(
+            case .rotated(let user, let family, let amr) = try await repository.rotate(
                 hash: "h1", newHash: "h2", now: now, expiresAt: later, clientAddress: "unknown")
         else { Issue.record("expected a rotation"); return }
         #expect(user.id == ana.id)
         #expect(family == "f1")
+        #expect(amr == ["pwd", "otp"], "the family keeps its login's amr")
         guard
             case .reused(let reusedFamily, _) = try await repository.rotate(
                 hash: "h1", newHash: "h3", now: now, expiresAt: later, clientAddress: "unknown")
@@ -100,8 +133,9 @@ struct IdentityRepositoryTests {
             case .invalid = try await repository.rotate(
                 hash: "nope", newHash: "h5", now: now, expiresAt: later, clientAddress: "unknown")
         else { Issue.record("unknown token"); return }
-        try await repository.insertRefreshToken(
-            hash: "e1", familyID: "f2", userID: bia.id, now: now, expiresAt: later, audit: nil)
+        try await repository.insert(
+            refreshToken: .init(hash: "e1", familyID: "f2", userID: bia.id, amr: ["pwd"], now: now, expiresAt: later),
+            audit: nil)
         guard
             case .invalid = try await repository.rotate(
                 hash: "e1", newHash: "e2", now: later, expiresAt: later, clientAddress: "unknown")

@@ -144,6 +144,15 @@ struct Client: Sendable {
         return (try #require(reply.string("access_token")), try #require(reply.string("refresh_token")))
     }
 
+    /// The first step for an account with MFA: its password answers an `mfa_token`, no token.
+    func mfaToken(
+        _ email: String = IdentityHarness.adminEmail, _ password: String = IdentityHarness.adminPassword
+    ) async throws -> String {
+        let reply = try await login(email, password)
+        try #require(reply.status == .ok && reply.json["mfa_required"] as? Bool == true, "\(reply.json)")
+        return try #require(reply.string("mfa_token"))
+    }
+
     func adminToken() async throws -> String {
         let reply = try await login(IdentityHarness.adminEmail, IdentityHarness.adminPassword)
         try #require(reply.status == .ok)
@@ -164,4 +173,50 @@ func rolesChanged(_ userID: String, roles: [String] = [Role.admin], now: Date) t
     try Envelope(
         RolesChanged(userID: userID, roles: roles, changedBy: "admin", changedAt: now), source: IdentityService.name, at: now,
         key: userID)
+}
+
+// MARK: MFA
+
+extension IdentityHarness {
+    /// Enrols `email` in MFA: logs in with the password, starts the enrolment and confirms it
+    /// with the code of the clock's step. Returns the factor and the recovery codes.
+    func enrolMFA(
+        _ client: Client, email: String = IdentityHarness.adminEmail, password: String = IdentityHarness.adminPassword
+    ) async throws -> (totp: TOTP, recoveryCodes: [String]) {
+        let login = try await client.login(email, password)
+        try #require(login.status == .ok)
+        let token = try #require(login.string("access_token"))
+        let enrolment = try await client.post("/v1/auth/mfa/enrolment", [:], token: token)
+        try #require(enrolment.status == .created)
+        let totp = try enrolledFactor(enrolment)
+        let confirmed = try await client.post(
+            "/v1/auth/mfa/enrolment/confirm", ["code": totp.code(at: clock.now())], token: token)
+        try #require(confirmed.status == .ok, "\(confirmed.json)")
+        return (totp, try #require(confirmed.json["recovery_codes"] as? [String]))
+    }
+
+    /// Logs in with both steps. The clock moves to the next time step first, so the code is one
+    /// no earlier login has used (the replay rule would refuse it).
+    func loginWithSecondFactor(
+        _ client: Client, totp: TOTP, email: String = IdentityHarness.adminEmail,
+        password: String = IdentityHarness.adminPassword
+    ) async throws -> (access: String, refresh: String) {
+        clock.advance(by: .seconds(30))
+        let second = try await client.post(
+            "/v1/auth/login/mfa", ["mfa_token": try await client.mfaToken(email, password), "code": totp.code(at: clock.now())])
+        try #require(second.status == .ok, "\(second.json)")
+        return (try #require(second.string("access_token")), try #require(second.string("refresh_token")))
+    }
+
+    /// The admin's access token after both steps (enrolling the admin first).
+    func secondFactorAdminToken(_ client: Client) async throws -> String {
+        let (totp, _) = try await enrolMFA(client)
+        return try await loginWithSecondFactor(client, totp: totp).access
+    }
+}
+
+/// The factor an enrolment answered (its `secret`).
+func enrolledFactor(_ reply: Reply) throws -> TOTP {
+    let secret = try #require(reply.string("secret"))
+    return TOTP(secret: try #require(Base32.decode(secret)))
 }

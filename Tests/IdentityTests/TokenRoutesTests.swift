@@ -103,7 +103,8 @@ struct TokenRoutesTests {
     @Test func keyRotationKeepsPreviousTokensValidForOneGeneration() async throws {
         let harness = try await IdentityHarness.make()
         try await harness.test { client in
-            let admin = try await client.adminToken()
+            let (totp, _) = try await harness.enrolMFA(client)
+            let admin = try await harness.loginWithSecondFactor(client, totp: totp).access
             let before = try await client.session("kai@example.com")
             let firstKid = try #require(keyID(of: before.access))
 
@@ -126,7 +127,7 @@ struct TokenRoutesTests {
             #expect(try await client.send(.get, "/v1/auth/me", token: newAccess).status == .ok)
 
             // A second rotation retires the first key: its tokens stop verifying.
-            let admin2 = try await client.adminToken()
+            let admin2 = try await harness.loginWithSecondFactor(client, totp: totp).access
             #expect(try await client.post("/v1/auth/keys/rotate", [:], token: admin2).status == .created)
             let kidsNow = try await client.send(.get, "/.well-known/jwks.json").json["keys"] as? [[String: Any]]
             #expect(kidsNow?.count == 2)

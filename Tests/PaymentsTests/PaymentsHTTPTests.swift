@@ -92,13 +92,19 @@ struct PaymentsHTTPTests {
             let payment = try await Self.capturedPayment(harness, customer: "alice")
             try await harness.authorize("uncaptured", customer: "alice")
             let uncaptured = try #require(try await harness.payment(order: "uncaptured"))
-            let adminHeaders = try await tokens.headers(subject: "root", roles: [Role.admin])
+            let adminHeaders = try await tokens.headers(
+                subject: "root", roles: [Role.admin], amr: AuthenticationMethod.passwordAndOneTimePassword)
             let alice = try await tokens.headers(subject: "alice")
             let uri = "/v1/payments/\(payment.id)/refunds"
             try await Application(router: Self.router(harness, tokens: tokens)).test(.router) { client in
                 var admin = adminHeaders
                 let refund: [String: Any] = ["amount_cents": 4_000, "reason": "damaged box"]
                 #expect(try await client.send(.post, uri, headers: alice, json: refund).status == .forbidden)
+                // An admin's token after a password alone refunds nothing, whatever the request.
+                var passwordOnly = try await tokens.headers(subject: "root", roles: [Role.admin])
+                passwordOnly[.idempotencyKey] = "refund-pwd"
+                let noSecondFactor = try await client.send(.post, uri, headers: passwordOnly, json: refund)
+                #expect(noSecondFactor.status == .forbidden && noSecondFactor.problem?.code == "mfa_required")
                 let keyless = try await client.send(.post, uri, headers: admin, json: refund)
                 #expect(keyless.status == .badRequest && keyless.problem?.code == "idempotency_key_required")
 

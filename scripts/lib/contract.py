@@ -2,6 +2,10 @@
 
   contract.py banner LOG                      service name and base URL per line, from `malha up`'s banner
   contract.py token                           reads a login response on stdin, prints its access_token
+  contract.py session GATEWAY EMAIL PASSWORD STATE
+                                              prints an access token issued after MFA (amr pwd, otp):
+                                              enrols the account on first use, then refreshes the
+                                              family kept in STATE (a JSON file) or logs in again
   contract.py document OUT SERVICE_DOC [MERGED_DOC]
                                               writes the document to test for one service; prints its
                                               operation count
@@ -14,7 +18,11 @@ import json
 import os
 import re
 import sys
+import urllib.error
+import urllib.request
 import xml.etree.ElementTree as ET
+
+import totp
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 # What every service serves on its own port and the gateway answers itself (never routes): a
@@ -57,6 +65,61 @@ def token():
         print(json.loads(body)["access_token"])
     except (ValueError, KeyError, TypeError):
         sys.exit("no access_token in: " + body[:300])
+
+
+def post(gateway, path, body, token=None):
+    """(status, JSON body) of a POST through the gateway."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    request = urllib.request.Request(gateway + path, data=json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def session(gateway, email, password, state_path):
+    """Every run's token has the second factor, as the operations that need it (role changes, key
+    rotation, refunds) ask, for the admin and the customer alike: the customer's enrolment being
+    confirmed keeps the fuzzer from sending a random code to a pending one, which is a 422 no
+    schema can tell from a right code. One login starts a refresh family (its amr is kept); each
+    run refreshes it, so no run needs a code no earlier one used."""
+    state = json.load(open(state_path)) if os.path.exists(state_path) else {}
+    factor = totp.Factor(state["secret"]) if "secret" in state else None
+    if factor and "last" in state:
+        factor.last = state["last"]
+    access = None
+    if "refresh" in state:
+        status, body = post(gateway, "/v1/auth/refresh", {"refresh_token": state["refresh"]})
+        if status == 200:
+            access, state["refresh"] = body["access_token"], body["refresh_token"]
+    if access is None:
+        status, body = post(gateway, "/v1/auth/login", {"email": email, "password": password})
+        if status != 200:
+            sys.exit(f"login of {email} answered {status}: {body}")
+        if not body.get("mfa_required"):
+            if factor:
+                sys.exit(f"{email} logged in without its second factor")
+            status, enrolment = post(gateway, "/v1/auth/mfa/enrolment", {}, token=body["access_token"])
+            if status != 201:
+                sys.exit(f"enrolment of {email} answered {status}: {enrolment}")
+            factor = totp.Factor(enrolment["secret"])
+            status, confirmed = post(gateway, "/v1/auth/mfa/enrolment/confirm", {"code": factor.fresh()},
+                                     token=body["access_token"])
+            if status != 200:
+                sys.exit(f"confirming {email}'s enrolment answered {status}: {confirmed}")
+            status, body = post(gateway, "/v1/auth/login", {"email": email, "password": password})
+        status, pair = post(gateway, "/v1/auth/login/mfa", {"mfa_token": body["mfa_token"], "code": factor.fresh()})
+        if status != 200:
+            sys.exit(f"second step of {email} answered {status}: {pair}")
+        access, state["refresh"] = pair["access_token"], pair["refresh_token"]
+    if factor:
+        state["secret"], state["last"] = factor.secret, factor.last
+    with open(state_path, "w") as out:
+        json.dump(state, out)
+    print(access)
 
 
 def document(out, service_doc, merged_doc=None):
@@ -131,4 +194,5 @@ def summary(report_dir):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"banner": banner, "token": token, "document": document, "merged": merged, "summary": summary}[command](*args)
+    {"banner": banner, "token": token, "session": session, "document": document, "merged": merged,
+     "summary": summary}[command](*args)

@@ -13,12 +13,16 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
     public var iat: Int64
     public var nbf: Int64?
     public var jti: String
+    /// Authentication methods (RFC 8176): `["pwd"]` or `["pwd", "otp"]` for a person, absent for
+    /// a service client.
+    public var amr: [String]?
 
     public init(
         sub: String, roles: [String], scope: String? = nil, iss: String, aud: String, issuedAt: Date,
-        lifetime: Duration, jti: String = UUID().uuidString.lowercased()
+        lifetime: Duration, jti: String = UUID().uuidString.lowercased(), amr: [String]? = nil
     ) {
         self.sub = sub
+        self.amr = amr
         self.roles = roles
         self.scope = scope
         self.iss = iss

@@ -144,7 +144,9 @@ public final class AccessTokenVerifier: Sendable {
         guard claims.iss == settings.issuer else { throw .wrongIssuer }
         guard claims.aud.values.contains(settings.audience) else { throw .wrongAudience }
         let scopes = Set((claims.scope ?? "").split(separator: " ").map(String.init))
-        return Principal(subject: claims.sub, roles: Set(claims.roles), scopes: scopes, tokenID: claims.jti)
+        return Principal(
+            subject: claims.sub, roles: Set(claims.roles), scopes: scopes, tokenID: claims.jti,
+            authenticationMethods: Set(claims.amr ?? []))
     }
 
     struct Header: Decodable {

@@ -201,3 +201,39 @@ extension MalhaRequestContext {
         return principal
     }
 }
+
+/// Refuses, with 403 `mfa_required`, a caller whose token was issued without a second factor:
+/// what the operations that could take over the platform (role changes, signing-key rotation,
+/// refunds) put after their role check. Each service checks it itself (zero trust): a gateway
+/// that forgot would not open them.
+///
+/// A service client's token never carries a second factor, so such an operation is a person's.
+public struct SecondFactorMiddleware<Context: MalhaRequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        try context.requireSecondFactor()
+        return try await next(request, context)
+    }
+}
+
+extension MalhaRequestContext {
+    /// The caller, when their token was issued after a second factor (`amr` holds `otp`); 401
+    /// without a token, 403 `mfa_required` after a password alone.
+    @discardableResult
+    public func requireSecondFactor() throws -> Principal {
+        let principal = try requirePrincipal()
+        guard principal.hasSecondFactor else { throw Problem.mfaRequired }
+        return principal
+    }
+}
+
+extension Problem {
+    /// 403 `mfa_required`: the operation needs a token issued after a second factor.
+    public static let mfaRequired = Problem(
+        .forbidden, code: "mfa_required", title: "Forbidden",
+        detail: "this operation requires a token issued after a second factor: enrol in MFA "
+            + "(POST /v1/auth/mfa/enrolment) and log in again with a code")
+}

@@ -317,6 +317,10 @@ extension OpenAPIDocument {
             ResponseSpec([problemResponse(status, description)])
         }
 
+        /// The 403 of an operation that needs a second factor (`SecondFactorMiddleware`) after its role.
+        public static let forbiddenWithoutSecondFactor = problem(
+            403, "forbidden: the token lacks the role; mfa_required: the token was issued without a second factor")
+
         static func problemResponse(_ status: Int, _ description: String?) -> Response {
             Response(
                 status, description ?? ProblemBody.describe(status),

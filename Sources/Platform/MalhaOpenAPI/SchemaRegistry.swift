@@ -175,6 +175,11 @@ public struct SchemaSource: Sendable {
         SchemaSource(resolver: PagedSchema<T>(), label: "page of \(T.self)")
     }
 
+    /// Exactly one of `sources` (an answer that takes one of several shapes).
+    public static func oneOf(_ sources: [SchemaSource]) -> SchemaSource {
+        SchemaSource(resolver: OneOfSchema(sources: sources), label: "one of " + sources.map(\.label).joined(separator: ", "))
+    }
+
     /// This exact schema.
     public static func schema(_ schema: JSONSchema) -> SchemaSource {
         SchemaSource(resolver: LiteralSchema(schema: schema, name: nil), label: "inline schema")
@@ -209,6 +214,14 @@ struct DerivedSchema<T: Decodable>: SchemaResolving {
 
 struct PagedSchema<T: Decodable>: SchemaResolving {
     func resolve(in registry: inout SchemaRegistry) throws -> JSONSchema { try registry.page(of: T.self) }
+}
+
+struct OneOfSchema: SchemaResolving {
+    var sources: [SchemaSource]
+
+    func resolve(in registry: inout SchemaRegistry) throws -> JSONSchema {
+        .oneOf(try sources.map { try $0.resolve(in: &registry) })
+    }
 }
 
 struct LiteralSchema: SchemaResolving {

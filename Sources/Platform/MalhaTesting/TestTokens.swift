@@ -20,18 +20,26 @@ public struct TestTokens: Sendable {
         return TestTokens(signer: await TokenSigner(key: key), verifier: verifier)
     }
 
-    /// A signed access token for `subject` with `roles` (and `scopes`), valid for 15 minutes.
-    public func token(subject: String, roles: [String] = [Role.customer], scopes: [String] = []) async throws -> String {
+    /// A signed access token for `subject` with `roles` (and `scopes`), valid for 15 minutes, as
+    /// issued after `amr` (a password alone by default; `AuthenticationMethod.passwordAndOneTimePassword`
+    /// for an operation that needs a second factor).
+    public func token(
+        subject: String, roles: [String] = [Role.customer], scopes: [String] = [],
+        amr: [String] = AuthenticationMethod.passwordOnly
+    ) async throws -> String {
         try await signer.sign(
             AccessTokenClaims(
                 sub: subject, roles: roles, scope: scopes.isEmpty ? nil : scopes.joined(separator: " "), iss: Self.issuer,
-                aud: Self.audience, issuedAt: Date(), lifetime: .seconds(900)))
+                aud: Self.audience, issuedAt: Date(), lifetime: .seconds(900), amr: amr.isEmpty ? nil : amr))
     }
 
     /// `Authorization: Bearer …` and a JSON content type.
-    public func headers(subject: String, roles: [String] = [Role.customer], scopes: [String] = []) async throws -> HTTPFields {
+    public func headers(
+        subject: String, roles: [String] = [Role.customer], scopes: [String] = [],
+        amr: [String] = AuthenticationMethod.passwordOnly
+    ) async throws -> HTTPFields {
         [
-            .authorization: "Bearer \(try await token(subject: subject, roles: roles, scopes: scopes))",
+            .authorization: "Bearer \(try await token(subject: subject, roles: roles, scopes: scopes, amr: amr))",
             .contentType: "application/json",
         ]
     }
@@ -44,7 +52,7 @@ public struct TestTokens: Sendable {
 
     /// A service client's headers: a client-credentials token (`client:<id>`) with `scopes`, no role.
     public func clientHeaders(_ id: String, scopes: [String]) async throws -> HTTPFields {
-        try await headers(subject: Principal.clientPrefix + id, roles: [], scopes: scopes)
+        try await headers(subject: Principal.clientPrefix + id, roles: [], scopes: scopes, amr: [])
     }
 }
 

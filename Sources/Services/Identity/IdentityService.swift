@@ -49,6 +49,7 @@ public enum IdentityService {
 
     public static let routeRules: [RouteRule] = [
         .authenticated("/v1/auth/me"),
+        .authenticated("/v1/auth/mfa"),
         .roles([Role.admin], "/v1/auth/keys"),
         .public("/v1/auth"),
         .public("/v1/oauth"),
@@ -74,13 +75,56 @@ public enum IdentityService {
                         .problem(503, "password_hasher_busy: too many password checks waiting (Retry-After)"),
                     ]),
                 .post(
-                    "/v1/auth/login", "Log in with email and password", body: .json(LoginRequest.self),
+                    "/v1/auth/login", "Log in with email and password",
+                    description: "With MFA active the answer is a challenge instead of tokens: send its mfa_token and "
+                        + "a code to /v1/auth/login/mfa within expires_in seconds.",
+                    body: .json(LoginRequest.self),
                     responses: [
-                        .ok(TokenPair.self, "Access and refresh tokens"),
+                        .init([
+                            .init(
+                                200, "Access and refresh tokens (amr pwd), or the MFA challenge",
+                                content: [
+                                    .init("application/json", .oneOf([.derived(TokenPair.self), .derived(MFAChallenge.self)]))
+                                ])
+                        ]),
                         .problem(401, "invalid_credentials (or an Authorization header that is not a valid bearer token)"),
                         .problem(422, "validation_failed: email or password too long"),
                         .problem(429, "Too many failed logins for the account or the address: retry after Retry-After"),
                         .problem(503, "password_hasher_busy: too many password checks waiting (Retry-After)"),
+                    ]),
+                .post(
+                    "/v1/auth/login/mfa", "Log in, second step: a TOTP code or a recovery code",
+                    description: "The access token says amr [\"pwd\",\"otp\"], as do the refreshes of its family. "
+                        + "A code is accepted once (a code of its step or an older one is refused) within 30 s either "
+                        + "side of now; a recovery code once. \(IdentityRoutes.challengeAttempts) wrong codes burn the "
+                        + "mfa_token, and each counts as a failed login.",
+                    body: .json(LoginMFARequest.self),
+                    responses: [
+                        .ok(TokenPair.self, "Access and refresh tokens (amr pwd, otp)"),
+                        .problem(
+                            401,
+                            "invalid_mfa_token: unknown, expired, used or burnt; invalid_mfa_code: wrong, outside "
+                                + "its window, replayed, or a spent recovery code (or a bad bearer token)"),
+                        .problem(422, "validation_failed: neither code nor recovery_code, both, or too long"),
+                        .problem(429, "Too many failed logins for the account or the address: retry after Retry-After"),
+                    ]),
+                .post(
+                    "/v1/auth/mfa/enrolment", "Start (or restart) MFA enrolment: a new TOTP secret",
+                    description: "Pending until confirmed by a first code; enrolling again while pending replaces the "
+                        + "secret.", access: .authenticated,
+                    responses: [
+                        .created(MFAEnrolment.self, "The secret and its otpauth:// URI (shown once)", headers: []),
+                        .problem(404, "The token's user no longer exists"),
+                        .problem(409, "mfa_already_enabled"),
+                    ]),
+                .post(
+                    "/v1/auth/mfa/enrolment/confirm", "Confirm the enrolment with a first code",
+                    access: .authenticated, body: .json(ConfirmMFARequest.self),
+                    responses: [
+                        .ok(RecoveryCodes.self, "MFA is active; the recovery codes, shown this once"),
+                        .problem(404, "The token's user no longer exists"),
+                        .problem(409, "mfa_enrolment_not_started, or mfa_already_enabled"),
+                        .problem(422, "invalid_mfa_code: the code does not match now; validation_failed: too long"),
                     ]),
                 .post(
                     "/v1/auth/refresh", "Exchange a refresh token for a new pair (rotation)", body: .json(RefreshRequest.self),
@@ -105,8 +149,8 @@ public enum IdentityService {
                 .post(
                     "/v1/auth/keys/rotate", "Rotate the token signing key",
                     description: "The new key signs from now on; the previous one still verifies, the one before it "
-                        + "is retired.", access: .admin,
-                    responses: [.created(RotatedKey.self, "The new key id", headers: [])]),
+                        + "is retired. Needs a token issued after a second factor.", access: .admin,
+                    responses: [.created(RotatedKey.self, "The new key id", headers: []), .forbiddenWithoutSecondFactor]),
                 .post(
                     "/v1/oauth/token", "OAuth 2.0 token endpoint (client_credentials)",
                     description: "Client credentials by HTTP Basic (RFC 6749 §2.3.1) or in the body.",
@@ -144,10 +188,12 @@ public enum IdentityService {
                     ],
                     responses: [.page(of: UserResponse.self), .problem(422, "validation_failed: bad limit or cursor")]),
                 .put(
-                    "/v1/users/{id}/roles", "Replace a user's roles", access: .admin,
+                    "/v1/users/{id}/roles", "Replace a user's roles",
+                    description: "Needs a token issued after a second factor.", access: .admin,
                     parameters: [.path("id", description: "The user id")], body: .json(RolesRequest.self),
                     responses: [
                         .ok(UserResponse.self, "The user with the new roles"), .problem(404, "No such user"),
+                        .forbiddenWithoutSecondFactor,
                         .problem(422, "validation_failed: no role, too many, or an unknown one"),
                     ]),
                 .post(
@@ -210,14 +256,20 @@ public enum IdentityService {
         api.get("/.well-known/jwks.json", use: routes.jwks)
         api.get("/.well-known/openid-configuration", use: routes.openIDConfiguration)
 
+        api.post("/v1/auth/login/mfa", use: routes.loginSecondStep)
+
         let authenticated = api.group().add(middleware: AccessPolicyMiddleware(.authenticated))
         authenticated.get("/v1/auth/me", use: routes.me)
+        authenticated.post("/v1/auth/mfa/enrolment", use: routes.startEnrolment)
+        authenticated.post("/v1/auth/mfa/enrolment/confirm", use: routes.confirmEnrolment)
 
         let admin = api.group().add(middleware: AccessPolicyMiddleware(.admin))
-        admin.post("/v1/auth/keys/rotate", use: routes.rotateKey)
         admin.get("/v1/users", use: routes.listUsers)
-        admin.put("/v1/users/{id}/roles", use: routes.setRoles)
         admin.post("/v1/clients", use: routes.createClient)
+        // What could take the platform over needs the admin's second factor too.
+        let secondFactor = admin.group().add(middleware: SecondFactorMiddleware())
+        secondFactor.post("/v1/auth/keys/rotate", use: routes.rotateKey)
+        secondFactor.put("/v1/users/{id}/roles", use: routes.setRoles)
         publishing?.addRoutes(to: router)
         return router
     }

@@ -131,9 +131,11 @@ public enum PaymentsService: ServiceDeclaration {
                         .problem(409, "not_in_review"), .problem(422, "decision is not approve or deny"),
                     ]),
                 .post(
-                    "/v1/payments/{id}/refunds", "Refund part or all of a captured payment", access: .admin,
+                    "/v1/payments/{id}/refunds", "Refund part or all of a captured payment",
+                    description: "Needs an admin's token issued after a second factor (amr otp).", access: .admin,
                     parameters: [paymentID], idempotencyKey: .required, body: .json(RefundRequest.self),
                     responses: [
+                        .forbiddenWithoutSecondFactor,
                         .accepted(
                             Refund.self, "The refund, sent to the provider (or the first answer to this key)",
                             headers: [replayLocation, .idempotentReplayed]),

@@ -107,7 +107,7 @@ struct OpenIDConfiguration: ResponseEncodable, Decodable {
     var tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
     var responseTypesSupported: [String] = []
     var subjectTypesSupported = ["public"]
-    var claimsSupported = ["sub", "roles", "scope", "iss", "aud", "exp", "iat", "jti"]
+    var claimsSupported = ["sub", "roles", "scope", "iss", "aud", "exp", "iat", "jti", "amr"]
 
     enum CodingKeys: String, CodingKey {
         case issuer
@@ -127,5 +127,66 @@ extension AccountRefusal: ProblemConvertible {
         switch self {
         case .emailTaken: .conflict("email_taken", "an account with this email already exists")
         }
+    }
+}
+
+// MARK: MFA
+
+/// `POST /v1/auth/mfa/enrolment`: the secret to put in an authenticator app, shown once.
+struct MFAEnrolment: ResponseEncodable, Decodable {
+    var secret: String
+    var otpauthURI: String
+    enum CodingKeys: String, CodingKey {
+        case secret
+        case otpauthURI = "otpauth_uri"
+    }
+}
+
+/// `POST /v1/auth/mfa/enrolment/confirm`.
+struct ConfirmMFARequest: Decodable {
+    static let maxCodeLength = 64
+    var code: String
+}
+
+/// The answer to a confirmed enrolment: the recovery codes, shown this once.
+struct RecoveryCodes: ResponseEncodable, Decodable {
+    var recoveryCodes: [String]
+    enum CodingKeys: String, CodingKey { case recoveryCodes = "recovery_codes" }
+}
+
+/// The first step's answer for an account with MFA: no token yet, a challenge for the second step.
+struct MFAChallenge: ResponseEncodable, Decodable {
+    var mfaRequired = true
+    var mfaToken: String
+    var expiresIn: Int
+    enum CodingKeys: String, CodingKey {
+        case mfaRequired = "mfa_required"
+        case mfaToken = "mfa_token"
+        case expiresIn = "expires_in"
+    }
+}
+
+/// `POST /v1/auth/login`'s answer: the tokens, or (MFA active) the challenge for the second step.
+enum LoginAnswer: ResponseEncodable {
+    case tokens(TokenPair)
+    case challenge(MFAChallenge)
+
+    func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .tokens(let pair): try pair.encode(to: encoder)
+        case .challenge(let challenge): try challenge.encode(to: encoder)
+        }
+    }
+}
+
+/// `POST /v1/auth/login/mfa`: the challenge and one proof, a TOTP code or a recovery code.
+struct LoginMFARequest: Decodable {
+    var mfaToken: String
+    var code: String?
+    var recoveryCode: String?
+    enum CodingKeys: String, CodingKey {
+        case mfaToken = "mfa_token"
+        case code
+        case recoveryCode = "recovery_code"
     }
 }

@@ -65,7 +65,7 @@ struct IdentityRoutes: Sendable {
         return EditedResponse(status: .created, response: UserResponse(user))
     }
 
-    @Sendable func login(request: Request, context: ServiceRequestContext) async throws -> TokenPair {
+    @Sendable func login(request: Request, context: ServiceRequestContext) async throws -> LoginAnswer {
         let body = try await request.decode(as: LoginRequest.self, context: context)
         var errors: [Problem.FieldError] = []
         if body.email.unicodeScalars.count > LoginRequest.maxFieldLength {
@@ -99,15 +99,18 @@ struct IdentityRoutes: Sendable {
                 .init(event: .loginFailure, at: now, subject: stored?.user.id, email: email, clientAddress: address))
             throw Self.invalidCredentials
         }
+        if let factor = try await repository.mfaFactor(userID: user.id), factor.isActive {
+            // The throttle is not reset by the right password: only a completed second step
+            // resets it, so an attacker who knows the password still gets a handful of codes
+            // per account and address, however often they start over.
+            return .challenge(try await startChallenge(user: user, now: now, address: address))
+        }
         throttle.recordSuccess(account: email, address: address)
-        let refreshToken = Secrets.generate()
-        try await repository.insertRefreshToken(
-            hash: Secrets.hash(refreshToken), familyID: UUID.v7(at: now).lowercased, userID: user.id, now: now,
-            expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetimeSeconds),
+        let refreshToken = newRefreshToken(userID: user.id, amr: AuthenticationMethod.passwordOnly, now: now)
+        try await repository.insert(
+            refreshToken: refreshToken.stored,
             audit: .init(event: .loginSuccess, at: now, subject: user.id, email: email, clientAddress: address))
-        return TokenPair(
-            accessToken: try await accessToken(sub: user.id, roles: user.roles, scope: nil, now: now),
-            expiresIn: configuration.accessTokenLifetimeSeconds, refreshToken: refreshToken)
+        return .tokens(try await tokenPair(user: user, refreshToken: refreshToken))
     }
 
     @Sendable func refresh(request: Request, context: ServiceRequestContext) async throws -> TokenPair {
@@ -125,9 +128,9 @@ struct IdentityRoutes: Sendable {
             hash: Secrets.hash(body.refreshToken), newHash: Secrets.hash(newToken), now: now,
             expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetimeSeconds), clientAddress: address)
         switch outcome {
-        case .rotated(let user, _):
+        case .rotated(let user, _, let amr):
             return TokenPair(
-                accessToken: try await accessToken(sub: user.id, roles: user.roles, scope: nil, now: now),
+                accessToken: try await accessToken(sub: user.id, roles: user.roles, scope: nil, amr: amr, now: now),
                 expiresIn: configuration.accessTokenLifetimeSeconds, refreshToken: newToken)
         case .reused(let familyID, let userID):
             context.logger.warning(
@@ -267,7 +270,8 @@ struct IdentityRoutes: Sendable {
         }
         let scope = scopes.joined(separator: " ")
         let token = try await accessToken(
-            sub: "\(Principal.clientPrefix)\(stored.client.id)", roles: Set(stored.client.roles), scope: scope, now: now)
+            sub: "\(Principal.clientPrefix)\(stored.client.id)", roles: Set(stored.client.roles), scope: scope, amr: nil,
+            now: now)
         try await repository.audit(
             .init(
                 event: .clientToken, at: now, subject: "\(Principal.clientPrefix)\(stored.client.id)",
@@ -297,11 +301,36 @@ struct IdentityRoutes: Sendable {
 
     // MARK: Tokens
 
-    func accessToken(sub: String, roles: Set<String>, scope: String?, now: Date) async throws -> String {
+    /// An access token; `amr` says how a person logged in (nil for a service client).
+    func accessToken(sub: String, roles: Set<String>, scope: String?, amr: [String]?, now: Date) async throws -> String {
         let claims = AccessTokenClaims(
             sub: sub, roles: roles.sorted(), scope: scope, iss: configuration.issuer, aud: configuration.audience,
-            issuedAt: now, lifetime: .seconds(configuration.accessTokenLifetimeSeconds))
+            issuedAt: now, lifetime: .seconds(configuration.accessTokenLifetimeSeconds), amr: amr)
         return try await keyRing.currentSigner().sign(claims)
+    }
+
+    /// A new refresh token, starting a family that keeps `amr` through its rotations.
+    func newRefreshToken(userID: String, amr: [String], now: Date) -> (token: String, stored: IdentityRepository.NewRefreshToken)
+    {
+        let token = Secrets.generate()
+        return (
+            token,
+            .init(
+                hash: Secrets.hash(token), familyID: UUID.v7(at: now).lowercased, userID: userID, amr: amr, now: now,
+                expiresAt: now.addingTimeInterval(configuration.refreshTokenLifetimeSeconds))
+        )
+    }
+
+    /// The pair a completed login answers: an access token with the family's `amr`, and its refresh token.
+    func tokenPair(
+        user: User, refreshToken: (token: String, stored: IdentityRepository.NewRefreshToken)
+    ) async throws
+        -> TokenPair
+    {
+        TokenPair(
+            accessToken: try await accessToken(
+                sub: user.id, roles: user.roles, scope: nil, amr: refreshToken.stored.amr, now: refreshToken.stored.now),
+            expiresIn: configuration.accessTokenLifetimeSeconds, refreshToken: refreshToken.token)
     }
 }
 

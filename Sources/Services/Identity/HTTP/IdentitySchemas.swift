@@ -189,3 +189,68 @@ extension PublicJWK: OpenAPISchemaAnnotating {
         .property("use", .required, .nonNull, .values("sig")),
     ]
 }
+
+extension MFAEnrolment: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .description("A pending TOTP factor (RFC 6238: HMAC-SHA1, 6 digits, 30 s), to confirm with a first code"),
+        .property(
+            "secret", .pattern("^[A-Z2-7]+$"), .description("The shared secret, base32 without padding (160 bits)")),
+        .property(
+            "otpauth_uri", .pattern("^otpauth://totp/"),
+            .description("otpauth://totp/Malha:<email>?secret=…&issuer=Malha (for a QR code)")),
+    ]
+}
+
+extension ConfirmMFARequest: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .property(
+            "code", .maxLength(ConfirmMFARequest.maxCodeLength),
+            .description("The authenticator's current 6-digit code"))
+    ]
+}
+
+extension RecoveryCodes: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .property(
+            "recovery_codes",
+            .schema(
+                .array(
+                    of: .string(pattern: "^[a-z2-7]{4}(-[a-z2-7]{4}){3}$"), minItems: RecoveryCode.count,
+                    maxItems: RecoveryCode.count)),
+            .description("Each logs in once instead of a code; only their hashes are kept"))
+    ]
+}
+
+extension MFAChallenge: OpenAPISchemaAnnotating {
+    static let openAPIAnnotations: [SchemaAnnotation] = [
+        .description("The password was right; the second step is due (no token yet)"),
+        .property("mfa_required", .schema(.constant(true))),
+        .property(
+            "mfa_token",
+            .description(
+                "Opaque, for POST /v1/auth/login/mfa; single use, burnt by \(IdentityRoutes.challengeAttempts) wrong codes")),
+        .property("expires_in", .minimum(1), .description("Seconds the mfa_token is valid")),
+    ]
+}
+
+extension LoginMFARequest: OpenAPISchemaProviding {
+    /// Stated: exactly one of `code` and `recovery_code` (the decoder takes both as optional).
+    static var openAPISchema: JSONSchema {
+        let token = JSONSchema.Property(
+            "mfa_token", .string(maxLength: RefreshRequest.maxTokenLength, description: "The first step's mfa_token"))
+        let code = JSONSchema.Property(
+            "code", .string(maxLength: ConfirmMFARequest.maxCodeLength, description: "The authenticator's 6-digit code"))
+        let recovery = JSONSchema.Property(
+            "recovery_code",
+            .string(maxLength: ConfirmMFARequest.maxCodeLength, description: "An unused recovery code (dashes optional)"))
+        // Both members bounded whichever is given, and exactly one of them required: a `oneOf` of
+        // whole objects would let the other member through unchecked.
+        var schema = JSONSchema.object(
+            [token, code, recovery], required: ["mfa_token"],
+            description: "The second step: the mfa_token and either a TOTP code or a recovery code")
+        schema.oneOf = [.object([], required: ["code"]), .object([], required: ["recovery_code"])]
+        return schema
+    }
+
+    static var openAPIComponentName: String? { "LoginMFARequest" }
+}

@@ -18,12 +18,5 @@ enum Secrets {
     }
 
     /// Equality of two hex digests without an early exit.
-    static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
-        let left = Array(lhs.utf8)
-        let right = Array(rhs.utf8)
-        guard left.count == right.count else { return false }
-        var difference: UInt8 = 0
-        for index in left.indices { difference |= left[index] ^ right[index] }
-        return difference == 0
-    }
+    static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool { ConstantTime.equals(lhs, rhs) }
 }

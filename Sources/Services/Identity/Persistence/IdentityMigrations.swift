@@ -78,5 +78,40 @@ enum IdentityMigrations {
         Migration(version: 6, name: "audit_events hash chain") { backend in
             AuditTrail.appendOnly(table: "audit_events", backend) + IdentityAuditTrail.trail.chainMigration(backend)
         },
+        // MFA (TOTP). A factor is pending until confirmed by a first code; `last_step` is the time
+        // step of the last code accepted (the replay rule). The secret is sealed with the
+        // key-encryption key. Recovery codes and login challenges are kept only as SHA-256.
+        // A refresh token carries the `amr` of the login that started its family (NULL: from
+        // before this migration, a password alone).
+        Migration(
+            version: 7, name: "mfa",
+            [
+                """
+                CREATE TABLE mfa_factors (
+                    user_id TEXT PRIMARY KEY REFERENCES users (id),
+                    secret_sealed TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    confirmed_at BIGINT,
+                    last_step BIGINT)
+                """,
+                """
+                CREATE TABLE mfa_recovery_codes (
+                    code_hash TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users (id),
+                    created_at BIGINT NOT NULL,
+                    used_at BIGINT)
+                """,
+                "CREATE INDEX mfa_recovery_codes_user ON mfa_recovery_codes (user_id)",
+                """
+                CREATE TABLE mfa_challenges (
+                    token_hash TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users (id),
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    failures BIGINT NOT NULL DEFAULT 0,
+                    spent_at BIGINT)
+                """,
+                "ALTER TABLE refresh_tokens ADD COLUMN amr TEXT",
+            ]),
     ]
 }

@@ -12,6 +12,8 @@ public enum AuditEvent: String, Sendable, Codable {
     case refreshReuse = "refresh_reuse", logout, roleChange = "role_change", keyRotation = "key_rotation"
     case clientCreated = "client_created", clientToken = "client_token", clientTokenFailure = "client_token_failure"
     case clientProvisioned = "client_provisioned"
+    case mfaEnrolmentStarted = "mfa_enrolment_started", mfaEnabled = "mfa_enabled"
+    case mfaChallenge = "mfa_challenge", mfaFailure = "mfa_failure", recoveryCodeUsed = "recovery_code_used"
 }
 
 /// One audit row, as tests and admins read them.
@@ -41,8 +43,9 @@ public struct ServiceClient: Sendable, Hashable {
 
 /// The outcome of presenting a refresh token.
 enum RefreshOutcome: Sendable {
-    /// Rotated: the token is now used; a new one was stored in the same family.
-    case rotated(user: User, familyID: String)
+    /// Rotated: the token is now used; a new one was stored in the same family, which keeps
+    /// the authentication methods (`amr`) of the login that started it.
+    case rotated(user: User, familyID: String, amr: [String])
     /// The token had already been used (or its family revoked): the family is now revoked.
     case reused(familyID: String, userID: String)
     /// Unknown or expired.
@@ -126,24 +129,30 @@ public struct IdentityRepository: Sendable {
 
     // MARK: Refresh tokens
 
-    /// Stores a new refresh token (by its hash) in `familyID`.
-    func insertRefreshToken(
-        hash: String, familyID: String, userID: String, now: Date, expiresAt: Date, audit: AuditEntry?
-    ) async throws {
+    /// A refresh token to store: its hash, its family, and how its family's login authenticated.
+    struct NewRefreshToken: Sendable {
+        var hash: String
+        var familyID: String
+        var userID: String
+        var amr: [String]
+        var now: Date
+        var expiresAt: Date
+    }
+
+    /// Stores a new refresh token (by its hash) in its family.
+    func insert(refreshToken token: NewRefreshToken, audit: AuditEntry?) async throws {
         try await store.transaction { db in
-            try await Self.insertRefreshToken(
-                hash: hash, familyID: familyID, userID: userID, now: now, expiresAt: expiresAt, db: db)
+            try await Self.insert(refreshToken: token, db: db)
             if let audit { try await Self.insert(audit, db: db) }
         }
     }
 
-    private static func insertRefreshToken(
-        hash: String, familyID: String, userID: String, now: Date, expiresAt: Date, db: any SQLDatabase
-    ) async throws {
+    static func insert(refreshToken token: NewRefreshToken, db: any SQLDatabase) async throws {
         try await db.raw(
             """
-            INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at)
-            VALUES (\(bind: hash), \(bind: familyID), \(bind: userID), \(bind: now.epochMilliseconds), \(bind: expiresAt.epochMilliseconds))
+            INSERT INTO refresh_tokens (token_hash, family_id, user_id, created_at, expires_at, amr)
+            VALUES (\(bind: token.hash), \(bind: token.familyID), \(bind: token.userID), \(bind: token.now.epochMilliseconds),
+                    \(bind: token.expiresAt.epochMilliseconds), \(bind: Self.encode(token.amr)))
             """
         ).run()
     }
@@ -157,25 +166,29 @@ public struct IdentityRepository: Sendable {
                 UPDATE refresh_tokens SET used_at = \(bind: now.epochMilliseconds)
                 WHERE token_hash = \(bind: hash) AND used_at IS NULL AND revoked_at IS NULL
                   AND expires_at > \(bind: now.epochMilliseconds)
-                RETURNING family_id, user_id
+                RETURNING family_id, user_id, amr
                 """
             ).first()
             if let spent {
                 let familyID = try spent.decode(column: "family_id", as: String.self)
                 let userID = try spent.decode(column: "user_id", as: String.self)
+                // NULL: a family from before `amr` was stored, which a password alone started.
+                let amr = try spent.decode(column: "amr", as: String?.self).map(Self.decode) ?? AuthenticationMethod.passwordOnly
                 guard
                     let row = try await db.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users WHERE id = \(bind: userID)")
                         .first()
                 else { return .invalid }
-                try await Self.insertRefreshToken(
-                    hash: newHash, familyID: familyID, userID: userID, now: now, expiresAt: expiresAt, db: db)
+                try await Self.insert(
+                    refreshToken: NewRefreshToken(
+                        hash: newHash, familyID: familyID, userID: userID, amr: amr, now: now, expiresAt: expiresAt),
+                    db: db)
                 let user = try Self.storedUser(row).user
                 try await Self.insert(
                     AuditEntry(
                         event: .refresh, at: now, subject: userID, email: user.email, clientAddress: clientAddress,
                         detail: familyID),
                     db: db)
-                return .rotated(user: user, familyID: familyID)
+                return .rotated(user: user, familyID: familyID, amr: amr)
             }
             let existing = try await db.raw(
                 "SELECT family_id, user_id, used_at, revoked_at FROM refresh_tokens WHERE token_hash = \(bind: hash)"
@@ -362,7 +375,7 @@ public struct IdentityRepository: Sendable {
     }
 
     /// Appends `entry` to the hash chain (locking its head until the caller's transaction ends).
-    private static func insert(_ entry: AuditEntry, db: any SQLDatabase) async throws {
+    static func insert(_ entry: AuditEntry, db: any SQLDatabase) async throws {
         try await IdentityAuditTrail.trail.append(IdentityAuditTrail.fields(entry), in: db)
     }
 

@@ -20,7 +20,8 @@ public final class KeyRing: Sendable {
     }
 
     private let repository: IdentityRepository
-    private let keyEncryption: KeyEncryptionKey
+    /// Also seals the other secrets identity keeps (TOTP secrets).
+    let keyEncryption: KeyEncryptionKey
     private let clock: any WallClock
     private let reloadInterval: TimeInterval
     private let cached = Mutex<Cached?>(nil)

@@ -33,7 +33,11 @@ struct PaymentsRoutes: Sendable {
         let admin = router.group().add(middleware: AccessPolicyMiddleware<ServiceRequestContext>(.admin))
         admin.get("/v1/payments/{id}/events") { _, context in try await self.events(context: context) }
         admin.post("/v1/payments/{id}/review") { request, context in try await self.review(request, context: context) }
-        admin.post("/v1/payments/{id}/refunds") { request, context in try await self.refund(request, context: context) }
+        // Money leaving: the admin's second factor too (a stolen password alone refunds nothing).
+        let secondFactor = admin.group().add(middleware: SecondFactorMiddleware<ServiceRequestContext>())
+        secondFactor.post("/v1/payments/{id}/refunds") { request, context in
+            try await self.refund(request, context: context)
+        }
     }
 
     // MARK: Reads
