@@ -86,6 +86,7 @@ let package = Package(
             name: "MalhaMessaging",
             dependencies: [
                 "MalhaCore", "MalhaStore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -202,6 +203,8 @@ let package = Package(
             name: "MalhaTesting",
             dependencies: [
                 "MalhaCore",
+                "MalhaService",
+                .product(name: "Crypto", package: "swift-crypto"),
                 "MalhaStore",
                 "MalhaMessaging",
                 "MalhaIdentity",
@@ -228,6 +231,7 @@ let package = Package(
             name: "Identity",
             dependencies: [
                 "MalhaService",
+                "Contracts", "MalhaMessaging",
                 "MalhaCore", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaIdentity", "MalhaRegistry",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -390,6 +394,8 @@ let package = Package(
             dependencies: [
                 "MalhaCore", "MalhaStore", "MalhaMessaging", "MalhaMessagingSQL", "MalhaTesting", "MalhaBus",
                 "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
+                "MalhaService",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -399,7 +405,10 @@ let package = Package(
         .testTarget(
             name: "IdentityTests",
             dependencies: [
+                "Contracts", "MalhaMessaging",
+                "MalhaService",
                 "Identity", "MalhaTesting", "MalhaIdentity", "MalhaHTTP", "MalhaOpenAPI", "MalhaStore", "MalhaCore",
+                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -416,6 +425,7 @@ let package = Package(
         .testTarget(
             name: "OrdersTests",
             dependencies: [
+                "MalhaService",
                 "Orders", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore",
                 "Catalog",
                 "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
@@ -429,6 +439,7 @@ let package = Package(
         .testTarget(
             name: "PaymentsTests",
             dependencies: [
+                "MalhaService",
                 "Payments", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore",
                 "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -443,6 +454,7 @@ let package = Package(
         .testTarget(
             name: "NotificationsTests",
             dependencies: [
+                "MalhaService",
                 "Notifications", "Contracts", "MalhaMessaging", "MalhaMessagingSQL", "MalhaStore", "MalhaTesting", "MalhaCore",
                 "MalhaHTTP", "MalhaOpenAPI", "MalhaIdentity",
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -484,6 +496,7 @@ let package = Package(
                 "malha", "malha-bench", "MalhaTesting", "MalhaStore", "MalhaCore", "MalhaMessaging", "MalhaMessagingSQL",
                 "Contracts", "MalhaHTTP", "MalhaOpenAPI", "MalhaGateway", "MalhaRegistry", "MalhaIdentity", "Ledger",
                 "Consolidation", "Payments", "Identity",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),

@@ -244,7 +244,8 @@ public struct PaymentDeclined: MessageContract, Hashable {
     }
 }
 
-public struct PaymentCaptured: MessageContract, Hashable {
+/// Money was taken: orders confirms the order on it. Critical, so signed by payments.
+public struct PaymentCaptured: SignedMessageContract, Hashable {
     public static let type = "payments.payment-captured.v1"
     public var orderID: String
     public var paymentID: String
@@ -267,8 +268,9 @@ public struct PaymentVoided: MessageContract, Hashable {
     enum CodingKeys: String, CodingKey { case orderID = "order_id" }
 }
 
-/// Money went back to the customer (part or all of a captured payment).
-public struct PaymentRefunded: MessageContract, Hashable {
+/// Money went back to the customer (part or all of a captured payment). Critical, so signed by
+/// payments.
+public struct PaymentRefunded: SignedMessageContract, Hashable {
     public static let type = "payments.payment-refunded.v1"
     public var orderID: String
     public var paymentID: String

@@ -22,6 +22,8 @@ struct Deployment: Sendable {
     let portOffset: Int
     /// Whether it publishes or consumes on the bus (and so needs the process's bus).
     let usesBus: Bool
+    /// Whether it signs its events (consumers then fetch its event keys).
+    let signsEvents: Bool
     /// What it serves at `/openapi.json`; the gateway merges them into the public document.
     let openAPI: OpenAPIDocument?
     /// What the gateway routes to it (it registers them).
@@ -37,21 +39,23 @@ struct Deployment: Sendable {
 
     /// One of the platform's pieces, configured from the process's settings as it is built.
     init(
-        name: ServiceName, portOffset: Int, usesBus: Bool, openAPI: OpenAPIDocument?, routeRules: [RouteRule],
-        build: @escaping Builder
+        name: ServiceName, portOffset: Int, usesBus: Bool, signsEvents: Bool = false, openAPI: OpenAPIDocument?,
+        routeRules: [RouteRule], build: @escaping Builder
     ) {
-        self.init(name: name, portOffset: portOffset, usesBus: usesBus, openAPI: openAPI, routeRules: routeRules) { _ in
-            build
-        }
+        self.init(
+            name: name, portOffset: portOffset, usesBus: usesBus, signsEvents: signsEvents, openAPI: openAPI,
+            routeRules: routeRules
+        ) { _ in build }
     }
 
     init(
-        name: ServiceName, portOffset: Int, usesBus: Bool, openAPI: OpenAPIDocument?, routeRules: [RouteRule],
-        prepare: @escaping @Sendable (MalhaSettings) throws -> Builder
+        name: ServiceName, portOffset: Int, usesBus: Bool, signsEvents: Bool = false, openAPI: OpenAPIDocument?,
+        routeRules: [RouteRule], prepare: @escaping @Sendable (MalhaSettings) throws -> Builder
     ) {
         self.name = name
         self.portOffset = portOffset
         self.usesBus = usesBus
+        self.signsEvents = signsEvents
         self.openAPI = openAPI
         self.routeRules = routeRules
         self.prepare = prepare
@@ -61,7 +65,8 @@ struct Deployment: Sendable {
     static func service<Declaration: ServiceDeclaration>(_ declaration: Declaration.Type) -> Deployment {
         var deployment = Deployment(
             name: ServiceName(Declaration.name), portOffset: Declaration.portOffset,
-            usesBus: !Declaration.platformTables.isDisjoint(with: [.outbox, .inbox]), openAPI: Declaration.openAPI,
+            usesBus: !Declaration.platformTables.isDisjoint(with: [.outbox, .inbox]),
+            signsEvents: Declaration.platformTables.contains(.eventSigningKeys), openAPI: Declaration.openAPI,
             routeRules: Declaration.routeRules
         ) { settings in
             let configuration = try Declaration.configuration(from: settings.reader(for: Declaration.name))
@@ -136,7 +141,8 @@ extension Deployment {
     }
 
     static let identity = Deployment(
-        name: .identity, portOffset: 2, usesBus: false, openAPI: IdentityService.openAPI,
+        // On the bus as a publisher: role changes go out signed (`identity.roles-changed.v1`).
+        name: .identity, portOffset: 2, usesBus: true, signsEvents: true, openAPI: IdentityService.openAPI,
         routeRules: IdentityService.routeRules
     ) { wiring in
         let settings = wiring.settings
@@ -148,7 +154,7 @@ extension Deployment {
         configuration.audience = settings.audience
         configuration.publicBaseURL = settings.publicURL
         configuration.passwordCost = UInt8(clamping: settings.bcryptCost)
-        configuration.keyEncryptionKey = try wiring.topology.keyEncryptionKey()
+        configuration.keyEncryptionKey = try wiring.topology.keyEncryptionKey(for: .identity)
         configuration.registrationsPerAddress = AttemptLimit(settings.registrationsPerHour, per: .seconds(3600))
         configuration.refreshesPerAddress = AttemptLimit(settings.refreshesPerMinute, per: .seconds(60))
         configuration.refreshesPerFamily = AttemptLimit(settings.refreshesPerFamilyPerMinute, per: .seconds(60))
@@ -157,7 +163,7 @@ extension Deployment {
         configuration.adminPassword = admin?.password
         if settings.mode == .embedded { configuration.provisionedClients = wiring.topology.provisionedClients }
         let application = try await IdentityService.buildApplication(
-            configuration: configuration, runtime: wiring.runtime, store: store, services: [store])
+            configuration: configuration, runtime: wiring.runtime, store: store, transport: wiring.bus, services: [store])
         return .init(runtime: wiring.runtime, application: application, registrar: wiring.registrar(IdentityService.routeRules))
     }
 

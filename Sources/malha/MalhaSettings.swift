@@ -76,10 +76,6 @@ struct MalhaSettings: Sendable {
     /// `malha.identity.bcrypt-cost` (default 12, at least 10); `malha.testing.weak-bcrypt-cost`
     /// (4…9) overrides it in `up` only, for test suites and benchmarks, and stops `serve`.
     var bcryptCost: Int
-    /// `malha.identity.key-encryption-key` (32 bytes, hex or base64) or `…-key-file`: what seals
-    /// identity's signing keys; `up` keeps one in `<data-dir>/identity.kek` by default.
-    var keyEncryptionKey: String?
-    var keyEncryptionKeyFile: String?
     /// `malha.metrics.token` or `malha.metrics.token-file`: what a scraper presents for `/metrics`
     /// on every listener (`up` keeps one in `<data-dir>/metrics.token`); `malha.metrics.public`
     /// (default false) opens `/metrics` to anyone who reaches the port instead.
@@ -207,8 +203,6 @@ struct MalhaSettings: Sendable {
             adminEmail: config.string(forKey: "malha.admin.email"),
             adminPassword: config.string(forKey: "malha.admin.password", isSecret: true),
             bcryptCost: try bcryptCost(identityKeys, testing: ServiceConfigReader(service: "testing", mode: mode, root: config)),
-            keyEncryptionKey: config.string(forKey: "malha.identity.key-encryption-key", isSecret: true),
-            keyEncryptionKeyFile: config.string(forKey: "malha.identity.key-encryption-key-file"),
             metricsToken: metrics.string("token", isSecret: true),
             metricsTokenFile: metrics.string("token-file"),
             metricsPublic: try metrics.bool("public", default: false),

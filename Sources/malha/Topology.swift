@@ -58,6 +58,7 @@ struct Topology {
         let metricsAccess = try self.metricsAccess()
         try await checkPortsAreFree()
         let httpClient = Self.makeSharedHTTPClient()
+        let eventVerifier = eventSignatureVerifier(httpClient: httpClient)
         var group: [ReportsFailure] = []
         var registrars: [ReportsFailure] = []
         var gatewayRuntime: ServiceRuntime?
@@ -85,7 +86,7 @@ struct Topology {
                 trustedProxies: settings.trustedProxies, metricsAccess: metricsAccess)
             let wiring = Wiring(
                 topology: self, name: name, runtime: runtime, httpClient: httpClient, bus: bus,
-                registryCredential: credentials[name]!)
+                registryCredential: credentials[name]!, eventVerifier: eventVerifier)
             let built = try await builder(wiring)
             group.append(ReportsFailure(built.application, name: name.rawValue, logger: logger))
             if let registrar = built.registrar {
@@ -192,6 +193,9 @@ struct Topology {
         let bus: SQLTransport?
         /// This service's own registry credential.
         let registryCredential: RegistryCredential
+        /// Checks the signed events this process's consumers receive (one for the process: its
+        /// key caches serve every service in it).
+        let eventVerifier: EventSignatureVerifier
 
         var settings: MalhaSettings { topology.settings }
         var endpoint: MalhaSettings.Endpoint { settings.endpoints[name]! }
@@ -241,12 +245,30 @@ struct Topology {
             _ declaration: Declaration.Type, configuration: Declaration.Configuration
         ) async throws -> Built {
             let store = try await store()
+            let signs = Declaration.platformTables.contains(.eventSigningKeys)
+            let keyEncryption: KeyEncryptionKey? = try signs ? topology.keyEncryptionKey(for: name) : nil
             let application = try await Declaration.buildApplication(
                 configuration: configuration, runtime: runtime, store: store, verifier: verifier(), transport: bus,
-                httpClient: httpClient, serviceCredential: serviceCredential(scopes: Declaration.clientScopes),
-                host: endpoint.host, port: endpoint.port, services: [store])
+                keyEncryption: keyEncryption, eventVerifier: eventVerifier, httpClient: httpClient,
+                serviceCredential: serviceCredential(scopes: Declaration.clientScopes), host: endpoint.host,
+                port: endpoint.port, services: [store])
             return Built(runtime: runtime, application: application, registrar: registrar(Declaration.routeRules))
         }
+    }
+
+    /// Verifies signed events against the keys of every service that signs them, fetched from
+    /// `malha.<publisher>.event-keys-url` (default: the publisher's own port, `/.well-known/event-keys`)
+    /// — service to service, as the token keys are fetched from identity.
+    func eventSignatureVerifier(httpClient: HTTPClient) -> EventSignatureVerifier {
+        var publishers: [String: any JWKSProvider] = [:]
+        for deployment in Self.deployments where deployment.signsEvents {
+            let name = deployment.name
+            let url =
+                settings.reader(for: name.rawValue).string("event-keys-url")
+                ?? settings.endpoints[name]!.url + EventKeyRing.path
+            publishers[name.rawValue] = HTTPJWKSProvider(url: url, httpClient: httpClient)
+        }
+        return EventSignatureVerifier(publishers: publishers, logger: logger)
     }
 
     /// The route prefixes each service owns: what the topology's services declare, and what
@@ -262,27 +284,34 @@ struct Topology {
         Dictionary(deployments.filter { !$0.routeRules.isEmpty }.map { ($0.name.rawValue, $0.routeRules) }) { $0 + $1 }
     }
 
-    /// What seals identity's signing keys: the configured key, the configured key file, or in
-    /// `up` `<data-dir>/identity.kek` (created, mode 0600, on the first start).
-    func keyEncryptionKey() throws -> KeyEncryptionKey {
-        if let text = settings.keyEncryptionKey {
+    /// What seals a service's signing keys (identity's token keys, every signing service's event
+    /// keys): `malha.<service>.key-encryption-key`, or the key file `…-key-encryption-key-file`, or
+    /// in `up` `<data-dir>/<service>.kek` (created, mode 0600, on the first start).
+    ///
+    /// One key per service, not one shared: in production each service runs apart and should
+    /// hold only the key to its own secrets, and `up` lays its files out the same way (it costs
+    /// nothing there), so a setup tried with `up` carries over.
+    func keyEncryptionKey(for service: ServiceName) throws -> KeyEncryptionKey {
+        let reader = settings.reader(for: service.rawValue)
+        if let text = reader.string("key-encryption-key", isSecret: true) {
             guard let key = KeyEncryptionKey(text: text) else {
-                throw ValidationError("malha.identity.key-encryption-key must be 32 bytes as 64 hex digits or base64")
+                throw ValidationError("\(reader.fullName("key-encryption-key")) must be 32 bytes as 64 hex digits or base64")
             }
             return key
         }
-        if let file = settings.keyEncryptionKeyFile {
+        if let file = reader.string("key-encryption-key-file") {
             guard settings.mode == .embedded || FileManager.default.fileExists(atPath: file) else {
-                throw ValidationError("malha.identity.key-encryption-key-file \(file) does not exist")
+                throw ValidationError("\(reader.fullName("key-encryption-key-file")) \(file) does not exist")
             }
             return try KeyEncryptionKey.loadOrCreate(path: file)
         }
         guard settings.mode == .embedded else {
             throw ValidationError(
-                "malha.identity.key-encryption-key or malha.identity.key-encryption-key-file is required for `serve identity` "
-                    + "(the signing keys are stored sealed with it; openssl rand -hex 32 makes one)")
+                "\(reader.fullName("key-encryption-key")) or \(reader.fullName("key-encryption-key-file")) is required for "
+                    + "`serve \(service.rawValue)` (its signing keys are stored sealed with it; openssl rand -hex 32 makes one)")
         }
-        return try KeyEncryptionKey.loadOrCreate(path: Self.keyEncryptionKeyFile(in: settings.dataDirectory).path)
+        return try KeyEncryptionKey.loadOrCreate(
+            path: Self.keyEncryptionKeyFile(for: service, in: settings.dataDirectory).path)
     }
 
     /// Who may read `/metrics` on every listener of the process: anyone when `malha.metrics.public`
@@ -318,9 +347,9 @@ struct Topology {
         URL(fileURLWithPath: dataDirectory).appendingPathComponent("metrics.token")
     }
 
-    /// Where `up` keeps identity's key-encryption key.
-    static func keyEncryptionKeyFile(in dataDirectory: String) -> URL {
-        URL(fileURLWithPath: dataDirectory).appendingPathComponent("identity.kek")
+    /// Where `up` keeps a service's key-encryption key.
+    static func keyEncryptionKeyFile(for service: ServiceName, in dataDirectory: String) -> URL {
+        URL(fileURLWithPath: dataDirectory).appendingPathComponent("\(service.rawValue).kek")
     }
 
     /// `malha up`'s data directory: created, or narrowed, to mode 0700 (it holds every database,

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -5,8 +6,10 @@ import Logging
 import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
+import MalhaMessaging
 import MalhaStore
 import MalhaTesting
+import SQLKit
 import Testing
 
 @testable import Identity
@@ -48,6 +51,15 @@ struct AdminRoutesTests {
         }
         let changes = try await harness.repository.auditRecords(event: .roleChange)
         #expect(changes.count == 1)
+        // The change went to the outbox with it, once (refused changes wrote nothing).
+        let events = try await harness.store.read { db in
+            try await db.raw("SELECT \(unsafeRaw: Envelope.sqlColumns) FROM outbox ORDER BY seq").all()
+        }.map(Envelope.init(sqlRow:))
+        #expect(events.map(\.type) == [RolesChanged.type])
+        let event = try #require(events.first)
+        #expect(event.source == "identity" && event.key == changes.first?.subject)
+        let changed = try MessageCoding.decoder.decode(RolesChanged.self, from: event.payload)
+        #expect(changed.roles == [Role.customer, Role.finance] && changed.userID == changes.first?.subject)
     }
 
     @Test func adminsListUsersPageByPage() async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MalhaCore
+import MalhaMessaging
 import MalhaStore
 import MalhaTesting
 import Testing
@@ -27,7 +28,8 @@ struct IdentityAuditChainTests {
         try await repository.insert(
             user: user, passwordHash: "hash", audit: .init(event: .register, at: now, subject: user.id, email: user.email))
         _ = try await repository.setRoles(
-            userID: user.id, roles: [Role.admin], now: now, audit: .init(event: .roleChange, at: now, subject: user.id))
+            userID: user.id, roles: [Role.admin], now: now, audit: .init(event: .roleChange, at: now, subject: user.id),
+            event: try rolesChanged(user.id, now: now))
         try await repository.audit(.init(event: .loginSuccess, at: now, subject: user.id, clientAddress: "203.0.113.9"))
     }
 
@@ -38,6 +40,7 @@ struct IdentityAuditChainTests {
     @Test func theRepositoryWritesAnIntactChain() async throws {
         try await TestDatabases.withEachBackend { store in
             try await Migrator.migrate(store, IdentityService.migrations, logger: Self.logger())
+            try await Outbox.migrate(store, logger: Self.logger())
             let repository = IdentityRepository(store: store)
             try await Self.activity(repository)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -58,6 +61,7 @@ struct IdentityAuditChainTests {
     @Test func theTrailIsAppendOnly() async throws {
         try await TestDatabases.withEachBackend { store in
             try await Migrator.migrate(store, IdentityService.migrations, logger: Self.logger())
+            try await Outbox.migrate(store, logger: Self.logger())
             try await Self.activity(IdentityRepository(store: store))
             for statement in ["UPDATE audit_events SET email = NULL", "DELETE FROM audit_events"] {
                 await #expect(throws: (any Error).self, "\(statement)") {
@@ -71,6 +75,7 @@ struct IdentityAuditChainTests {
     @Test func tamperingInTheDatabaseIsReported() async throws {
         try await TestDatabases.withEachBackend { store in
             try await Migrator.migrate(store, IdentityService.migrations, logger: Self.logger())
+            try await Outbox.migrate(store, logger: Self.logger())
             try await Self.activity(IdentityRepository(store: store))
             try await AuditTampering.liftAppendOnly("audit_events", in: store)
 
@@ -90,6 +95,7 @@ struct IdentityAuditChainTests {
     @Test func anExistingDatabaseMigratesWithItsOlderRowsUnchained() async throws {
         try await TestDatabases.withEachBackend { store in
             try await Migrator.migrate(store, Array(IdentityMigrations.all.prefix(5)), logger: Self.logger())
+            try await Outbox.migrate(store, logger: Self.logger())
             try await AuditTampering.run(
                 [
                     """

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MalhaCore
 import MalhaIdentity
+import MalhaMessaging
 import MalhaStore
 import MalhaTesting
 import Testing
@@ -75,6 +76,7 @@ struct IdentityRepositoryTests {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         try await Migrator.migrate(store, IdentityService.migrations, logger: logger)
+        try await Outbox.migrate(store, logger: logger)
         #expect(try await Migrator.migrate(store, IdentityService.migrations, logger: logger).isEmpty)  // idempotent
         let repository = IdentityRepository(store: store)
         let now = Date(epochMilliseconds: 1_767_225_600_000)
@@ -98,9 +100,12 @@ struct IdentityRepositoryTests {
         #expect(try await repository.users(after: nil, limit: 1).map(\.id) == [ana.id])
         #expect(try await repository.users(after: ana.id, limit: 5).map(\.id) == [bia.id])
         let audit = IdentityRepository.AuditEntry(event: .roleChange, at: now, subject: ana.id)
-        let promoted = try await repository.setRoles(userID: ana.id, roles: [Role.admin, Role.customer], now: now, audit: audit)
+        let promoted = try await repository.setRoles(
+            userID: ana.id, roles: [Role.admin, Role.customer], now: now, audit: audit, event: try rolesChanged(ana.id, now: now))
         #expect(promoted?.roles == [Role.admin, Role.customer])
-        #expect(try await repository.setRoles(userID: "missing", roles: [Role.admin], now: now, audit: audit) == nil)
+        #expect(
+            try await repository.setRoles(
+                userID: "missing", roles: [Role.admin], now: now, audit: audit, event: try rolesChanged(ana.id, now: now)) == nil)
 
         // Refresh tokens: one rotation per token; reuse revokes the family; expiry is not reuse.
         let later = now.addingTimeInterval(3600)

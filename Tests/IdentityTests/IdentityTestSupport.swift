@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -5,6 +6,8 @@ import Logging
 import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
+import MalhaMessaging
+import MalhaService
 import MalhaStore
 import MalhaTesting
 import Synchronization
@@ -66,13 +69,20 @@ struct IdentityHarness: @unchecked Sendable {
         logger.logLevel = .warning
         try await Migrator.migrate(store, IdentityService.migrations, logger: logger)
         let repository = IdentityRepository(store: store)
-        let keyRing = KeyRing(repository: repository, keyEncryption: KeyEncryptionKey.generate().key, clock: clock)
+        let keyEncryption = KeyEncryptionKey.generate().key
+        let keyRing = KeyRing(repository: repository, keyEncryption: keyEncryption, clock: clock)
         try await keyRing.ensureKey()
         let hasher = PasswordHasher(cost: configuration.passwordCost)
         let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: IdentityService.name), logger: logger)
+        // The outbox and the event keys, without a bus: role changes wait in the outbox.
+        let publishing = EventPublishing(
+            service: IdentityService.name, store: store, transport: nil, keyEncryption: keyEncryption, runtime: runtime,
+            clock: clock)
+        try await publishing.migrate(store, logger: logger)
         let router = IdentityService.buildRouter(
-            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock
-        )
+            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher,
+            clock: clock,
+            publishing: publishing)
         _ = try await IdentityService.ensureAdmin(
             email: adminEmail, password: adminPassword, store: store, hasher: hasher, clock: clock)
         return IdentityHarness(
@@ -156,6 +166,13 @@ func keyID(of token: String) -> String? {
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
     else { return nil }
     return object["kid"] as? String
+}
+
+/// The event a role change writes to the outbox.
+func rolesChanged(_ userID: String, roles: [String] = [Role.admin], now: Date) throws -> Envelope {
+    try Envelope(
+        RolesChanged(userID: userID, roles: roles, changedBy: "admin", changedAt: now), source: IdentityService.name, at: now,
+        key: userID)
 }
 
 // MARK: MFA

@@ -17,13 +17,21 @@ struct HandlerTests {
         NotificationEventHandler(templates: .builtIn(), logger: testLogger) {}
     }
 
-    @Test func anEventRecordsOnePendingNotificationPerEnabledChannelAndARedeliveryNothing() async throws {
+    /// The service's database (migrated) and a bus with the handler's subscription bound.
+    static func withBus(_ body: (any SQLStore, SQLTransport) async throws -> Void) async throws {
         try await TestDatabases.withEachBackend(stores: 2) { stores in
             let (store, busStore) = (stores[0], stores[1])
             try await prepareNotifications(store)
             let transport = try await SQLTransport.open(store: busStore, logger: testLogger)
             let subscription = NotificationEventHandler.subscription
             try await transport.bind(subscription: subscription.name, to: subscription.types)
+            try await body(store, transport)
+        }
+    }
+
+    @Test func anEventRecordsOnePendingNotificationPerEnabledChannelAndARedeliveryNothing() async throws {
+        try await Self.withBus { store, transport in
+            let subscription = NotificationEventHandler.subscription
             let wakeUps = Tally()
             let handler = NotificationEventHandler(templates: .builtIn(), logger: testLogger) { wakeUps.add() }
             let runner = ConsumerRunner(
@@ -51,6 +59,42 @@ struct HandlerTests {
             #expect(rows.first { $0.channel == .email }?.subject == "TechStore: pedido o-1 confirmado")
             #expect(rows.first { $0.channel == .push }?.title == "Pedido confirmado")
             #expect(wakeUps.value == 1, "the dispatcher is woken once, after the commit that recorded")
+        }
+    }
+
+    /// Critical events reach the handler only verified: a signed refund and role change are
+    /// recorded; an unsigned refund and a role change signed by payments go to the dead letters.
+    @Test func criticalEventsAreRecordedOnlyWhenTheirSignatureVerifies() async throws {
+        try await Self.withBus { store, transport in
+            let subscription = NotificationEventHandler.subscription
+            let keys = TestEventKeys()
+            let runner = ConsumerRunner(
+                subscription: subscription, transport: transport, store: store, verifier: keys.verifier(), logger: testLogger,
+                handler: Self.handler().handle)
+            let unverified = { (envelope: Envelope) in
+                Envelope(
+                    id: envelope.id, type: envelope.type, source: envelope.source, occurredAt: envelope.occurredAt,
+                    correlationID: envelope.correlationID, key: envelope.key, payload: envelope.payload)
+            }
+            let refund = unverified(try Events.refunded(order: "o-1", customer: "ana"))
+            let roles = unverified(try Events.rolesChanged(user: "bia", roles: ["customer", "finance"]))
+            let unsignedRefund = unverified(try Events.refunded(order: "o-2", customer: "ana"))
+            // A role change from payments, signed with payments' genuine key: only identity may sign one.
+            var foreignRoles = unverified(try Events.rolesChanged(user: "carla", roles: ["admin"]))
+            foreignRoles.source = "payments"
+            foreignRoles = try keys.sign(foreignRoles)
+            try await transport.publish([try keys.sign(refund), try keys.sign(roles), unsignedRefund, foreignRoles])
+            var outcomes: [String: ConsumeOutcome] = [:]
+            for delivery in try await transport.receive(from: subscription.name, limit: 10, lease: .seconds(30)) {
+                outcomes[delivery.envelope.id] = await runner.consume(delivery)
+            }
+            #expect(outcomes[refund.id] == .applied && outcomes[roles.id] == .applied)
+            #expect(outcomes[unsignedRefund.id] == .deadLettered && outcomes[foreignRoles.id] == .deadLettered)
+            let rows = try await allNotifications(store)
+            #expect(Set(rows.map(\.userID)) == ["ana", "bia"])
+            #expect(rows.filter { $0.userID == "ana" }.allSatisfy { $0.orderID == "o-1" })
+            let rolesMail = try #require(rows.first { $0.userID == "bia" && $0.channel == .email })
+            #expect(rolesMail.template == "roles-changed.email" && rolesMail.body.contains("customer, finance"))
         }
     }
 

@@ -63,11 +63,31 @@ enum Events {
     ) throws
         -> Envelope
     {
-        try Envelope(
-            PaymentRefunded(
-                orderID: order, paymentID: "pay-\(order)", customerID: customer, refundID: "ref-\(order)",
-                amountCents: amountCents, currency: "BRL"),
-            source: "payments", at: date, key: order)
+        verified(
+            try Envelope(
+                PaymentRefunded(
+                    orderID: order, paymentID: "pay-\(order)", customerID: customer, refundID: "ref-\(order)",
+                    amountCents: amountCents, currency: "BRL"),
+                source: "payments", at: date, key: order))
+    }
+
+    static func rolesChanged(
+        user: String, roles: [String], by admin: String = "admin-1", at date: Date = Date()
+    ) throws
+        -> Envelope
+    {
+        verified(
+            try Envelope(
+                RolesChanged(userID: user, roles: roles, changedBy: admin, changedAt: date), source: "identity", at: date,
+                key: user))
+    }
+
+    /// A critical event as the consumer runner hands it to a handler once its signature verified
+    /// (the tests of signing itself go through `TestEventKeys` and a runner).
+    static func verified(_ envelope: Envelope) -> Envelope {
+        var envelope = envelope
+        envelope.isSignatureVerified = true
+        return envelope
     }
 }
 

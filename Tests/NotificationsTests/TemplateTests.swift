@@ -29,14 +29,17 @@ struct TemplateTests {
         let envelopes = [
             try Events.placed(order: "o-1", customer: "u"), try Events.confirmed(order: "o-1", customer: "u"),
             try Events.cancelled(order: "o-1", customer: "u", reason: "timeout"),
-            try Events.refunded(order: "o-1", customer: "u"),
+            try Events.refunded(order: "o-1", customer: "u"), try Events.rolesChanged(user: "u", roles: ["customer"]),
         ]
         #expect(Set(try envelopes.map { try NotificationEvent(envelope: $0).kind }) == Set(NotificationEvent.Kind.allCases))
         for envelope in envelopes {
             let event = try NotificationEvent(envelope: envelope)
             for channel in NotificationChannel.allCases {
                 let rendered = try #require(try templates.render(event, for: channel), "\(event.kind) \(channel)")
-                #expect(rendered.body.contains("o-1") || channel == .push, "\(event.kind) \(channel): \(rendered.body)")
+                // Every order event names its order (a role change is about the account).
+                #expect(
+                    rendered.body.contains("o-1") || channel == .push || event.kind == .rolesChanged,
+                    "\(event.kind) \(channel): \(rendered.body)")
                 #expect(!rendered.body.contains("{{"), "\(rendered.body)")
                 #expect((rendered.subject != nil) == (channel == .email))
                 #expect((rendered.title != nil) == (channel == .push))

@@ -31,8 +31,8 @@ func prepareOrders(_ store: any SQLStore) async throws {
 }
 
 /// Stands in for the payments service on the real bus: authorizes amounts up to `limit`, declines
-/// the rest, captures and voids whatever it is asked to.
-func runPayments(transport: SQLTransport, limit: Int64) async throws {
+/// the rest, captures and voids whatever it is asked to, signing its answers as payments does.
+func runPayments(transport: SQLTransport, limit: Int64, keys: TestEventKeys) async throws {
     try await transport.bind(
         subscription: "test.payments", to: [AuthorizePayment.type, CapturePayment.type, VoidPayment.type])
     while !Task.isCancelled {
@@ -66,7 +66,7 @@ func runPayments(transport: SQLTransport, limit: Int64) async throws {
                 reply = try command.caused(
                     PaymentVoided(orderID: void.orderID), source: "payments", at: Date(), key: void.orderID)
             }
-            try await transport.publish([reply])
+            try await transport.publish([try keys.sign(reply)])
             try await transport.acknowledge(delivery)
         }
     }
@@ -95,9 +95,11 @@ struct SagaFlowTests {
                 subscription: StockCommandHandler.subscription, transport: transport, store: catalogStore, logger: testLogger,
                 idleWait: .milliseconds(200), handler: stock.handle)
             let driver = SagaDriver(logger: testLogger) { ordersRelay.wake() }
+            // Orders acts on payments' answers only once their signatures verify (captured is critical).
+            let keys = TestEventKeys()
             let sagaConsumer = ConsumerRunner(
-                subscription: SagaDriver.subscription, transport: transport, store: ordersStore, logger: testLogger,
-                idleWait: .milliseconds(200), handler: driver.handle)
+                subscription: SagaDriver.subscription, transport: transport, store: ordersStore, verifier: keys.verifier(),
+                logger: testLogger, idleWait: .milliseconds(200), handler: driver.handle)
             // Bind before anything is published, as a deployed consumer would have.
             try await transport.bind(
                 subscription: StockCommandHandler.subscription.name, to: StockCommandHandler.subscription.types)
@@ -122,7 +124,7 @@ struct SagaFlowTests {
                 for service in [ordersRelay, catalogRelay, catalogConsumer, sagaConsumer] as [any Service] {
                     group.addTask { try await service.run() }
                 }
-                group.addTask { try await runPayments(transport: transport, limit: 25_000) }
+                group.addTask { try await runPayments(transport: transport, limit: 25_000, keys: keys) }
 
                 try await place("ok", quantity: 2)  // 20,000: authorized
                 try await place("declined", quantity: 3)  // 30,000: declined

@@ -2,8 +2,10 @@ import Contracts
 import Foundation
 import MalhaCore
 import MalhaHTTP
+import MalhaIdentity
 import MalhaMessaging
 import MalhaMessagingSQL
+import MalhaService
 import MalhaStore
 import MalhaTesting
 import ServiceLifecycle
@@ -31,8 +33,12 @@ struct PaymentsBusTests {
             let (store, busStore) = (stores[0], stores[1])
             try await PaymentsService.migrate(store, logger: testLogger)
             let transport = try await SQLTransport.open(store: busStore, logger: testLogger)
+            let keys = EventKeyRing(
+                service: "payments", store: store, keyEncryption: KeyEncryptionKey.generate().key, clock: SystemWallClock())
+            try await keys.prepare(logger: testLogger)
             let relay = OutboxRelay(
-                store: store, transport: transport, service: "payments", pollInterval: .milliseconds(20), logger: testLogger)
+                store: store, transport: transport, signer: keys, service: "payments", pollInterval: .milliseconds(20),
+                logger: testLogger)
             let simulated = SimulatedProvider(store: store)
             let runtime = ServiceRuntime(descriptor: ServiceDescriptor(name: PaymentsService.name), logger: testLogger)
             let configuration = PaymentsConfiguration(provider: .custom(simulated), processorInterval: .milliseconds(50))
@@ -112,10 +118,13 @@ struct PaymentsBusTests {
             let paymentID = try #require(try await store.read { db in try await PaymentRecords.payment(orderID: "ok", in: db) })
                 .id
             #expect(try await simulated.captureCount(paymentID: paymentID) == 1)
-            #expect(
-                try replies(PaymentCaptured.type, order: "ok").allSatisfy {
-                    try $0.decode(PaymentCaptured.self).paymentID == paymentID
-                })
+            // Every answer signed with payments' key, as its consumers verify it.
+            let jwks = try await keys.jwks()
+            let verifier = EventSignatureVerifier(publishers: ["payments": ClosureJWKSProvider { jwks }], logger: testLogger)
+            for reply in replies(PaymentCaptured.type, order: "ok") {
+                #expect(try await verifier.verify(reply).decode(PaymentCaptured.self).paymentID == paymentID)
+            }
+            #expect(heard.envelopes.withLock { $0 }.allSatisfy { $0.signature != nil })
             #expect(try await transport.deadLetterCounts().isEmpty)
             #expect(try await relay.pending() == 0)
         }
@@ -136,7 +145,8 @@ struct PaymentsApplicationTests {
             let tokens = await TestTokens.make()
             let app = try await PaymentsService.buildApplication(
                 configuration: PaymentsConfiguration(processorInterval: .milliseconds(50)), runtime: runtime, store: store,
-                verifier: tokens.verifier, transport: transport, httpClient: .shared)
+                verifier: tokens.verifier, transport: transport, keyEncryption: KeyEncryptionKey.generate().key,
+                httpClient: .shared)
             try await app.test(.router) { client in
                 // Ready once migrated and subscribed: from then on nothing published is missed.
                 let ready = await eventually { (try? await client.send(.get, "/health/ready").status) == .ok }
@@ -154,6 +164,13 @@ struct PaymentsApplicationTests {
                 let reply = try #require(answer)
                 #expect(reply.type == PaymentAuthorized.type && reply.causationID == authorize.id)
                 let paymentID = try reply.decode(PaymentAuthorized.self).paymentID
+                // Signed, and the key that verifies it is the one payments publishes.
+                let keys = try await client.send(.get, "/.well-known/event-keys")
+                #expect(keys.status == .ok)
+                let jwks = try JSONDecoder().decode(JWKSDocument.self, from: Data(keys.body.readableBytesView))
+                let verifier = EventSignatureVerifier(
+                    publishers: ["payments": ClosureJWKSProvider { jwks }], logger: testLogger)
+                #expect(try await verifier.verify(reply).isSignatureVerified)
                 let response = try await client.send(
                     .get, "/v1/payments/\(paymentID)", headers: try await tokens.headers(subject: "alice"))
                 #expect(response.status == .ok)

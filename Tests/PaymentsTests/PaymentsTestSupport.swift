@@ -95,9 +95,12 @@ struct PaymentsHarness: Sendable {
         }
     }
 
-    /// The outbox messages of one type, decoded.
+    /// The outbox messages of one type, decoded. The payload is read as written: the relay signs
+    /// as it publishes, so what waits here is not signed yet (and `decode` refuses a critical one).
     func replies<Message: MessageContract>(_ type: Message.Type) async throws -> [Message] {
-        try await outbox().filter { $0.type == Message.type }.map { try $0.decode(Message.self) }
+        try await outbox().filter { $0.type == Message.type }.map {
+            try MessageCoding.decoder.decode(Message.self, from: $0.payload)
+        }
     }
 
     func payment(order: String) async throws -> Payment? {

@@ -17,9 +17,11 @@ public struct DeadLetterView: Codable, Sendable, Equatable {
         /// The payload as JSON; `payload_text` instead when it is not valid JSON (why it died, often).
         public var payload: JSONValue?
         public var payloadText: String?
+        /// The publisher's signature, as it arrived (a replay keeps it, and is verified again).
+        public var signature: String?
 
         enum CodingKeys: String, CodingKey {
-            case id, type, source, traceparent, key, payload
+            case id, type, source, traceparent, key, payload, signature
             case occurredAt = "occurred_at"
             case correlationID = "correlation_id"
             case causationID = "causation_id"
@@ -47,7 +49,8 @@ public struct DeadLetterView: Codable, Sendable, Equatable {
             id: envelope.id, type: envelope.type, source: envelope.source, occurredAt: envelope.occurredAt,
             correlationID: envelope.correlationID, causationID: envelope.causationID, traceparent: envelope.traceparent,
             key: envelope.key, payload: payload,
-            payloadText: payload == nil ? String(decoding: envelope.payload, as: UTF8.self) : nil)
+            payloadText: payload == nil ? String(decoding: envelope.payload, as: UTF8.self) : nil,
+            signature: envelope.signature)
         attempts = letter.attempts
         lastError = letter.lastError
         deadAt = letter.deadAt

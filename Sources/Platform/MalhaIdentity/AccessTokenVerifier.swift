@@ -74,19 +74,9 @@ public final class AccessTokenVerifier: Sendable {
         }
     }
 
-    private struct State {
-        var keys: [String: JWTKeyCollection] = [:]
-        var lastFetch: Date?
-        /// The fetch running now: callers that meet an unknown `kid` meanwhile wait for it rather
-        /// than being refused (a burst of first requests after a start all carry the new key).
-        var inFlight: Task<Void, Never>?
-    }
-
     public let settings: Settings
-    private let provider: any JWKSProvider
     private let clock: any WallClock
-    private let logger: Logger
-    private let state = Mutex(State())
+    private let keys: JWKSKeyCache<JWTKeyCollection>
 
     /// Tokens whose signature was verified, with their claims: a client sends the same token with
     /// every request for its lifetime, and an ECDSA verification costs more than the rest of a
@@ -95,28 +85,38 @@ public final class AccessTokenVerifier: Sendable {
     /// The signature is checked again after `verifiedTokenTTL`, and at once after the key set is
     /// refreshed (a withdrawn key's tokens are refused); the cache is cleared when it reaches
     /// `verifiedTokenCapacity` tokens.
-    private let verified = Mutex<[String: (claims: AccessTokenClaims, verifiedAt: Date)]>([:])
+    private let verified: VerifiedTokens
     static let verifiedTokenCapacity = 10_000
     static let verifiedTokenTTL: TimeInterval = 60
 
     public init(settings: Settings, provider: any JWKSProvider, clock: any WallClock = SystemWallClock(), logger: Logger) {
         self.settings = settings
-        self.provider = provider
         self.clock = clock
-        self.logger = logger
+        let verified = VerifiedTokens()
+        self.verified = verified
+        // Each key lives in a collection of its own, so no other key can ever be tried.
+        keys = JWKSKeyCache(
+            provider: provider, refetchInterval: settings.refetchInterval, maxAge: settings.keySetMaxAge, clock: clock,
+            logger: logger,
+            makeKey: { jwk in
+                guard let publicKey = try? ES256PublicKey(parameters: (x: jwk.x, y: jwk.y)) else { return nil }
+                return await JWTKeyCollection().add(ecdsa: publicKey, kid: JWKIdentifier(string: jwk.kid))
+            },
+            // A key may have been withdrawn: tokens verified with it must be verified again.
+            onRefresh: { verified.entries.withLock { $0.removeAll() } })
     }
 
     /// Verifies `token` and returns its principal, or throws `TokenRejection`.
     public func verify(_ token: String) async throws(TokenRejection) -> Principal {
         let now = clock.now()
-        if let hit = verified.withLock({ $0[token] }), now.timeIntervalSince(hit.verifiedAt) < Self.verifiedTokenTTL {
+        if let hit = verified.entries.withLock({ $0[token] }), now.timeIntervalSince(hit.verifiedAt) < Self.verifiedTokenTTL {
             return try check(hit.claims)
         }
         let header = try Self.header(of: token)
         guard header.alg == "ES256" else { throw .algorithmNotAllowed(header.alg ?? "none") }
         guard let typ = header.typ?.lowercased(), typ == "at+jwt" || typ == "application/at+jwt" else { throw .wrongType }
         guard let kid = header.kid, !kid.isEmpty else { throw .unknownKey }
-        guard let keys = await keyCollection(for: kid) else { throw .unknownKey }
+        guard case .found(let keys) = await keys.key(for: kid) else { throw .unknownKey }
 
         let claims: AccessTokenClaims
         do {
@@ -128,7 +128,7 @@ public final class AccessTokenVerifier: Sendable {
             throw .malformed
         }
         let principal = try check(claims)
-        verified.withLock { verified in
+        verified.entries.withLock { verified in
             if verified.count >= Self.verifiedTokenCapacity { verified.removeAll(keepingCapacity: true) }
             verified[token] = (claims, now)
         }
@@ -168,65 +168,13 @@ public final class AccessTokenVerifier: Sendable {
         return header
     }
 
-    private func keyCollection(for kid: String) async -> JWTKeyCollection? {
-        let now = clock.now()
-        let maxAge = settings.keySetMaxAge.seconds
-        let fresh = state.withLock { state -> JWTKeyCollection? in
-            // A stale key set is fetched again before it is trusted: withdrawn keys must stop verifying.
-            if let last = state.lastFetch, now.timeIntervalSince(last) >= maxAge { return nil }
-            return state.keys[kid]
-        }
-        if let fresh { return fresh }
-        let fetch = state.withLock { state -> Task<Void, Never>? in
-            if let running = state.inFlight { return running }
-            if let last = state.lastFetch,
-                now.timeIntervalSince(last) < settings.refetchInterval.seconds
-            {
-                return nil
-            }
-            state.lastFetch = now
-            // Assigned under the lock before the task can take it to clear the slot.
-            let task = Task {
-                await self.refresh()
-                self.state.withLock { $0.inFlight = nil }
-            }
-            state.inFlight = task
-            return task
-        }
-        guard let fetch else { return nil }
-        await fetch.value
-        return state.withLock { $0.keys[kid] }
-    }
-
     /// Fetches the JWKS now and replaces the key set (keys absent from it are dropped).
     public func refresh() async {
-        do {
-            let document = try await provider.fetchJWKS()
-            var keys: [String: JWTKeyCollection] = [:]
-            for jwk in document.keys where jwk.kty == "EC" && jwk.crv == "P-256" && jwk.alg == "ES256" {
-                guard let publicKey = try? ES256PublicKey(parameters: (x: jwk.x, y: jwk.y)) else { continue }
-                keys[jwk.kid] = await JWTKeyCollection().add(ecdsa: publicKey, kid: JWKIdentifier(string: jwk.kid))
-            }
-            state.withLock { $0.keys = keys }
-            // A key may have been withdrawn: tokens verified with it must be verified again.
-            verified.withLock { $0.removeAll() }
-        } catch {
-            logger.warning("JWKS fetch failed", metadata: ["error": "\(error)"])
-        }
-    }
-}
-
-extension Data {
-    /// Decodes base64url without padding (RFC 7515 §2).
-    public init?(base64URLEncoded string: String) {
-        var base64 = string.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        guard !base64.contains("=") else { return nil }
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        self.init(base64Encoded: base64)
+        await keys.refresh()
     }
 
-    public func base64URLEncodedString() -> String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+    /// The verified-token cache, shared with the key cache's refresh (which clears it).
+    private final class VerifiedTokens: Sendable {
+        let entries = Mutex<[String: (claims: AccessTokenClaims, verifiedAt: Date)]>([:])
     }
 }

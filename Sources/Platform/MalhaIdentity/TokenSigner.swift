@@ -1,5 +1,8 @@
 import Foundation
+public import Hummingbird
 public import JWTKit
+import MalhaHTTP
+import NIOCore
 
 /// An ES256 signing key with its key id, as the identity service persists and rotates them.
 public struct SigningKey: Sendable {
@@ -40,6 +43,17 @@ public struct PublicJWK: Codable, Sendable, Equatable {
 public struct JWKSDocument: Codable, Sendable, Equatable {
     public var keys: [PublicJWK]
     public init(keys: [PublicJWK]) { self.keys = keys }
+
+    /// The document as served (identity's token keys, every signing service's event keys): JSON,
+    /// cacheable for a minute, which bounds how long a new key waits to be seen.
+    public var response: Response {
+        get throws {
+            let data = try JSONCoding.encoder.encode(self)
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=60"],
+                body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+    }
 }
 
 /// Signs access tokens with one key. Holds a key collection containing that key alone.

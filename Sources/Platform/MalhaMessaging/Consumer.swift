@@ -171,6 +171,7 @@ public final class ConsumerRunner: Service {
     let transport: any MessageTransport
     let store: any SQLStore
     let handler: Handler
+    let verifier: (any EnvelopeVerifier)?
     let clock: any WallClock
     let logger: Logger
     let idleWait: Duration
@@ -182,7 +183,7 @@ public final class ConsumerRunner: Service {
 
     public init(
         subscription: Subscription, transport: any MessageTransport, store: any SQLStore,
-        clock: any WallClock = SystemWallClock(),
+        verifier: (any EnvelopeVerifier)? = nil, clock: any WallClock = SystemWallClock(),
         logger: Logger, idleWait: Duration = .seconds(1), metricsFactory: any MetricsFactory = MetricsSystem.factory,
         handler: @escaping Handler
     ) {
@@ -190,6 +191,7 @@ public final class ConsumerRunner: Service {
         self.transport = transport
         self.store = store
         self.handler = handler
+        self.verifier = verifier
         self.clock = clock
         self.logger = logger
         self.idleWait = idleWait
@@ -284,7 +286,7 @@ public final class ConsumerRunner: Service {
     }
 
     private func settle(_ delivery: Delivery) async -> ConsumeOutcome {
-        let envelope = delivery.envelope
+        var envelope = delivery.envelope
         let metadata: Logger.Metadata = [
             "subscription": "\(subscription.name)", "message_id": "\(envelope.id)", "type": "\(envelope.type)",
             "attempt": "\(envelope.attempt)", "correlation_id": "\(envelope.correlationID)",
@@ -295,7 +297,11 @@ public final class ConsumerRunner: Service {
             return .deadLettered
         }
         do {
-            let context = try await store.transaction { db -> HandlerContext? in
+            // A signature is checked before anything is applied: a bad one is permanent (dead
+            // letters), keys that cannot be fetched now are transient (retried). Without a verifier
+            // the envelope stays unverified, and a critical contract then refuses to decode.
+            if let verifier, envelope.signature != nil { envelope = try await verifier.verify(envelope) }
+            let context = try await store.transaction { [envelope] db -> HandlerContext? in
                 guard try await Inbox.record(envelope.id, subscription: self.subscription.name, at: self.clock.now(), in: db)
                 else { return nil }
                 let context = HandlerContext(database: db)

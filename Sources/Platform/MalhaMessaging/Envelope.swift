@@ -26,10 +26,18 @@ public struct Envelope: Sendable, Hashable {
     public var payload: Data
     /// Delivery attempt, 1-based, as counted by the transport (0 before the first delivery).
     public var attempt: Int
+    /// The publisher's signature, `<kid>.<base64url(ES256 r||s)>`, over `signingInput` (see
+    /// Envelope+Signature.swift); nil when unsigned. Every transport stores it with the envelope.
+    public var signature: String?
+    /// Whether a consumer checked `signature` against the key its publisher publishes (never
+    /// stored: each consumer verifies for itself). `decode` refuses a `SignedMessageContract`
+    /// whose envelope is not verified.
+    public package(set) var isSignatureVerified = false
 
     public init(
         id: String = UUID.v7().lowercased, type: String, source: String, occurredAt: Date, correlationID: String,
-        causationID: String? = nil, traceparent: String? = nil, key: String? = nil, payload: Data, attempt: Int = 0
+        causationID: String? = nil, traceparent: String? = nil, key: String? = nil, payload: Data, attempt: Int = 0,
+        signature: String? = nil
     ) {
         self.id = id
         self.type = type
@@ -41,6 +49,7 @@ public struct Envelope: Sendable, Hashable {
         self.key = key
         self.payload = payload
         self.attempt = attempt
+        self.signature = signature
     }
 }
 
@@ -48,6 +57,17 @@ public struct Envelope: Sendable, Hashable {
 /// `Contracts` target; a breaking change is a new type (`.v2`), never an edit of the old one.
 public protocol MessageContract: Codable, Sendable {
     static var type: String { get }
+}
+
+/// A critical contract (money moved, privileges changed): its publisher signs it, and a consumer
+/// acts on it only once the signature is verified against the key of the service that owns the
+/// type (the part of `type` before the first dot) — `Envelope.decode` refuses it otherwise, so no
+/// handler can read one that is unsigned, forged or re-attributed, whatever its subscription says.
+public protocol SignedMessageContract: MessageContract {}
+
+extension MessageContract {
+    /// The service that owns this contract, and so publishes it: `payments` for `payments.….v1`.
+    public static var owner: Substring { Envelope.owner(ofType: type) }
 }
 
 extension Envelope {
@@ -77,6 +97,13 @@ extension Envelope {
     public func decode<Message: MessageContract>(_: Message.Type) throws -> Message {
         guard type == Message.type else {
             throw MessageDecodingError(messageID: id, reason: "type is \(type), expected \(Message.type)")
+        }
+        if Message.self is any SignedMessageContract.Type, !isSignatureVerified {
+            throw EnvelopeSignatureRejected(
+                messageID: id,
+                reason: signature == nil
+                    ? "\(type) must be signed by \(Message.owner) and is not"
+                    : "\(type) carries a signature no verifier checked")
         }
         do {
             return try MessageCoding.decoder.decode(Message.self, from: payload)

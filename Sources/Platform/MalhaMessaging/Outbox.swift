@@ -29,7 +29,10 @@ public enum Outbox {
                     payload TEXT NOT NULL)
                 """
             ]
-        }
+        },
+        // The relay signs as rows leave (see OutboxRelay); the column keeps the envelope's columns
+        // the same in every table that holds one.
+        Migration(version: 2, name: "outbox signature", ["ALTER TABLE outbox ADD COLUMN signature TEXT"]),
     ]
 
     /// Creates the outbox table in a service's database (its own migration table).
@@ -63,9 +66,15 @@ public enum Outbox {
 /// never publish what might still roll back. Passes of one relay never overlap. On PostgreSQL the
 /// pass is one transaction holding a transaction-scoped advisory lock, which keeps replicas from
 /// relaying the same outbox at once (that could reorder rows of one key).
+///
+/// With a signer, every envelope is signed as it leaves: the bus is shared by every service, and
+/// a consumer must be able to tell a payments event from one written into the bus by anyone else.
+/// Signing here (rather than at enqueue) keeps the ECDSA work out of the business transaction, in
+/// one place for every publisher.
 public final class OutboxRelay: Service {
     let store: any SQLStore
     let transport: any MessageTransport
+    let signer: (any EnvelopeSigner)?
     let batchSize: Int
     let pollInterval: Duration
     let backoff: Backoff
@@ -79,12 +88,14 @@ public final class OutboxRelay: Service {
     let passes = AsyncSemaphore(permits: 1)
 
     public init(
-        store: any SQLStore, transport: any MessageTransport, service: String, batchSize: Int = 200,
+        store: any SQLStore, transport: any MessageTransport, signer: (any EnvelopeSigner)? = nil, service: String,
+        batchSize: Int = 200,
         pollInterval: Duration = .milliseconds(200), backoff: Backoff = Backoff(base: .milliseconds(50), cap: .seconds(10)),
         clock: any WallClock = SystemWallClock(), logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.store = store
         self.transport = transport
+        self.signer = signer
         self.batchSize = batchSize
         self.pollInterval = pollInterval
         self.backoff = backoff
@@ -129,7 +140,7 @@ public final class OutboxRelay: Service {
         guard store.backend == .postgres else {
             let rows = try await store.read { db in try await self.oldestRows(db) }
             guard let (seqs, envelopes) = try publishable(rows) else { return 0 }
-            try await transport.publish(envelopes)
+            try await transport.publish(try await signed(envelopes))
             try await store.transaction { db in try await Self.delete(seqs, db) }
             published.increment(by: envelopes.count)
             return envelopes.count
@@ -138,11 +149,20 @@ public final class OutboxRelay: Service {
             let row = try await db.raw("SELECT pg_try_advisory_xact_lock(72617) AS locked").first()
             guard try row?.decode(column: "locked", as: Bool.self) == true else { return 0 }
             guard let (seqs, envelopes) = try self.publishable(try await self.oldestRows(db)) else { return 0 }
-            try await self.transport.publish(envelopes)
+            try await self.transport.publish(try await self.signed(envelopes))
             try await Self.delete(seqs, db)
             self.published.increment(by: envelopes.count)
             return envelopes.count
         }
+    }
+
+    /// The envelopes as they go out: signed when the relay has a signer (one already signed is kept).
+    private func signed(_ envelopes: [Envelope]) async throws -> [Envelope] {
+        guard let signer else { return envelopes }
+        var signed: [Envelope] = []
+        signed.reserveCapacity(envelopes.count)
+        for envelope in envelopes { signed.append(envelope.signature == nil ? try await signer.sign(envelope) : envelope) }
+        return signed
     }
 
     private func oldestRows(_ db: any SQLDatabase) async throws -> [any SQLRow] {

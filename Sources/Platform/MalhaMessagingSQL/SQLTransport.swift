@@ -69,7 +69,15 @@ public final class SQLTransport: MessageTransport, DeadLetterStore, BusStatistic
                 """,
                 "CREATE INDEX bus_dead_letters_order ON bus_dead_letters (subscription, dead_at, message_id)",
             ]
-        }
+        },
+        // The publisher's signature travels with the message, into the dead letters and back out
+        // on a replay (a replayed message is verified again by its consumer).
+        Migration(
+            version: 2, name: "bus signatures",
+            [
+                "ALTER TABLE bus_messages ADD COLUMN signature TEXT",
+                "ALTER TABLE bus_dead_letters ADD COLUMN signature TEXT",
+            ]),
     ]
 
     static let notifyChannel = "malha_bus"

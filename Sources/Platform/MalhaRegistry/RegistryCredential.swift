@@ -1,5 +1,6 @@
 public import Crypto
 import Foundation
+import MalhaCore
 import MalhaIdentity
 
 /// What one service presents to the registry (`X-Registry-Token`): its name and a secret that

@@ -21,6 +21,10 @@ public struct PlatformTables: OptionSet, Sendable {
     public static let inbox = Self(rawValue: 1 << 1)
     /// `Idempotency-Key`s and their stored answers (it takes idempotent commands).
     public static let idempotencyKeys = Self(rawValue: 1 << 2)
+    /// Its event-signing keys, sealed with its key-encryption key: it signs the events it owns
+    /// (a consumer refuses a `SignedMessageContract` that is not signed by the type's owner), and
+    /// publishes the public keys at `GET /.well-known/event-keys`. Needs `.outbox`.
+    public static let eventSigningKeys = Self(rawValue: 1 << 3)
 }
 
 /// A service, declared once: what it is called, what it routes, documents, stores, publishes and
@@ -136,16 +140,22 @@ extension ServiceDeclaration {
 
     /// The service as an application bound to `host:port` (port 0 picks a free one).
     ///
-    /// Start order: `services` (the store first), then the migrations and `afterMigrations`
-    /// (`migrations` ready), then — with a transport — the outbox relay, each consumer (bound
-    /// before `subscription` is ready) and the background work. It stops in reverse, the server
-    /// draining first.
+    /// Start order: `services` (the store first), then the migrations (and the first event key)
+    /// and `afterMigrations` (`migrations` ready), then — with a transport — the outbox relay,
+    /// each consumer (bound before `subscription` is ready) and the background work. It stops in
+    /// reverse, the server draining first.
+    ///
+    /// `keyEncryption` seals the event-signing keys (required with `.eventSigningKeys`);
+    /// `eventVerifier` checks the signed events the consumers receive (without one, critical
+    /// events are refused: dead letters).
     public static func buildApplication(
         configuration: Configuration,
         runtime: ServiceRuntime,
         store: any SQLStore,
         verifier: AccessTokenVerifier,
         transport: (any MessageTransport)? = nil,
+        keyEncryption: KeyEncryptionKey? = nil,
+        eventVerifier: (any EnvelopeVerifier)? = nil,
         httpClient: HTTPClient = .shared,
         serviceCredential: (any ServiceCredential)? = nil,
         clock: any WallClock = SystemWallClock(),
@@ -155,23 +165,28 @@ extension ServiceDeclaration {
     ) async throws -> some ApplicationProtocol {
         let logger = runtime.logger
         var services = services
+        let signs = platformTables.contains(.eventSigningKeys)
+        if signs, keyEncryption == nil { throw MissingEventKeyEncryption(service: name) }
+        let publishing: EventPublishing? =
+            platformTables.contains(.outbox)
+            ? EventPublishing(
+                service: name, store: store, transport: transport, keyEncryption: signs ? keyEncryption : nil,
+                runtime: runtime, clock: clock) : nil
         var wakeRelay: @Sendable () -> Void = {}
-        if let transport, platformTables.contains(.outbox) {
-            let relay = OutboxRelay(
-                store: store, transport: transport, service: name, clock: clock, logger: logger,
-                metricsFactory: runtime.metricsFactory)
-            wakeRelay = { relay.wake() }
-            services.append(StartsWhenReady(relay, readiness: runtime.readiness))
+        if let publishing {
+            services += publishing.services(readiness: runtime.readiness)
+            wakeRelay = publishing.wakeRelay
         }
-        let context = ServiceContext(
+        let context = ServiceContext<Configuration>(
             configuration: configuration, runtime: runtime, store: store, verifier: verifier, transport: transport,
             httpClient: httpClient, clock: clock, serviceCredential: serviceCredential, wakeRelay: wakeRelay)
         let parts = try await build(context)
+        publishing?.addRoutes(to: parts.router)
         if let transport {
             for consumer in parts.consumers {
                 let runner = ConsumerRunner(
-                    subscription: consumer.subscription, transport: transport, store: store, clock: clock, logger: logger,
-                    metricsFactory: runtime.metricsFactory, handler: consumer.handler)
+                    subscription: consumer.subscription, transport: transport, store: store, verifier: eventVerifier,
+                    clock: clock, logger: logger, metricsFactory: runtime.metricsFactory, handler: consumer.handler)
                 services.append(SubscribesWhenReady(runner, readiness: runtime.readiness))
             }
         }
@@ -182,8 +197,18 @@ extension ServiceDeclaration {
             responder: parts.router.buildResponder(), host: host, port: port, services: services
         ) {
             try await migrate(store, logger: logger)
+            try await publishing?.keyRing?.prepare(logger: logger)
             try await afterMigrations?()
             runtime.readiness.set(.migrations, true)
         }
+    }
+}
+
+/// A service that signs its events was built without a key-encryption key to seal the keys with.
+public struct MissingEventKeyEncryption: Error, CustomStringConvertible {
+    public var service: String
+    public var description: String {
+        "\(service) signs its events and needs a key-encryption key for its signing keys "
+            + "(malha.\(service).key-encryption-key or -file)"
     }
 }

@@ -46,6 +46,7 @@ public struct TransportConformance: Sendable {
         "republish is not duplicated": republishIsNotDuplicated,
         "a publish wakes a waiting receiver": publishWakesWaitingReceiver,
         "dead letters list, page and purge": deadLettersListPageAndPurge,
+        "a signature travels through delivery, dead letter and replay": signatureTravels,
     ]
 
     struct Ping: MessageContract {
@@ -226,6 +227,24 @@ public struct TransportConformance: Sendable {
         }
         try expect(try await effects(subject.consumerStore, message.id) == 1, "applied exactly once")
         try expect(committed.values == [message.id], "after-commit work ran once, for the applied attempt only")
+    }
+
+    /// A transport stores the publisher's signature with the message and hands it back unchanged,
+    /// from a dead letter and its replay too (consumers verify it; the transport never does).
+    static func signatureTravels(_ subject: Subject) async throws {
+        let transport = subject.transport
+        try await transport.bind(subscription: "s", to: [Ping.type])
+        var message = try envelope(1, at: subject.clock.now())
+        message.signature = "kid-1.c2lnbmF0dXJl"
+        try await transport.publish([message, try envelope(2, at: subject.clock.now())])
+        let deliveries = try await transport.receive(from: "s", limit: 2, lease: .seconds(30))
+        try expect(deliveries.map(\.envelope.signature) == [message.signature, nil], "delivered as published")
+        try await transport.deadLetter(deliveries[0], error: "refused")
+        let letter = try await transport.deadLetter(id: message.id, subscription: "s")
+        try expect(letter?.envelope.signature == message.signature, "kept in the dead letter")
+        try expect(try await transport.replay(subscription: "s", ids: [message.id]) == 1, "replayed")
+        let replayed = try await transport.receive(from: "s", limit: 2, lease: .seconds(30))
+        try expect(replayed.map(\.envelope.signature) == [message.signature], "and the replay keeps it")
     }
 
     static func permanentErrorsDeadLetterAtOnce(_ subject: Subject) async throws {

@@ -4,8 +4,10 @@ import Logging
 import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
+import MalhaMessaging
 import MalhaOpenAPI
 import MalhaRegistry
+import MalhaService
 import MalhaStore
 import ServiceLifecycle
 
@@ -53,6 +55,7 @@ public enum IdentityService {
         .roles([Role.admin], "/v1/auth/keys"),
         .public("/v1/auth"),
         .public("/v1/oauth"),
+        // The token keys, discovery, and identity's event keys (`/.well-known/event-keys`).
         .public("/.well-known"),
         .roles([Role.admin], "/v1/users"),
         .roles([Role.admin], "/v1/clients"),
@@ -168,6 +171,13 @@ public enum IdentityService {
                         .ok(JWKSDocument.self, "The JWKS (RFC 7517)", headers: [publicMaxAge60]), badBearer,
                     ]),
                 .get(
+                    "/.well-known/event-keys", "Keys identity signs its critical events with (ES256)",
+                    description: "Consumers verify identity.roles-changed.v1 against these; every service that "
+                        + "signs events serves its own at this path on its port.",
+                    responses: [
+                        .ok(JWKSDocument.self, "The JWKS (RFC 7517)", headers: [publicMaxAge60]), badBearer,
+                    ]),
+                .get(
                     "/.well-known/openid-configuration", "OpenID discovery",
                     responses: [.ok(OpenIDConfiguration.self, "The discovery document"), badBearer]),
                 .get(
@@ -224,14 +234,16 @@ public enum IdentityService {
     /// Router with every route (used by in-process tests and by buildApplication).
     public static func buildRouter(
         configuration: IdentityConfiguration, runtime: ServiceRuntime, repository: IdentityRepository, keyRing: KeyRing,
-        hasher: PasswordHasher, clock: any WallClock = SystemWallClock()
+        hasher: PasswordHasher, clock: any WallClock = SystemWallClock(), publishing: EventPublishing? = nil
     ) -> Router<ServiceRequestContext> {
         let verifier = makeVerifier(configuration: configuration, keyRing: keyRing, clock: clock, logger: runtime.logger)
+        var wakeRelay: @Sendable () -> Void = {}
+        if let publishing { wakeRelay = publishing.wakeRelay }
         let routes = IdentityRoutes(
             configuration: configuration, repository: repository, keyRing: keyRing, hasher: hasher,
             throttle: LoginThrottle(policy: configuration.loginThrottle, clock: clock),
             attempts: AttemptThrottle(clock: clock), verifier: verifier, clock: clock,
-            dummyHash: DummyPasswordHash())
+            dummyHash: DummyPasswordHash(), wakeRelay: wakeRelay)
         let router = runtime.makeRouter(openAPI: openAPI)
         router.add(middleware: NoStoreMiddleware())
 
@@ -260,28 +272,35 @@ public enum IdentityService {
         let secondFactor = admin.group().add(middleware: SecondFactorMiddleware())
         secondFactor.post("/v1/auth/keys/rotate", use: routes.rotateKey)
         secondFactor.put("/v1/users/{id}/roles", use: routes.setRoles)
+        publishing?.addRoutes(to: router)
         return router
     }
 
     /// The application: `services` run before the server in order (the store first); migrations,
-    /// the first signing key and the first admin are set up in `beforeServerStarts`.
+    /// the first signing keys (tokens and events) and the first admin are set up in
+    /// `beforeServerStarts`. With a transport, the outbox relay publishes `identity.roles-changed.v1`
+    /// signed with identity's event key (sealed with the same key-encryption key as its token keys).
     public static func buildApplication(
         configuration: IdentityConfiguration, runtime: ServiceRuntime, store: any SQLStore,
-        clock: any WallClock = SystemWallClock(), services: [any Service]
+        transport: (any MessageTransport)? = nil, clock: any WallClock = SystemWallClock(), services: [any Service]
     ) async throws -> some ApplicationProtocol {
         guard let keyEncryptionKey = configuration.keyEncryptionKey else { throw MissingKeyEncryptionKey() }
         let repository = IdentityRepository(store: store)
         let keyRing = KeyRing(repository: repository, keyEncryption: keyEncryptionKey, clock: clock)
         let hasher = PasswordHasher(cost: configuration.passwordCost)
+        let publishing = EventPublishing(
+            service: name, store: store, transport: transport, keyEncryption: keyEncryptionKey, runtime: runtime, clock: clock)
         let router = buildRouter(
-            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher, clock: clock
-        )
+            configuration: configuration, runtime: runtime, repository: repository, keyRing: keyRing, hasher: hasher,
+            clock: clock, publishing: publishing)
         runtime.readiness.require(.migrations)
         let logger = runtime.logger
         return runtime.makeApplication(
-            responder: router.buildResponder(), host: configuration.host, port: configuration.port, services: services
+            responder: router.buildResponder(), host: configuration.host, port: configuration.port,
+            services: services + publishing.services(readiness: runtime.readiness)
         ) {
             try await Migrator.migrate(store, migrations, logger: logger)
+            try await publishing.migrate(store, logger: logger)
             let sealed = try await keyRing.sealPlaintextKeys()
             if sealed > 0 { logger.notice("sealed signing keys stored in plaintext", metadata: ["keys": "\(sealed)"]) }
             if try await keyRing.ensureKey() { logger.info("created the first signing key") }

@@ -85,7 +85,8 @@ public struct PaymentsConfiguration: Sendable {
 public enum PaymentsService: ServiceDeclaration {
     public static let name = "payments"
     public static let portOffset = 6
-    public static let platformTables: PlatformTables = [.outbox, .inbox, .idempotencyKeys]
+    // It signs its events: captured and refunded move money, and are refused unsigned (`SignedMessageContract`).
+    public static let platformTables: PlatformTables = [.outbox, .inbox, .idempotencyKeys, .eventSigningKeys]
     public static let publishes = [
         PaymentAuthorized.type, PaymentDeclined.type, PaymentCaptured.type, PaymentVoided.type, PaymentRefunded.type,
     ]

@@ -1,9 +1,11 @@
+import Contracts
 import Foundation
 import Hummingbird
 import Logging
 import MalhaCore
 import MalhaHTTP
 import MalhaIdentity
+import MalhaMessaging
 import MalhaStore
 import Synchronization
 
@@ -19,6 +21,8 @@ struct IdentityRoutes: Sendable {
     let verifier: AccessTokenVerifier
     let clock: any WallClock
     let dummyHash: DummyPasswordHash
+    /// Wakes the outbox relay after a commit that wrote an event.
+    let wakeRelay: @Sendable () -> Void
 
     static let invalidCredentials = Problem(
         .unauthorized, code: "invalid_credentials", title: "Unauthorized", detail: "the email or password is not correct")
@@ -190,13 +194,16 @@ struct IdentityRoutes: Sendable {
         if let problem = AccountRules.rolesProblem(body.roles) { throw Problem.validation(field: "roles", problem) }
         let now = clock.now()
         let roles = Set(body.roles)
+        let changed = RolesChanged(userID: id, roles: roles.sorted(), changedBy: principal.subject, changedAt: now)
         guard
             let user = try await repository.setRoles(
                 userID: id, roles: roles, now: now,
                 audit: .init(
                     event: .roleChange, at: now, subject: id, clientAddress: Self.clientAddress(context),
-                    detail: "by \(principal.subject): \(roles.sorted().joined(separator: ","))"))
+                    detail: "by \(principal.subject): \(roles.sorted().joined(separator: ","))"),
+                event: try Envelope(changed, source: IdentityService.name, at: now, key: id))
         else { throw Problem.notFound("User \(id)") }
+        wakeRelay()
         return UserResponse(user)
     }
 
@@ -288,11 +295,7 @@ struct IdentityRoutes: Sendable {
     }
 
     @Sendable func jwks(request: Request, context: ServiceRequestContext) async throws -> Response {
-        let data = try JSONCoding.encoder.encode(try await keyRing.jwks())
-        return Response(
-            status: .ok,
-            headers: [.contentType: "application/json", .cacheControl: "public, max-age=60"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        try await keyRing.jwks().response
     }
 
     @Sendable func openIDConfiguration(request: Request, context: ServiceRequestContext) async throws -> OpenIDConfiguration {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MalhaCore
 import MalhaIdentity
 
 /// Opaque secrets (refresh tokens, client secrets): 32 random bytes, base64url; stored only as

@@ -2,6 +2,7 @@ import Foundation
 import JWTKit
 import MalhaCore
 import MalhaIdentity
+import MalhaMessaging
 import MalhaStore
 import SQLKit
 
@@ -109,8 +110,9 @@ public struct IdentityRepository: Sendable {
         return try rows.map { try Self.storedUser($0).user }
     }
 
-    /// Replaces a user's roles; nil when the user does not exist.
-    func setRoles(userID: String, roles: Set<String>, now: Date, audit: AuditEntry) async throws -> User? {
+    /// Replaces a user's roles and writes `event` (`identity.roles-changed.v1`) to the outbox in the
+    /// same transaction; nil when the user does not exist.
+    func setRoles(userID: String, roles: Set<String>, now: Date, audit: AuditEntry, event: Envelope) async throws -> User? {
         try await store.transaction { db in
             let row = try await db.raw(
                 """
@@ -120,6 +122,7 @@ public struct IdentityRepository: Sendable {
             ).first()
             guard let row else { return nil }
             try await Self.insert(audit, db: db)
+            try await Outbox.enqueue(event, in: db)
             return try Self.storedUser(row).user
         }
     }

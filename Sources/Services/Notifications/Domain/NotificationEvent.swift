@@ -11,6 +11,8 @@ public struct NotificationEvent: Sendable, Hashable {
         case orderConfirmed = "order-confirmed"
         case orderCancelled = "order-cancelled"
         case paymentRefunded = "payment-refunded"
+        /// About the account rather than an order (`order_id` is empty).
+        case rolesChanged = "roles-changed"
     }
 
     /// The longest customer or order id accepted (longer ones are invalid messages).
@@ -23,13 +25,14 @@ public struct NotificationEvent: Sendable, Hashable {
     public var eventType: String
     /// The user id, which is also the access token's subject.
     public var customerID: String
+    /// Empty for an account event (`roles-changed`).
     public var orderID: String
     /// Template variables. Every event has `brand` and `order_id`; see `init(envelope:)` for the rest.
     public var values: [String: String]
 
     /// The message types this service turns into notifications.
     public static let handledTypes: Set<String> = [
-        OrderPlaced.type, OrderConfirmed.type, OrderCancelled.type, PaymentRefunded.type,
+        OrderPlaced.type, OrderConfirmed.type, OrderCancelled.type, PaymentRefunded.type, RolesChanged.type,
     ]
 
     public init(kind: Kind, eventID: String, eventType: String, customerID: String, orderID: String, values: [String: String]) {
@@ -45,7 +48,8 @@ public struct NotificationEvent: Sendable, Hashable {
     /// - order-placed: `total`, `item_count`, `items_text` ("1 item", "3 itens");
     /// - order-confirmed: `total`;
     /// - order-cancelled: `reason` (the code) and `reason_text` (a sentence, `CancellationReason`);
-    /// - payment-refunded: `amount`, `refund_id`, `payment_id`.
+    /// - payment-refunded: `amount`, `refund_id`, `payment_id`;
+    /// - roles-changed: `roles` (comma-separated), `changed_by`.
     ///
     /// Throws a permanent error (the message goes to the dead letters) when the payload does not
     /// decode, the type is not one of `handledTypes`, or an id is empty or too long.
@@ -79,11 +83,16 @@ public struct NotificationEvent: Sendable, Hashable {
                     "amount": MoneyFormat.format(minorUnits: event.amountCents, currency: event.currency),
                     "refund_id": event.refundID, "payment_id": event.paymentID,
                 ])
+        case RolesChanged.type:
+            let event = try envelope.decode(RolesChanged.self)
+            self.init(
+                kind: .rolesChanged, eventID: id, eventType: type, customerID: event.userID, orderID: "",
+                values: ["roles": event.roles.joined(separator: ", "), "changed_by": event.changedBy])
         default:
             throw InvalidMessage("notifications do not handle \(type)")
         }
-        for (field, value) in [("customer_id", customerID), ("order_id", orderID)]
-        where value.isEmpty || value.count > Self.maxIDLength {
+        let ids = kind == .rolesChanged ? [("user_id", customerID)] : [("customer_id", customerID), ("order_id", orderID)]
+        for (field, value) in ids where value.isEmpty || value.count > Self.maxIDLength {
             throw InvalidMessage("\(type) \(id): \(field) must be 1 to \(Self.maxIDLength) characters")
         }
     }

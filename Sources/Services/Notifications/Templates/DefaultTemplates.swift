@@ -82,5 +82,25 @@ enum DefaultTemplates {
 
         Devolvemos {{amount}} do pedido {{order_id}}.
         """,
+
+        // MARK: roles-changed
+        "roles-changed.email": """
+        TechStore: seus perfis de acesso mudaram
+
+        Olá!
+
+        Um administrador alterou os perfis da sua conta. Agora eles são: {{roles}}.
+        Se você não esperava esta mudança, fale com o suporte.
+
+        Equipe TechStore.
+        """,
+        "roles-changed.sms": """
+        TechStore: os perfis da sua conta agora são {{roles}}. Não esperava? Fale com o suporte.
+        """,
+        "roles-changed.push": """
+        Perfis de acesso alterados
+
+        Sua conta agora tem os perfis: {{roles}}.
+        """,
     ]
 }

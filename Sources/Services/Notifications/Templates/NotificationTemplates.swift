@@ -34,7 +34,7 @@ public struct TemplateRenderingError: PermanentMessageError, CustomStringConvert
 /// - SMS: the whole text is the body.
 ///
 /// Overrides: a directory with files named `<event>.<channel>.mustache`, where `<event>` is one of
-/// `order-placed`, `order-confirmed`, `order-cancelled`, `payment-refunded` and `<channel>` one of
+/// `order-placed`, `order-confirmed`, `order-cancelled`, `payment-refunded`, `roles-changed` and `<channel>` one of
 /// `email`, `sms`, `push` — e.g. `order-confirmed.email.mustache`. A file replaces that one built-in
 /// template; the others stay. Other `.mustache` files are ignored with a warning. A template that
 /// does not parse stops the service at start (a configuration error, not a runtime surprise). The
