@@ -84,7 +84,10 @@ import Testing
         let cancelled = ContinuousClock.now
         run.cancel()
         _ = await run.result
-        #expect(ContinuousClock.now - cancelled < .seconds(1))
+        // A registrar that waited for the bind would never return. Idle it returns within
+        // milliseconds; with the whole suite on 2 cores 1.09 s was seen, so the bound tells
+        // "returned" from "waited" without timing the scheduler.
+        #expect(ContinuousClock.now - cancelled < .seconds(5))
         #expect(!runtime.readiness.isReady, "nothing was registered")
 
         // And a waiter for the address still gets it once the server binds.
