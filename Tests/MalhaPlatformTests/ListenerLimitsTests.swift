@@ -35,8 +35,18 @@ struct ListenerLimitsTests {
     @Test func connectionsThatNeverFinishTheirHeadersAreClosedAndTheServerKeepsAnswering() async throws {
         let limits = ListenerLimits(headerTimeout: .seconds(2), idleTimeout: .seconds(30))
         try await Self.withServer(limits) { port, runtime in
+            // Opened 100 at a time, each hundred accepted before the next: the backlog (4096) would
+            // let all 2,000 connect at once and wait in the kernel's accept queue, and a
+            // connection's clock here starts at its connect while the server's starts at its
+            // accept — with the whole suite on 2 cores the queue alone held some for over 3 s.
             var opened: [RawConnection] = []
-            for _ in 0..<2000 { opened.append(try await RawConnection.open(port: port)) }
+            for _ in 0..<20 {
+                for _ in 0..<100 { opened.append(try await RawConnection.open(port: port)) }
+                // (Those already closed by their timeout no longer count on the server.)
+                for _ in 0..<500 where runtime.connections.current < opened.count(where: \.isOpen) {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
             let slow = opened
             for connection in slow { connection.send("GET /echo HTTP/1.1\r\nHost: x\r\n") }
             // They keep sending header lines, never the blank line that ends the head.
