@@ -19,10 +19,8 @@ public enum MetricsAccess: Sendable {
         case .open:
             return true
         case .bearer(let token):
-            guard let authorization, authorization.count > 7,
-                authorization.prefix(7).lowercased() == "bearer "
-            else { return false }
-            return token.matches(String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            guard let presented = authorization.flatMap(AuthorizationHeader.bearerToken) else { return false }
+            return token.matches(presented)
         }
     }
 

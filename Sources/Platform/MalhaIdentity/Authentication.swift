@@ -170,12 +170,7 @@ public struct BearerAuthenticationMiddleware<Context: MalhaRequestContext>: Rout
         return try await next(request, context)
     }
 
-    public static func bearerToken(_ header: String) -> String? {
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
-    }
+    public static func bearerToken(_ header: String) -> String? { AuthorizationHeader.bearerToken(header) }
 }
 
 /// Enforces an `AccessPolicy` on the routes of a group.

@@ -258,7 +258,7 @@ struct IdentityRoutes: Sendable {
         guard let clientID = parameters.clientID, let secret = parameters.clientSecret,
             clientID.count <= 64, secret.count <= 512,
             let stored = try await repository.client(id: clientID),
-            Secrets.constantTimeEquals(Secrets.hash(secret), stored.secretHash)
+            ConstantTime.equals(Secrets.hash(secret), stored.secretHash)
         else {
             try await repository.audit(
                 .init(

@@ -16,7 +16,4 @@ enum Secrets {
     static func hash(_ secret: String) -> String {
         SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
     }
-
-    /// Equality of two hex digests without an early exit.
-    static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool { ConstantTime.equals(lhs, rhs) }
 }
